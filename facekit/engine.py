@@ -1,0 +1,123 @@
+"""The Engine: built once, owns the manifest, the weight store and the session pool."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facekit.errors import ModelUnavailableError
+from facekit.manifest import DEFAULT_MANIFEST_PATH, Manifest, ModelEntry, load_manifest
+from facekit.sessions import PooledSession, SessionOptions, SessionPool, parse_providers
+from facekit.weights import DEFAULT_MODELS_DIR, ModelStatus, ProgressCallback, StoreConfig, WeightStore
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything that shapes an Engine; built from flags and FACEKIT_* variables."""
+
+    models_dir: Path = DEFAULT_MODELS_DIR
+    mirrors: tuple[str, ...] = ()
+    offline: bool = False
+    providers: tuple[str, ...] = ("auto",)
+    max_sessions: int = 8
+    intra_op_threads: int = 0
+    manifest_path: Path = DEFAULT_MANIFEST_PATH
+
+    @classmethod
+    def from_sources(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        models_dir: str | Path | None = None,
+        mirrors: Sequence[str] | None = None,
+        offline: bool | None = None,
+        providers: str | None = None,
+        threads: int | None = None,
+    ) -> EngineConfig:
+        """Explicit arguments win over FACEKIT_* variables, which win over defaults."""
+        env = os.environ if environ is None else environ
+        env_mirrors = tuple(m for m in env.get("FACEKIT_MIRROR", "").split(";") if m.strip())
+        return cls(
+            models_dir=Path(models_dir or env.get("FACEKIT_MODELS_DIR") or DEFAULT_MODELS_DIR).expanduser(),
+            mirrors=tuple(mirrors) if mirrors else env_mirrors,
+            offline=offline if offline else env.get("FACEKIT_OFFLINE", "").strip().lower() in _TRUE,
+            providers=parse_providers(providers or env.get("FACEKIT_PROVIDERS") or "auto"),
+            intra_op_threads=threads if threads is not None else int(env.get("FACEKIT_THREADS", "0") or 0),
+        )
+
+    def store_config(self) -> StoreConfig:
+        return StoreConfig(models_dir=self.models_dir, mirrors=self.mirrors, offline=self.offline)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A manifest entry with its status, as the model list shows it."""
+
+    entry: ModelEntry
+    status: ModelStatus
+
+    def as_dict(self) -> dict[str, object]:
+        entry = self.entry
+        return {
+            "id": entry.id,
+            "task": entry.task,
+            "family": entry.family,
+            "source": entry.source,
+            "status": self.status.state,
+            "status_detail": self.status.detail,
+            "file": entry.file,
+            "bytes": entry.bytes,
+            "sha256": entry.sha256,
+            "licence": entry.licence.name,
+            "commercial_use": entry.licence.commercial,
+            "author": entry.author,
+            "priority": entry.priority,
+        }
+
+
+@dataclass
+class Engine:
+    """One per process; passed to the CLI commands and the app's tabs."""
+
+    config: EngineConfig = field(default_factory=EngineConfig)
+
+    def __post_init__(self) -> None:
+        self.manifest: Manifest = load_manifest(self.config.manifest_path)
+        self.weights = WeightStore(self.manifest, self.config.store_config())
+        self.pool = SessionPool(
+            providers=self.config.providers,
+            options=SessionOptions(intra_op_threads=self.config.intra_op_threads),
+            max_sessions=self.config.max_sessions,
+        )
+
+    def models(self, task: str | None = None) -> list[ModelInfo]:
+        """Every entry (or one task's, best first) with its current status."""
+        entries = self.manifest.for_task(task) if task else list(self.manifest)
+        return [ModelInfo(entry, self.weights.status(entry.id)) for entry in entries]
+
+    def default_model(self, task: str) -> ModelEntry:
+        """The highest-priority model of a task that is ready to run now."""
+        for info in self.models(task):
+            if info.status.ready:
+                return info.entry
+        raise ModelUnavailableError(
+            f"No model for task {task!r} is ready.",
+            "Run `python -m facekit models list` to see what each needs.",
+        )
+
+    def model_path(self, model_id: str, progress: ProgressCallback | None = None) -> Path:
+        """A verified local file for a model (downloaded when allowed)."""
+        return self.weights.resolve(model_id, progress=progress)
+
+    def session(self, model_id: str, progress: ProgressCallback | None = None) -> PooledSession:
+        """The pooled ONNX Runtime session of a manifest model."""
+        entry = self.manifest.get(model_id)
+        path = self.model_path(model_id, progress)
+        return self.pool.get(path, sha256=entry.sha256)
+
+    def session_for_file(self, path: str | Path) -> PooledSession:
+        """A pooled session for a user's own ONNX file (`--model-file`)."""
+        return self.pool.get(Path(path))

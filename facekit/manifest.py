@@ -1,0 +1,281 @@
+"""Typed, validated entries of `weights_manifest.yaml`.
+
+Loading fails loudly: a bad entry raises :class:`ManifestError` naming the
+entry (its id, or its position when the id itself is missing) and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from facekit.errors import ManifestError, UnknownModelError
+
+Task = Literal["detect", "landmarks", "embed", "restore", "swap", "frontalize", "diffusion", "parse", "bundle"]
+Source = Literal["url", "package", "builtin"]
+
+#: Every adapter family FaceKit knows, with the task it serves. A family that
+#: is not here cannot appear in the manifest.
+FAMILY_TASKS: dict[str, str] = {
+    "dlib_hog": "detect",
+    "yunet": "detect",
+    "scrfd": "detect",
+    "dlib_shape": "landmarks",
+    "insightface_2d106": "landmarks",
+    "insightface_3d68": "landmarks",
+    "dlib_resnet": "embed",
+    "arcface": "embed",
+    "classic": "restore",
+    "gfpgan": "restore",
+    "codeformer": "restore",
+    "diffusion": "diffusion",
+    "mesh": "swap",
+    "inswapper": "swap",
+    "geometric": "frontalize",
+    "bisenet": "parse",
+    "zip": "bundle",
+}
+
+TEMPLATE_NAMES = frozenset({"arcface_112_v1", "arcface_112_v2", "arcface_128", "ffhq_512", "mtcnn_512"})
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_SAFE_FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Licence(_Frozen):
+    name: str
+    commercial: bool
+    url: str | None = None
+
+
+class InputSpec(_Frozen):
+    """Pre-processing numbers for an adapter; absent fields mean 'not applicable'."""
+
+    size: int | tuple[int, int] | None = None
+    template: str | None = None
+    colour: Literal["rgb", "bgr"] | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    dimension: int | None = None
+    points: int | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, value: str | None) -> str | None:
+        if value is not None and value not in TEMPLATE_NAMES:
+            raise ValueError(f"unknown template {value!r}; known: {', '.join(sorted(TEMPLATE_NAMES))}")
+        return value
+
+    @field_validator("std")
+    @classmethod
+    def _nonzero_std(cls, value: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if value is not None and any(v == 0 for v in value):
+            raise ValueError("std values must be non-zero")
+        return value
+
+
+class OnnxIO(_Frozen):
+    inputs: tuple[str, ...] | None = None
+    outputs: tuple[str, ...] | None = None
+
+
+class ModelEntry(_Frozen):
+    """One model: where it comes from, how to verify it, how to feed it."""
+
+    id: str
+    task: Task
+    family: str
+    source: Source
+    file: str | None = None
+    package: str | None = None
+    archive: str | None = None
+    urls: tuple[str, ...] = ()
+    sha256: str | None = None
+    claimed: bool = False
+    bytes: int | None = Field(default=None, gt=0)
+    licence: Licence
+    author: str
+    priority: int = 0
+    input: InputSpec = InputSpec()
+    io: OnnxIO = OnnxIO()
+    notes: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not _ID_PATTERN.match(value):
+            raise ValueError("ids use letters, digits and _ . + - only")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _valid_sha256(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256_PATTERN.match(value):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _valid_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("https", "http") or not parsed.netloc:
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelEntry:
+        expected_task = FAMILY_TASKS.get(self.family)
+        if expected_task is None:
+            raise ValueError(f"family: unknown family {self.family!r}; known: {', '.join(sorted(FAMILY_TASKS))}")
+        if expected_task != self.task:
+            raise ValueError(f"task: family {self.family!r} serves task {expected_task!r}, not {self.task!r}")
+        if self.source == "url":
+            self._check_url_source()
+        elif self.source == "package":
+            self._check_package_source()
+        elif self.file or self.urls or self.sha256:
+            raise ValueError("source: builtin entries have no file, urls or sha256")
+        return self
+
+    def _check_url_source(self) -> None:
+        if not self.file:
+            raise ValueError("file: required for source 'url'")
+        if not _SAFE_FILE_PATTERN.match(self.file):
+            raise ValueError(f"file: {self.file!r} must be a plain file name (no folders, no '..')")
+        if not self.sha256:
+            raise ValueError("sha256: required for source 'url' (never download without a hash)")
+        if not self.urls and not self.archive:
+            raise ValueError("urls: a downloadable entry needs at least one URL or an archive")
+
+    def _check_package_source(self) -> None:
+        if not self.package:
+            raise ValueError("package: required for source 'package'")
+        if self.file and not self.sha256:
+            raise ValueError("sha256: required for a packaged file")
+        if self.file and (Path(self.file).is_absolute() or ".." in Path(self.file).parts):
+            raise ValueError(f"file: {self.file!r} must be a relative path inside the package")
+
+    @property
+    def has_weights(self) -> bool:
+        return self.file is not None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """All entries, by id, in file order."""
+
+    entries: tuple[ModelEntry, ...]
+
+    def __post_init__(self) -> None:
+        self._by_id: dict[str, ModelEntry]
+        object.__setattr__(self, "_by_id", {entry.id: entry for entry in self.entries})
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._by_id
+
+    @property
+    def ids(self) -> list[str]:
+        return [entry.id for entry in self.entries]
+
+    def get(self, model_id: str) -> ModelEntry:
+        try:
+            return self._by_id[model_id]
+        except KeyError:
+            raise UnknownModelError(
+                f"Unknown model id {model_id!r}.",
+                "Run `python -m facekit models list` to see the ids this FaceKit knows.",
+            ) from None
+
+    def for_task(self, task: str) -> list[ModelEntry]:
+        """Entries of one task, best (highest priority) first."""
+        return sorted((e for e in self.entries if e.task == task), key=lambda e: -e.priority)
+
+    def members_of(self, archive_id: str) -> list[ModelEntry]:
+        return [entry for entry in self.entries if entry.archive == archive_id]
+
+
+DEFAULT_MANIFEST_PATH = Path(__file__).resolve().parent.parent / "weights_manifest.yaml"
+
+
+def load_manifest(path: str | Path = DEFAULT_MANIFEST_PATH) -> Manifest:
+    """Read and validate a manifest file."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ManifestError(f"Cannot read the weights manifest {path}: {error.strerror}.", "Check the path.") from None
+    except yaml.YAMLError as error:
+        raise ManifestError(f"The weights manifest {path} is not valid YAML: {error}.", "Fix the file.") from None
+    return parse_manifest(document, source=str(path))
+
+
+def parse_manifest(document: Any, source: str = "manifest") -> Manifest:
+    """Validate an already-parsed manifest document."""
+    if not isinstance(document, dict) or not isinstance(document.get("models"), list):
+        raise ManifestError(f"{source}: expected a mapping with a 'models' list.", "See the schema at the top of weights_manifest.yaml.")
+    entries = [_parse_entry(raw, position, source) for position, raw in enumerate(document["models"])]
+    _check_unique_ids(entries, source)
+    _check_archives(entries, source)
+    return Manifest(tuple(entries))
+
+
+def _parse_entry(raw: Any, position: int, source: str) -> ModelEntry:
+    name = raw.get("id") if isinstance(raw, dict) else None
+    label = f"entry {name!r}" if name else f"entry #{position + 1} (no id)"
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{source}: {label} is not a mapping.", "Each model is a YAML mapping of fields.")
+    try:
+        return ModelEntry.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or _field_from_message(first["msg"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise ManifestError(
+            f"{source}: {label}, field '{field}': {message}.",
+            "Fix that entry in weights_manifest.yaml.",
+        ) from None
+
+
+def _field_from_message(message: str) -> str:
+    head = message.removeprefix("Value error, ").split(":", 1)[0]
+    return head if head.isidentifier() else "(entry)"
+
+
+def _check_unique_ids(entries: list[ModelEntry], source: str) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise ManifestError(f"{source}: entry {entry.id!r}, field 'id': duplicate id.", "Ids must be unique.")
+        seen.add(entry.id)
+
+
+def _check_archives(entries: list[ModelEntry], source: str) -> None:
+    by_id = {entry.id: entry for entry in entries}
+    for entry in entries:
+        if entry.archive is None:
+            continue
+        archive = by_id.get(entry.archive)
+        if archive is None or archive.family != "zip":
+            raise ManifestError(
+                f"{source}: entry {entry.id!r}, field 'archive': {entry.archive!r} is not a zip entry of this manifest.",
+                "Name the id of a `family: zip` entry.",
+            )

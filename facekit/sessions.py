@@ -1,0 +1,224 @@
+"""The session pool: one ONNX Runtime session per (file hash, providers, options).
+
+Sessions are created once even when many threads ask at the same time (one
+lock per key), kept in LRU order and evicted past a configurable limit. The
+pool reports the providers a session really got, and warns when a requested
+accelerator was not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from facekit.errors import ModelLoadError, ProviderError
+from facekit.hashing import sha256_of
+
+log = logging.getLogger(__name__)
+
+#: Short names users type, in the order `auto` prefers them.
+PROVIDER_NAMES: dict[str, str] = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+_ALIASES = {"dml": "directml", "trt": "tensorrt"}
+CPU = "CPUExecutionProvider"
+
+
+def parse_providers(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """Turn 'auto', 'cuda,cpu' or a list of names into ONNX Runtime provider names.
+
+    Unknown names raise :class:`ProviderError`. The list is not yet filtered
+    by what this onnxruntime build offers: see :func:`select_providers`.
+    """
+    items = [part.strip() for part in (spec.split(",") if isinstance(spec, str) else spec) if part.strip()]
+    if not items:
+        raise ProviderError("No execution provider given.", "Use 'auto' or a list such as 'cuda,cpu'.")
+    if items == ["auto"]:
+        return ("auto",)
+    names: list[str] = []
+    for item in items:
+        key = _ALIASES.get(item.lower(), item.lower())
+        full = PROVIDER_NAMES.get(key) or next((v for v in PROVIDER_NAMES.values() if v.lower() == item.lower()), None)
+        if full is None:
+            raise ProviderError(
+                f"Unknown execution provider {item!r}.",
+                f"Use 'auto' or some of: {', '.join(PROVIDER_NAMES)}.",
+            )
+        if full not in names:
+            names.append(full)
+    return tuple(names)
+
+
+def select_providers(requested: tuple[str, ...], available: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """Providers to pass to ONNX Runtime, and a warning for each requested one that is missing.
+
+    'auto' takes every accelerator this build offers in the preferred order,
+    then the CPU. An explicit list keeps its order; missing providers are
+    dropped with a warning; the CPU is always appended as the last resort.
+    """
+    if requested == ("auto",):
+        chosen = [name for name in PROVIDER_NAMES.values() if name in available and name != CPU]
+        return (*chosen, CPU), []
+    warnings = [
+        f"{name} was requested but this onnxruntime build does not offer it "
+        f"(available: {', '.join(available)}); for CUDA install requirements-gpu.txt"
+        for name in requested
+        if name not in available
+    ]
+    chosen = [name for name in requested if name in available and name != CPU]
+    return (*chosen, CPU), warnings
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """CPU thread counts and graph optimisation; part of the pool key."""
+
+    intra_op_threads: int = 0  # 0 lets ONNX Runtime choose (one per core)
+    inter_op_threads: int = 0
+    graph_optimization: str = "all"  # disable | basic | extended | all
+
+    def build(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.intra_op_threads
+        options.inter_op_num_threads = self.inter_op_threads
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[self.graph_optimization]
+        options.log_severity_level = 3
+        return options
+
+
+@dataclass(frozen=True)
+class PooledSession:
+    """A session plus what it really runs on."""
+
+    session: ort.InferenceSession
+    path: Path
+    sha256: str
+    providers: tuple[str, ...]  # what the session got, best first
+    requested: tuple[str, ...]
+
+    @property
+    def on_accelerator(self) -> bool:
+        return self.providers[0] != CPU
+
+
+_Key = tuple[str, tuple[str, ...], SessionOptions]
+
+
+class SessionPool:
+    """Thread-safe LRU cache of ONNX Runtime sessions."""
+
+    def __init__(
+        self,
+        providers: str | Sequence[str] = "auto",
+        options: SessionOptions = SessionOptions(),
+        max_sessions: int = 8,
+    ) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self.requested = parse_providers(providers)
+        self.options = options
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[_Key, PooledSession] = OrderedDict()
+        self._key_locks: dict[_Key, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._hashes: dict[tuple[str, int, int], str] = {}
+
+    def get(self, path: str | Path, sha256: str | None = None) -> PooledSession:
+        """The session for an ONNX file, created on first use.
+
+        `sha256` is the file's known hash (from the manifest); when omitted the
+        file is hashed once and the result cached by (path, size, mtime).
+        """
+        path = Path(path).resolve()
+        key: _Key = (sha256 or self._hash(path), self.requested, self.options)
+        with self._lock:
+            pooled = self._sessions.get(key)
+            if pooled is not None:
+                self._sessions.move_to_end(key)
+                return pooled
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                pooled = self._sessions.get(key)
+                if pooled is not None:
+                    self._sessions.move_to_end(key)
+                    return pooled
+            pooled = self._create(path, key[0])
+            with self._lock:
+                self._sessions[key] = pooled
+                self._key_locks.pop(key, None)
+                while len(self._sessions) > self.max_sessions:
+                    evicted_key, evicted = self._sessions.popitem(last=False)
+                    log.info("session pool: evicted %s", evicted.path.name)
+            return pooled
+
+    def clear(self) -> None:
+        """Drop every session (frees their memory once no caller holds them)."""
+        with self._lock:
+            self._sessions.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def loaded(self) -> list[PooledSession]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def _create(self, path: Path, sha256: str) -> PooledSession:
+        providers, warnings = select_providers(self.requested, ort.get_available_providers())
+        for warning in warnings:
+            log.warning("%s: %s", path.name, warning)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=self.options.build(), providers=list(providers))
+        except Exception as error:  # onnxruntime raises several unrelated types
+            raise ModelLoadError(
+                f"ONNX Runtime could not load {path}: {_first_line(error)}",
+                "The file may be corrupt, truncated or not an ONNX model: verify it with `python -m facekit models verify`.",
+            ) from error
+        got = tuple(session.get_providers())
+        self._warn_fallback(path, providers, got)
+        return PooledSession(session=session, path=path, sha256=sha256, providers=got, requested=providers)
+
+    def _warn_fallback(self, path: Path, wanted: tuple[str, ...], got: tuple[str, ...]) -> None:
+        missing = [name for name in wanted if name != CPU and name not in got]
+        if missing:
+            log.warning(
+                "%s: requested %s but the session runs on %s (the provider failed to initialise: "
+                "check the CUDA/cuDNN versions this onnxruntime build needs)",
+                path.name,
+                ", ".join(missing),
+                got[0] if got else "nothing",
+            )
+
+    def _hash(self, path: Path) -> str:
+        try:
+            stat = path.stat()
+        except OSError:
+            raise ModelLoadError(f"Model file not found: {path}.", "Check the path.") from None
+        marker = (str(path), stat.st_size, stat.st_mtime_ns)
+        if marker not in self._hashes:
+            self._hashes[marker] = sha256_of(path)
+        return self._hashes[marker]
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
