@@ -33,10 +33,11 @@ def add_global_flags(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default=default,
         help="a folder or base URL holding model files by name; repeatable ($FACEKIT_MIRROR, ';'-separated)",
     )
-    parser.add_argument("--offline", action="store_true", default=default if suppress else False, help="never use the network ($FACEKIT_OFFLINE=1)")
+    flag_default = default if suppress else False
+    parser.add_argument("--offline", action="store_true", default=flag_default, help="never use the network ($FACEKIT_OFFLINE=1)")
     parser.add_argument("--providers", default=default, help="'auto' or a list such as cuda,cpu ($FACEKIT_PROVIDERS)")
     parser.add_argument("--threads", type=int, default=default, help="CPU threads per session (0 = one per core)")
-    parser.add_argument("-v", "--verbose", action="store_true", default=default if suppress else False, help="log details")
+    parser.add_argument("-v", "--verbose", action="store_true", default=flag_default, help="log details")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +108,7 @@ def format_model_table(infos: Sequence[ModelInfo]) -> str:
         for info in infos
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths)) + "  " + row[-1] for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows]
     return "\n".join(lines)
 
 

@@ -38,6 +38,7 @@ ProgressCallback = Callable[[str, int, "int | None"], None]
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 _CHUNK_BYTES = 1 << 20
+_STREAM_CHUNK_BYTES = 64 * 1024  # small, so little is lost when a connection drops
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ class WeightStore:
         path = self.local_path(entry)
         if path.exists():
             if entry.bytes is not None and path.stat().st_size != entry.bytes:
-                return ModelStatus("download", f"{path.name} on disk has the wrong size; download again ({format_bytes(entry.bytes)})", path)
+                detail = f"{path.name} on disk has the wrong size; download again ({format_bytes(entry.bytes)})"
+                return ModelStatus("download", detail, path)
             return ModelStatus("ready", "downloaded", path)
         if self._folder_mirror_file(entry) is not None:
             return ModelStatus("download", f"copy from mirror ({format_bytes(entry.bytes)})")
@@ -314,7 +316,7 @@ class WeightStore:
             done = have if resumed else 0
             with open(part, "ab" if resumed else "wb") as writer:
                 _report(progress, entry.file, done, total)
-                for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+                for chunk in response.iter_content(chunk_size=_STREAM_CHUNK_BYTES):
                     writer.write(chunk)
                     done += len(chunk)
                     _report(progress, entry.file, done, total)
@@ -356,7 +358,7 @@ class WeightStore:
             raise HashMismatchError(
                 f"{path.name} ({origin}) has sha256 {actual}, but model {entry.id!r} expects {entry.sha256}"
                 + (" (a hash claimed by public manifests)" if entry.claimed else "")
-                + (f"; the bad file was deleted." if remove_on_mismatch else "."),
+                + ("; the bad file was deleted." if remove_on_mismatch else "."),
                 _mismatch_hint(entry, path, remove_on_mismatch),
             )
         self._remember(path, actual)
@@ -437,5 +439,8 @@ def _find_member(archive: zipfile.ZipFile, file_name: str) -> zipfile.ZipInfo | 
 
 def _mismatch_hint(entry: ModelEntry, path: Path, removed: bool) -> str:
     if removed:
-        return f"Run `python -m facekit models download {entry.id}` again; if it keeps failing, the source serves a different file: try another --mirror."
+        return (
+            f"Run `python -m facekit models download {entry.id}` again; "
+            "if it keeps failing, the source serves a different file: try another --mirror."
+        )
     return f"Delete {path} and run `python -m facekit models download {entry.id}`, or replace it with the right file."
