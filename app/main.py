@@ -1,0 +1,23 @@
+"""build_demo(engine) -> gr.Blocks: one tab per module."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from app.models_tab import build_models_tab
+from facekit import __version__
+from facekit.engine import Engine
+
+UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than an hour
+
+
+def build_demo(engine: Engine) -> gr.Blocks:
+    with gr.Blocks(title="FaceKit", delete_cache=UPLOAD_PURGE, analytics_enabled=False) as demo:
+        gr.Markdown(
+            f"# FaceKit {__version__}\nFace restoration, swapping and frontalization on ONNX Runtime. "
+            "Every model, its licence and its status is listed under **Models**."
+        )
+        with gr.Tabs():
+            build_models_tab(engine)
+    demo.queue(default_concurrency_limit=2, max_size=32)
+    return demo

@@ -1,0 +1,47 @@
+"""The app on 127.0.0.1, driven through gradio_client as a script would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import YUNET_FILE
+from facekit.engine import Engine, EngineConfig
+
+
+@pytest.fixture
+def running_app(tmp_path, mirror_folder, monkeypatch) -> Iterator[tuple[str, Engine]]:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    from app import build_demo
+
+    engine = Engine(EngineConfig(models_dir=tmp_path / "models", mirrors=(str(mirror_folder),), offline=True))
+    demo = build_demo(engine)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield url, engine
+    finally:
+        demo.close()
+
+
+def test_models_endpoints(running_app) -> None:
+    from gradio_client import Client
+
+    url, engine = running_app
+    client = Client(url, verbose=False)
+    rows, listed = client.predict(api_name="/models")
+    ids = [row["id"] for row in listed]
+    assert ids == engine.manifest.ids
+    assert {row["id"]: row["status"] for row in listed}["yunet_2023mar"] == "download"
+
+    rows, listed, message = client.predict("yunet_2023mar", api_name="/download_model")
+    assert "verified" in message
+    assert {row["id"]: row["status"] for row in listed}["yunet_2023mar"] == "ready"
+    assert (engine.config.models_dir / YUNET_FILE).exists()
+    assert "ok" in client.predict("yunet_2023mar", api_name="/verify_model")
+
+    with pytest.raises(Exception, match="offline"):
+        client.predict("gfpgan_1.4", api_name="/download_model")
+    # the server still answers after a user error
+    assert client.predict(api_name="/models")[1]
