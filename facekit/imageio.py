@@ -1,0 +1,321 @@
+"""The one image decoder and PNG writer every FaceKit entry point uses.
+
+`decode_image` turns a path, bytes, a numpy array or a Pillow image into a
+contiguous BGR uint8 HxWx3 array. Sizes are checked before any pixel data is
+decoded; EXIF orientation is applied; transparency is composited onto WHITE
+(not dropped); 16-bit data is scaled to 8 bits; animations give their first
+frame. Every failure is an :class:`ImageDecodeError` that names the problem.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin
+
+from facekit.errors import ImageDecodeError
+
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike | np.ndarray | Image.Image
+
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+# What Pillow's decoders raise on corrupt or truncated data.
+_DECODE_FAILURES = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, zlib.error)
+_FORMATS_BY_SUFFIX = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def _sentence(error: BaseException) -> str:
+    """An exception's text without a trailing full stop, for embedding in a sentence."""
+    return str(error).strip().rstrip(".")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    """Bytes of an image file, after checking it exists, is a file and is small enough."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ImageDecodeError(f"No image file at {path}.", "Check the path and file name.") from None
+    except OSError as error:
+        raise ImageDecodeError(
+            f"Cannot read {path}: {error.strerror}.", "Check the path and its permissions."
+        ) from None
+    if not path.is_file():
+        raise ImageDecodeError(f"{path} is not a file.", "Pass the path of an image file.")
+    if stat.st_size == 0:
+        raise ImageDecodeError(f"{path.name} is empty (0 bytes).", "Re-export or re-download the image.")
+    if stat.st_size > max_bytes:
+        raise ImageDecodeError(
+            f"{path.name} is too large ({_megabytes(stat.st_size)}; the limit is {_megabytes(max_bytes)}).",
+            "Resize or recompress the image, or raise max_bytes.",
+        )
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ImageDecodeError(
+            f"Cannot read {path.name}: {error.strerror}.", "Check the file's permissions."
+        ) from None
+
+
+def _check_bytes(data: bytes, name: str, max_bytes: int) -> None:
+    if not data:
+        raise ImageDecodeError(f"{name} is empty (0 bytes).", "Re-export or re-download the image.")
+    if len(data) > max_bytes:
+        raise ImageDecodeError(
+            f"{name} is too large ({_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}).",
+            "Resize or recompress the image, or raise max_bytes.",
+        )
+
+
+def _check_pixels(width: int, height: int, name: str, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f"{name} has no pixels ({width}x{height}).", "Use a non-empty image.")
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            f"{name} is too large: {width}x{height} pixels is over the limit of {max_pixels:,} pixels.",
+            "Downscale the image first, or raise max_pixels if you trust it.",
+        )
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    """Open lazily: reads the header only, no pixel data."""
+    try:
+        return Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageDecodeError(
+            f"{name} is too large to decode safely: Pillow refused it ({_sentence(error)}).",
+            "Downscale the image first; very large headers often mean a decompression bomb.",
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise ImageDecodeError(
+            f"{name} is not an image format FaceKit can read.",
+            "Use a JPEG, PNG, WebP, BMP, TIFF or GIF file.",
+        ) from None
+    except _DECODE_FAILURES as error:
+        raise ImageDecodeError(
+            f"{name} has a corrupt image header ({_sentence(error)}).", "Re-export or re-download the image."
+        ) from None
+
+
+def _load(image: Image.Image, name: str) -> None:
+    """Decode all pixel data now, so truncated files fail here."""
+    try:
+        image.load()
+    except _DECODE_FAILURES as error:
+        raise ImageDecodeError(
+            f"{name} is truncated or corrupt and could not be decoded ({_sentence(error)}).",
+            "Re-export or re-download the image.",
+        ) from None
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply EXIF orientation; unreadable EXIF leaves the image as stored."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except _DECODE_FAILURES:
+        return image
+
+
+def _sixteen_to_eight(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+
+
+def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def _wide_grey_to_uint8(image: Image.Image) -> np.ndarray:
+    """8-bit grey from 16-bit ('I;16*'), 32-bit int ('I') or float ('F') data.
+
+    'I;16*' is always scaled by 1/257. 'I' is scaled the same way when any
+    value exceeds 255 (taken as 16-bit range), else used as is. 'F' is taken
+    as 0..1 when its maximum is at most 1, else as 0..255.
+    """
+    values = np.asarray(image)
+    if image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and values.max(initial=0) > 255):
+        return _sixteen_to_eight(values)
+    if image.mode == "F" and values.max(initial=0.0) <= 1.0:
+        values = values * 255.0
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def _composite_on_white(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
+    """RGB uint8 HxWx3 from any Pillow mode."""
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
+        return _grey_to_rgb(_wide_grey_to_uint8(image))
+    try:
+        if image.mode in _ALPHA_MODES or "transparency" in image.info:
+            image = _composite_on_white(image)
+        elif image.mode != "RGB":
+            image = image.convert("RGB")
+    except ValueError as error:
+        raise ImageDecodeError(
+            f"{name} uses the colour mode {image.mode}, which cannot be converted to RGB ({_sentence(error)}).",
+            "Convert the image to RGB (sRGB) and try again.",
+        ) from None
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _decode_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
+    _check_pixels(image.width, image.height, name, max_pixels)
+    _load(image, name)
+    return _pil_to_rgb(_upright(image), name)
+
+
+def _decode_opened(data: bytes, name: str, max_pixels: int) -> np.ndarray:
+    """Open encoded bytes lazily, check the size, then decode fully."""
+    with _open(data, name) as image:
+        return _decode_pil(image, name, max_pixels)
+
+
+def _array_to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return _sixteen_to_eight(array)
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    raise ImageDecodeError(
+        f"The image array has dtype {array.dtype}; FaceKit reads uint8 (or uint16) arrays.",
+        "Convert it with array.astype(numpy.uint8) after scaling to 0..255.",
+    )
+
+
+def _array_to_rgb(array: np.ndarray, colour: Literal["bgr", "rgb"], max_pixels: int) -> np.ndarray:
+    """RGB uint8 HxWx3 from an HxW, HxWx1, HxWx3 or HxWx4 array in `colour` order."""
+    if colour not in ("bgr", "rgb"):
+        raise ValueError(f"array_colour must be 'bgr' or 'rgb', not {colour!r}.")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageDecodeError(
+            f"The image array has shape {array.shape}; expected HxW, HxWx3 or HxWx4.",
+            "Pass a single image, not a batch or a planar (CxHxW) array.",
+        )
+    _check_pixels(array.shape[1], array.shape[0], "The image array", max_pixels)
+    pixels = _array_to_uint8(array)
+    if pixels.ndim == 2:
+        return _grey_to_rgb(pixels)
+    colours = pixels[..., :3] if colour == "rgb" else pixels[..., 2::-1]
+    if pixels.shape[2] == 3:
+        return colours
+    alpha = pixels[..., 3:].astype(np.float32) / 255.0
+    blended = colours.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def decode_image(
+    source: ImageSource,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    array_colour: Literal["bgr", "rgb"] = "bgr",
+) -> np.ndarray:
+    """Decode `source` to a contiguous BGR uint8 HxWx3 array.
+
+    `source` is a path, encoded bytes, a Pillow image, or a numpy array whose
+    channel order `array_colour` gives (HxW grey and HxWx4 with alpha last are
+    accepted). Alpha is composited onto white. Raises ImageDecodeError.
+    """
+    if isinstance(source, np.ndarray):
+        rgb = _array_to_rgb(source, array_colour, max_pixels)
+    elif isinstance(source, Image.Image):
+        rgb = _decode_pil(source, "The given image", max_pixels)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        _check_bytes(data, "The image data", max_bytes)
+        rgb = _decode_opened(data, "The image data", max_pixels)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        data = _read_file(path, max_bytes)
+        rgb = _decode_opened(data, path.name, max_pixels)
+    else:
+        raise ImageDecodeError(
+            f"Cannot read an image from a {type(source).__name__}.",
+            "Pass a file path, encoded bytes, a numpy array or a Pillow image.",
+        )
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def _bgr_to_pil(image_bgr: np.ndarray) -> Image.Image:
+    """Pillow image from HxW grey, HxWx3 BGR or HxWx4 BGRA uint8."""
+    if image_bgr.dtype != np.uint8:
+        raise ValueError(f"Expected a uint8 image, got {image_bgr.dtype}.")
+    if image_bgr.ndim == 2:
+        return Image.fromarray(image_bgr, mode="L")
+    if image_bgr.ndim == 3 and image_bgr.shape[2] == 3:
+        return Image.fromarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+    if image_bgr.ndim == 3 and image_bgr.shape[2] == 4:
+        return Image.fromarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGRA2RGBA))
+    raise ValueError(f"Expected HxW, HxWx3 or HxWx4, got shape {image_bgr.shape}.")
+
+
+def encode_png(image_bgr: np.ndarray, metadata: dict[str, str] | None = None) -> bytes:
+    """PNG bytes of a BGR (or grey/BGRA) uint8 image, with `metadata` as text chunks."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in (metadata or {}).items():
+        info.add_text(str(key), str(value))
+    buffer = io.BytesIO()
+    _bgr_to_pil(image_bgr).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def _encode_for_suffix(path: Path, image_bgr: np.ndarray, metadata: dict[str, str] | None) -> bytes:
+    """PNG (with metadata), JPEG or WebP bytes chosen by the file suffix."""
+    image_format = _FORMATS_BY_SUFFIX.get(path.suffix.lower())
+    if image_format is None:
+        raise ValueError(f"Cannot write {path.name}: use a .png, .jpg, .jpeg or .webp name.")
+    if image_format == "PNG":
+        return encode_png(image_bgr, metadata)
+    if metadata:
+        raise ValueError(f"Metadata can only be written to PNG files, not {path.name}.")
+    pil_image = _bgr_to_pil(image_bgr)
+    if image_format == "JPEG" and pil_image.mode == "RGBA":
+        pil_image = _composite_on_white(pil_image)
+    buffer = io.BytesIO()
+    pil_image.save(buffer, format=image_format, quality=95)
+    return buffer.getvalue()
+
+
+def write_image_atomic(
+    path: str | os.PathLike, image_bgr: np.ndarray, metadata: dict[str, str] | None = None
+) -> None:
+    """Write an image so `path` is either the old file or the complete new one.
+
+    Encodes by suffix (.png with metadata; .jpg/.jpeg/.webp without), writes
+    a temporary file in the same directory, fsyncs it, then os.replace()s it
+    over `path`. New files get mode 0644.
+    """
+    target = Path(path)
+    payload = _encode_for_suffix(target, image_bgr, metadata)
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
