@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from facekit.errors import ModelUnavailableError
-from facekit.manifest import DEFAULT_MANIFEST_PATH, Manifest, ModelEntry, load_manifest
+from facekit.errors import FaceKitError, ModelUnavailableError
+from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, InputSpec, Manifest, ModelEntry, load_manifest
 from facekit.sessions import PooledSession, SessionOptions, SessionPool, parse_providers
 from facekit.weights import DEFAULT_MODELS_DIR, ModelStatus, ProgressCallback, StoreConfig, WeightStore
 
@@ -92,16 +94,18 @@ class Engine:
             options=SessionOptions(intra_op_threads=self.config.intra_op_threads),
             max_sessions=self.config.max_sessions,
         )
+        self._adapters: dict[tuple[str, ...], Any] = {}
+        self._adapters_lock = threading.Lock()
 
     def models(self, task: str | None = None) -> list[ModelInfo]:
         """Every entry (or one task's, best first) with its current status."""
         entries = self.manifest.for_task(task) if task else list(self.manifest)
         return [ModelInfo(entry, self.weights.status(entry.id)) for entry in entries]
 
-    def default_model(self, task: str) -> ModelEntry:
-        """The highest-priority model of a task that is ready to run now."""
+    def default_model(self, task: str, accept: Callable[[ModelEntry], bool] = lambda entry: True) -> ModelEntry:
+        """The highest-priority model of a task that is ready to run now (and that `accept` takes)."""
         for info in self.models(task):
-            if info.status.ready:
+            if info.status.ready and accept(info.entry):
                 return info.entry
         raise ModelUnavailableError(
             f"No model for task {task!r} is ready.",
@@ -121,3 +125,61 @@ class Engine:
     def session_for_file(self, path: str | Path) -> PooledSession:
         """A pooled session for a user's own ONNX file (`--model-file`)."""
         return self.pool.get(Path(path))
+
+    # ---------------------------------------------------------------- adapters
+    def adapter(self, model_id: str, expected_task: str | None = None) -> Any:
+        """The adapter of a manifest model, built once (its weights fetched if needed)."""
+        entry = self.manifest.get(model_id)
+        if expected_task is not None and entry.task != expected_task:
+            raise FaceKitError(
+                f"Model {model_id!r} does the task {entry.task!r}, not {expected_task!r}.",
+                f"Pick one of: {', '.join(e.id for e in self.manifest.for_task(expected_task))}.",
+            )
+        from facekit.adapters.registry import AdapterSpec
+
+        spec = AdapterSpec(
+            model_id=entry.id,
+            family=entry.family,
+            input=entry.input,
+            open_session=lambda: self.session(entry.id).session,
+            file_path=lambda: self.model_path(entry.id),
+            companion_path=self.model_path,
+        )
+        return self._cached_adapter(("model", model_id), spec)
+
+    def adapter_for_file(self, path: str | Path, family: str) -> Any:
+        """An adapter around a user's own ONNX file, fed with the family's manifest numbers."""
+        if family not in FAMILY_TASKS:
+            raise FaceKitError(f"Unknown family {family!r}.", f"Known families: {', '.join(sorted(FAMILY_TASKS))}.")
+        file_path = Path(path).expanduser().resolve()
+        if not file_path.is_file():
+            raise FaceKitError(f"Model file not found: {file_path}.", "Check the path given to --model-file.")
+        from facekit.adapters.registry import AdapterSpec
+
+        spec = AdapterSpec(
+            model_id=f"file:{file_path.name}",
+            family=family,
+            input=self.family_input(family),
+            open_session=lambda: self.session_for_file(file_path).session,
+            file_path=lambda: file_path,
+            companion_path=self.model_path,
+        )
+        return self._cached_adapter(("file", str(file_path), family), spec)
+
+    def family_entry(self, family: str) -> ModelEntry | None:
+        """The family's highest-priority manifest entry (its numbers serve `--model-file`)."""
+        return max((e for e in self.manifest if e.family == family), key=lambda e: e.priority, default=None)
+
+    def family_input(self, family: str) -> InputSpec:
+        entry = self.family_entry(family)
+        return entry.input if entry is not None else InputSpec()
+
+    def _cached_adapter(self, key: tuple[str, ...], spec: Any) -> Any:
+        from facekit.adapters.registry import build_adapter
+
+        with self._adapters_lock:
+            if key in self._adapters:
+                return self._adapters[key]
+        adapter = build_adapter(spec)  # outside the lock: may download and load for seconds
+        with self._adapters_lock:
+            return self._adapters.setdefault(key, adapter)

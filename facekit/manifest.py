@@ -86,6 +86,17 @@ class InputSpec(_Frozen):
         return value
 
 
+class Match(_Frozen):
+    """When two embeddings of an `embed` model mean the same person."""
+
+    metric: Literal["euclidean", "cosine"]
+    threshold: float
+    measured: str | None = None
+
+    def same_person(self, score: float) -> bool:
+        return score < self.threshold if self.metric == "euclidean" else score > self.threshold
+
+
 class OnnxIO(_Frozen):
     inputs: tuple[str, ...] | None = None
     outputs: tuple[str, ...] | None = None
@@ -110,6 +121,7 @@ class ModelEntry(_Frozen):
     priority: int = 0
     input: InputSpec = InputSpec()
     io: OnnxIO = OnnxIO()
+    match: Match | None = None
     notes: str | None = None
 
     @field_validator("id")
@@ -142,6 +154,8 @@ class ModelEntry(_Frozen):
             raise ValueError(f"family: unknown family {self.family!r}; known: {', '.join(sorted(FAMILY_TASKS))}")
         if expected_task != self.task:
             raise ValueError(f"task: family {self.family!r} serves task {expected_task!r}, not {self.task!r}")
+        if self.task == "embed" and self.match is None:
+            raise ValueError("match: embed models need {metric, threshold} saying when two faces are the same person")
         if self.source == "url":
             self._check_url_source()
         elif self.source == "package":

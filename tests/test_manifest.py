@@ -74,6 +74,7 @@ def _broken(entry_id: str, **changes: Any) -> dict[str, Any]:
         ("gfpgan_1.4", {"colour_order": "rgb"}, "colour_order", "Extra inputs"),
         ("det_10g", {"archive": "gfpgan_1.4"}, "archive", "not a zip entry"),
         ("classic", {"file": "x.onnx"}, "source", "builtin"),
+        ("dlib_resnet", {"match": None}, "match", "same person"),
     ],
 )
 def test_broken_entries_are_rejected_naming_entry_and_field(entry_id, changes, field, phrase) -> None:

@@ -247,7 +247,7 @@ def test_archive_members_are_extracted_and_verified(tmp_path, http_server, yunet
             {"id": "det", "task": "detect", "family": "scrfd", "source": "url", "archive": "pack", "file": "det.onnx",
              "sha256": hashlib.sha256(member_ok).hexdigest(), "licence": licence, "author": "test"},
             {"id": "rec", "task": "embed", "family": "arcface", "source": "url", "archive": "pack", "file": "rec.onnx",
-             "sha256": "1" * 64, "licence": licence, "author": "test"},
+             "sha256": "1" * 64, "licence": licence, "author": "test", "match": {"metric": "cosine", "threshold": 0.4}},
         ]
     }
     weights = store(tmp_path, parse_manifest(document))

@@ -1,0 +1,94 @@
+"""The face detector interface and the box handling every detector shares.
+
+Detectors live in their own modules: :mod:`facekit.adapters.dlib_models`
+(`DlibHogDetector`), :mod:`facekit.adapters.yunet` (`YuNetDetector`) and
+:mod:`facekit.adapters.scrfd` (`ScrfdDetector`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from facekit.face.types import Face, sort_faces
+
+
+class Detector(Protocol):
+    """Finds faces in a BGR uint8 image.
+
+    Returns faces above `score_threshold` after non-maximum suppression at
+    `nms_threshold` (IoU), at most `max_faces` of them (the highest scoring),
+    ordered by :func:`sort_faces`. Boxes and 5 landmarks are in the input
+    image's pixel coordinates. Scores are in 0..1.
+    """
+
+    def detect(
+        self,
+        image_bgr: np.ndarray,
+        score_threshold: float = 0.5,
+        nms_threshold: float = 0.4,
+        max_faces: int | None = None,
+    ) -> list[Face]: ...
+
+
+def check_bgr_image(image_bgr: np.ndarray) -> None:
+    """Raise ValueError unless the array is an HxWx3 uint8 image."""
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 BGR image, got shape {image_bgr.shape} {image_bgr.dtype}")
+
+
+def letterbox(image_bgr: np.ndarray, width: int, height: int) -> tuple[np.ndarray, float]:
+    """Resize keeping aspect ratio to fit width x height, pad bottom/right with black.
+
+    Returns the canvas and the scale from image to canvas coordinates.
+    """
+    rows, cols = image_bgr.shape[:2]
+    scale = min(width / cols, height / rows)
+    new_cols = max(1, min(width, round(cols * scale)))
+    new_rows = max(1, min(height, round(rows * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image_bgr, (new_cols, new_rows), interpolation=interpolation)
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    canvas[:new_rows, :new_cols] = resized
+    return canvas, scale
+
+
+def select_faces(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    landmarks_5: np.ndarray,
+    score_threshold: float,
+    nms_threshold: float,
+    max_faces: int | None,
+    landmarks_68: np.ndarray | None = None,
+) -> list[Face]:
+    """Threshold, suppress overlaps, cap the count and build sorted `Face` records.
+
+    `boxes` is Nx4 (x1, y1, x2, y2), `scores` N, `landmarks_5` Nx5x2 and the
+    optional `landmarks_68` Nx68x2, all in image coordinates.
+    """
+    keep = _nms(boxes, scores, score_threshold, nms_threshold)
+    if max_faces is not None:
+        keep = keep[: max(0, max_faces)]
+    faces = [
+        Face(
+            box=boxes[i].astype(np.float32),
+            score=float(scores[i]),
+            landmarks_5=landmarks_5[i].astype(np.float32),
+            landmarks_68=None if landmarks_68 is None else landmarks_68[i].astype(np.float32),
+        )
+        for i in keep
+    ]
+    return sort_faces(faces)
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, nms_threshold: float) -> list[int]:
+    """Indices kept by OpenCV's NMS, highest score first."""
+    if len(boxes) == 0:
+        return []
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float32)
+    kept = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), float(score_threshold), float(nms_threshold))
+    order = np.asarray(kept, dtype=np.int64).reshape(-1)
+    return sorted(order.tolist(), key=lambda i: -float(scores[i]))

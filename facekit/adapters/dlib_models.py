@@ -1,0 +1,155 @@
+"""dlib models: file loading, box/shape conversion, and the HOG face detector.
+
+dlib adapters receive file paths (the `.dat` files of the PyPI package
+`face-recognition-models`); the HOG detector has no weights file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+from facekit.adapters.detect import check_bgr_image, select_faces
+from facekit.errors import ModelLoadError
+from facekit.face.align import landmarks_5_from_68
+from facekit.face.types import Face
+
+
+def load_shape_predictor(path: str | Path) -> tuple[dlib.shape_predictor, int]:
+    """Load a dlib shape predictor; return it and how many points it predicts."""
+    predictor = _load(dlib.shape_predictor, path, "a dlib shape predictor")
+    probe = predictor(np.zeros((64, 64), dtype=np.uint8), dlib.rectangle(8, 8, 56, 56))
+    return predictor, probe.num_parts
+
+
+def load_face_recognition_model(path: str | Path) -> dlib.face_recognition_model_v1:
+    """Load dlib's ResNet face recognition model (`dlib_face_recognition_resnet_model_v1.dat`)."""
+    return _load(dlib.face_recognition_model_v1, path, "dlib's ResNet face recognition model")
+
+
+def to_rgb(image_bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+
+
+def to_rectangle(box: np.ndarray) -> dlib.rectangle:
+    """A FaceKit (x1, y1, x2, y2) box as a dlib rectangle (inclusive integer corners)."""
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
+    return dlib.rectangle(x1, y1, x2, y2)
+
+
+# dlib's predictors were trained on HOG-detector boxes: square, from the
+# brows to the chin. Other detectors' boxes (taller, forehead included) shift
+# the 68 points by up to a third of the eye-to-mouth distance, so faces are
+# re-boxed from their 5 points in dlib's convention. Measured on the HOG boxes
+# of t1.jpg and Tom_Hanks_54745.png (7 faces, medians): side = 2.2 x the
+# eye-centre-to-mouth-centre distance, centre 0.43 of the way from the eye
+# midpoint to the mouth midpoint.
+_HOG_SIDE_PER_EYE_MOUTH = 2.2
+_HOG_CENTRE_ALONG_EYE_MOUTH = 0.43
+
+
+def dlib_rectangle_for(face: Face) -> dlib.rectangle:
+    """The box dlib's shape predictors expect for `face`, from its 5 points (its box if they are degenerate)."""
+    points = face.landmarks_5
+    eyes = (points[0] + points[1]) / 2
+    eye_to_mouth = (points[3] + points[4]) / 2 - eyes
+    distance = float(np.linalg.norm(eye_to_mouth))
+    if distance < 2.0:
+        return to_rectangle(face.box)
+    centre = eyes + _HOG_CENTRE_ALONG_EYE_MOUTH * eye_to_mouth
+    half = _HOG_SIDE_PER_EYE_MOUTH * distance / 2
+    return to_rectangle(np.concatenate([centre - half, centre + half]))
+
+
+def shape_points(shape: dlib.full_object_detection) -> np.ndarray:
+    """The points of a dlib shape as an Nx2 float32 array."""
+    return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+
+
+class DlibHogDetector:
+    """dlib's HOG + linear SVM frontal face detector, with 68-point landmarks.
+
+    Detection runs on a copy scaled down so its long side is at most
+    `max_side`; dlib then upsamples that copy (0..`max_upsample` times) until
+    its long side reaches `upsample_side`, because the HOG window only finds
+    faces of about 80 px and up. On t1.jpg (1280x886) the defaults find all
+    six ~100 px faces. Boxes are scaled back to the original image.
+
+    Scores: dlib returns an SVM margin (0 is dlib's own decision threshold);
+    `Face.score` is the logistic of that margin, so `score_threshold=0.5`
+    equals dlib's default and any threshold t maps to margin log(t/(1-t)).
+
+    5 points: dlib's 5-point predictor gives eye corners and the nose base
+    but no mouth corners, so the 5 points (left eye, right eye, nose, left
+    mouth, right mouth) are derived from a 68-point predictor run on the
+    full-resolution image (eye centres = mean of 36-41 / 42-47, nose tip 30,
+    mouth corners 48 / 54). The 68 points are kept in `Face.landmarks_68`.
+    `shape_predictor_path` must therefore be a 68-point predictor.
+    """
+
+    def __init__(
+        self,
+        shape_predictor_path: str | Path,
+        max_side: int = 640,
+        upsample_side: int = 1280,
+        max_upsample: int = 2,
+    ) -> None:
+        self._predictor, parts = load_shape_predictor(shape_predictor_path)
+        if parts != 68:
+            raise ModelLoadError(
+                f"{shape_predictor_path} predicts {parts} points; the dlib HOG detector needs a "
+                "68-point predictor to derive mouth corners.",
+                hint="Use shape_predictor_68_face_landmarks.dat from face-recognition-models.",
+            )
+        self._detector = dlib.get_frontal_face_detector()
+        self._max_side = max_side
+        self._upsample_side = upsample_side
+        self._max_upsample = max_upsample
+
+    def detect(
+        self,
+        image_bgr: np.ndarray,
+        score_threshold: float = 0.5,
+        nms_threshold: float = 0.4,
+        max_faces: int | None = None,
+    ) -> list[Face]:
+        check_bgr_image(image_bgr)
+        rgb = to_rgb(image_bgr)
+        scale = min(1.0, self._max_side / max(rgb.shape[:2]))
+        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        upsample = self._upsample_count(max(small.shape[:2]))
+        rects, margins, _ = self._detector.run(small, upsample, _margin(score_threshold))
+        if not rects:
+            return []
+        boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], dtype=np.float32) / scale
+        scores = 1.0 / (1.0 + np.exp(-np.asarray(margins, dtype=np.float32)))
+        points_68 = np.stack([shape_points(self._predictor(rgb, to_rectangle(box))) for box in boxes])
+        points_5 = np.stack([landmarks_5_from_68(points) for points in points_68])
+        return select_faces(boxes, scores, points_5, score_threshold, nms_threshold, max_faces, points_68)
+
+    def _upsample_count(self, long_side: int) -> int:
+        if long_side >= self._upsample_side:
+            return 0
+        return min(self._max_upsample, math.ceil(math.log2(self._upsample_side / long_side)))
+
+
+def _margin(score_threshold: float) -> float:
+    """The SVM margin whose logistic is `score_threshold`."""
+    t = min(max(score_threshold, 1e-6), 1 - 1e-6)
+    return math.log(t / (1 - t))
+
+
+def _load(loader: type, path: str | Path, what: str):
+    if not Path(path).is_file():
+        raise ModelLoadError(f"{path} does not exist; expected {what}.", hint="Check the model path.")
+    try:
+        return loader(str(path))
+    except RuntimeError as error:
+        raise ModelLoadError(
+            f"{path} could not be loaded as {what}: {error}",
+            hint="Check that the file is the right .dat file and is not truncated.",
+        ) from error

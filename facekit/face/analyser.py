@@ -1,0 +1,142 @@
+"""Face analysis every job stands on: detect -> 68 landmarks -> pose; embeddings on demand.
+
+Models are chosen by id (or a user's file for embeddings); when none is
+named, the best ready model of each task is used, and the result says which.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facekit.adapters.embed import dlib_distance, similarity
+from facekit.engine import Engine
+from facekit.errors import FaceKitError
+from facekit.face.pose import estimate_pose
+from facekit.face.types import Embedding, Face
+from facekit.manifest import Match
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Which models to run and how strict detection is."""
+
+    detector: str | None = None  # a detect model id; None = best ready
+    landmarks: str | None = None  # a 68-point landmark model id; None = detector's own points, else best ready
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+    max_faces: int | None = None
+    pose: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise FaceKitError(f"score threshold {self.score_threshold} is outside 0..1.", "Use a value such as 0.5.")
+
+
+@dataclass(frozen=True)
+class EmbedderChoice:
+    """A manifest embed model, or a user's ONNX file of an embed family."""
+
+    model_id: str | None = None
+    file: Path | None = None
+    family: str = "arcface"
+
+    @property
+    def label(self) -> str:
+        return f"file:{self.file.name}" if self.file is not None else (self.model_id or "default")
+
+
+@dataclass
+class Analysis:
+    """Faces found in one image and the models that found them."""
+
+    width: int
+    height: int
+    faces: list[Face]
+    models: dict[str, str]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class FaceAnalyser:
+    """Runs detection, landmarks, pose and embeddings with the engine's adapters."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def analyse(self, image_bgr: np.ndarray, options: AnalysisOptions = AnalysisOptions()) -> Analysis:
+        height, width = image_bgr.shape[:2]
+        detector_id = options.detector or self.engine.default_model("detect").id
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        detector = self.engine.adapter(detector_id, expected_task="detect")
+        faces = detector.detect(image_bgr, options.score_threshold, options.nms_threshold, options.max_faces)
+        timings["detect"] = _ms_since(started)
+        models = {"detector": detector_id}
+        landmark_id = self._landmark_model(faces, options)
+        if landmark_id is not None:
+            started = time.perf_counter()
+            landmarker = self.engine.adapter(landmark_id, expected_task="landmarks")
+            for face in faces:
+                face.landmarks_68 = np.asarray(landmarker.landmarks(image_bgr, face), dtype=np.float32)
+            timings["landmarks"] = _ms_since(started)
+            models["landmarks"] = landmark_id
+        elif faces and faces[0].landmarks_68 is not None:
+            models["landmarks"] = f"{detector_id} (68 points from dlib_68)"
+        if options.pose:
+            started = time.perf_counter()
+            for face in faces:
+                if face.landmarks_68 is not None:
+                    face.pose = estimate_pose(face.landmarks_68, (width, height))
+            timings["pose"] = _ms_since(started)
+        return Analysis(width=width, height=height, faces=faces, models=models, timings_ms=timings)
+
+    def _landmark_model(self, faces: list[Face], options: AnalysisOptions) -> str | None:
+        if options.landmarks is not None:
+            entry = self.engine.manifest.get(options.landmarks)
+            if entry.input.points != 68:
+                raise FaceKitError(
+                    f"Landmark model {entry.id!r} gives {entry.input.points} points; analysis needs 68.",
+                    "Use dlib_68 or 1k3d68.",
+                )
+            return entry.id
+        if not faces or all(face.landmarks_68 is not None for face in faces):
+            return None
+        return self.engine.default_model("landmarks", accept=lambda entry: entry.input.points == 68).id
+
+    # -------------------------------------------------------------- identity
+    def embedder(self, choice: EmbedderChoice) -> tuple[Any, str, Match]:
+        """The embed adapter, its label and its same-person rule."""
+        if choice.file is not None:
+            entry = self.engine.family_entry(choice.family)
+            if entry is None or entry.task != "embed" or entry.match is None:
+                raise FaceKitError(f"Family {choice.family!r} is not an embedding family.", "Use --family arcface.")
+            return self.engine.adapter_for_file(choice.file, choice.family), choice.label, entry.match
+        model_id = choice.model_id or self.engine.default_model("embed").id
+        entry = self.engine.manifest.get(model_id)
+        adapter = self.engine.adapter(model_id, expected_task="embed")
+        assert entry.match is not None  # the manifest requires it for embed models
+        return adapter, model_id, entry.match
+
+    def embed(self, image_bgr: np.ndarray, faces: list[Face], choice: EmbedderChoice = EmbedderChoice()) -> list[Embedding]:
+        """Embeddings of `faces`, computed once per model and kept on each face."""
+        adapter, label, _ = self.embedder(choice)
+        missing = [face for face in faces if label not in face.embeddings]
+        if missing:
+            vectors = adapter.embed_faces(image_bgr, missing)
+            for face, vector in zip(missing, vectors, strict=True):
+                face.embeddings[label] = Embedding(vector=np.asarray(vector, dtype=np.float32), model_id=label)
+        return [face.embeddings[label] for face in faces]
+
+
+def compare(a: np.ndarray, b: np.ndarray, match: Match) -> tuple[float, bool]:
+    """Score two embeddings with the model's metric; (score, same person?)."""
+    score = dlib_distance(a, b) if match.metric == "euclidean" else similarity(a, b)
+    return score, match.same_person(score)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 2)

@@ -1,0 +1,186 @@
+"""Real detectors (dlib HOG, YuNet, SCRFD) on InsightFace's six-person sample photo."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import cv2
+import face_recognition_models
+import insightface
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from facekit.adapters.detect import Detector, letterbox
+from facekit.adapters.dlib_models import DlibHogDetector
+from facekit.adapters.scrfd import ScrfdDetector
+from facekit.adapters.yunet import YuNetDetector
+from facekit.errors import ModelLoadError
+from facekit.face.types import Face
+
+SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
+SAMPLES = Path(insightface.__file__).parent / "data" / "images"
+DETECTORS = ("dlib_hog", "yunet", "scrfd")
+
+
+@pytest.fixture(scope="module")
+def models_dir() -> Path:
+    if not SHARED_MODELS.is_dir():
+        pytest.skip(f"test models not found at {SHARED_MODELS}")
+    return SHARED_MODELS
+
+
+def open_session(models_dir: Path, file_name: str) -> ort.InferenceSession:
+    return ort.InferenceSession(str(models_dir / file_name), providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def t1() -> np.ndarray:
+    image = cv2.imread(str(SAMPLES / "t1.jpg"))
+    assert image is not None and image.shape == (886, 1280, 3)
+    return image
+
+
+@pytest.fixture(scope="module")
+def detectors(models_dir: Path) -> dict[str, Detector]:
+    return {
+        "dlib_hog": DlibHogDetector(face_recognition_models.pose_predictor_model_location()),
+        "yunet": YuNetDetector(open_session(models_dir, "face_detection_yunet_2023mar.onnx")),
+        "scrfd": ScrfdDetector(open_session(models_dir, "scrfd_2.5g_kps_test.onnx")),
+    }
+
+
+@pytest.fixture(scope="module")
+def t1_faces(detectors: dict[str, Detector], t1: np.ndarray) -> dict[str, list[Face]]:
+    return {name: detector.detect(t1) for name, detector in detectors.items()}
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union)
+
+
+def matched_ious(boxes_a: np.ndarray, boxes_b: np.ndarray) -> list[float]:
+    """For each box of `a`, the IoU with its best match in `b`; matches must be one-to-one."""
+    best = [max(range(len(boxes_b)), key=lambda j: iou(a, boxes_b[j])) for a in boxes_a]
+    assert len(set(best)) == len(best), "two boxes matched the same box"
+    return [iou(a, boxes_b[j]) for a, j in zip(boxes_a, best, strict=True)]
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_finds_the_six_people_left_to_right(t1_faces: dict[str, list[Face]], name: str) -> None:
+    faces = t1_faces[name]
+    assert len(faces) == 6
+    assert [face.index for face in faces] == list(range(6))
+    lefts = [float(face.box[0]) for face in faces]
+    assert lefts == sorted(lefts)
+    for face in faces:
+        assert 0.5 <= face.score <= 1.0
+        assert face.box.shape == (4,) and face.landmarks_5.shape == (5, 2)
+        assert 60 < face.width < 160 and 60 < face.height < 180
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_five_points_are_in_facekit_order_inside_the_box(t1_faces: dict[str, list[Face]], name: str) -> None:
+    for face in t1_faces[name]:
+        left_eye, right_eye, nose, left_mouth, right_mouth = face.landmarks_5
+        assert left_eye[0] < right_eye[0] and left_mouth[0] < right_mouth[0]
+        assert max(left_eye[1], right_eye[1]) < nose[1] < min(left_mouth[1], right_mouth[1])
+        x1, y1, x2, y2 = face.box
+        margin = 0.1 * face.width
+        assert np.all(face.landmarks_5[:, 0] > x1 - margin) and np.all(face.landmarks_5[:, 0] < x2 + margin)
+        assert np.all(face.landmarks_5[:, 1] > y1 - margin) and np.all(face.landmarks_5[:, 1] < y2 + margin)
+
+
+@pytest.mark.parametrize(("first", "second"), list(itertools.combinations(DETECTORS, 2)))
+def test_boxes_agree_across_detectors(t1_faces: dict[str, list[Face]], first: str, second: str) -> None:
+    boxes_a = np.array([face.box for face in t1_faces[first]])
+    boxes_b = np.array([face.box for face in t1_faces[second]])
+    assert min(matched_ious(boxes_a, boxes_b)) > 0.5
+
+
+def test_dlib_hog_also_gives_68_points(t1_faces: dict[str, list[Face]]) -> None:
+    for face in t1_faces["dlib_hog"]:
+        assert face.landmarks_68 is not None and face.landmarks_68.shape == (68, 2)
+        np.testing.assert_allclose(face.landmarks_5[2], face.landmarks_68[30])
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_blank_image_has_no_faces(detectors: dict[str, Detector], name: str) -> None:
+    assert detectors[name].detect(np.zeros((480, 640, 3), dtype=np.uint8)) == []
+    assert detectors[name].detect(np.full((37, 53, 3), 128, dtype=np.uint8)) == []
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_other_image_size_gives_boxes_in_its_own_coordinates(
+    detectors: dict[str, Detector], t1: np.ndarray, t1_faces: dict[str, list[Face]], name: str
+) -> None:
+    half = cv2.resize(t1, (640, 443), interpolation=cv2.INTER_AREA)
+    left, top = 37, 23
+    padded = cv2.copyMakeBorder(half, top, 517 - 443 - top, left, 701 - 640 - left, cv2.BORDER_CONSTANT, value=0)
+    assert padded.shape == (517, 701, 3)
+    expected = np.array([face.box for face in t1_faces[name]]) * 0.5 + [left, top, left, top]
+    found = np.array([face.box for face in detectors[name].detect(padded)])
+    assert len(found) == 6
+    assert min(matched_ious(expected, found)) > 0.6
+
+
+def test_yunet_decoder_matches_opencv(detectors: dict[str, Detector], t1: np.ndarray, models_dir: Path) -> None:
+    canvas, _ = letterbox(t1, 640, 640)
+    opencv = cv2.FaceDetectorYN.create(str(models_dir / "face_detection_yunet_2023mar.onnx"), "", (640, 640), 0.5, 0.4)
+    _, rows = opencv.detect(canvas)
+    reference = rows[np.argsort(rows[:, 0])]
+    faces = detectors["yunet"].detect(canvas)
+    assert len(faces) == len(reference) == 6
+    for face, row in zip(faces, reference, strict=True):
+        np.testing.assert_allclose(face.box, [row[0], row[1], row[0] + row[2], row[1] + row[3]], atol=0.5)
+        np.testing.assert_allclose(face.landmarks_5, row[4:14].reshape(5, 2), atol=0.5)
+        assert face.score == pytest.approx(float(row[14]), abs=1e-3)
+
+
+def test_dynamic_yunet_agrees_with_fixed(models_dir: Path, t1: np.ndarray, t1_faces: dict[str, list[Face]]) -> None:
+    faces = YuNetDetector(open_session(models_dir, "yunet_s_dynamic.onnx")).detect(t1)
+    fixed = np.array([face.box for face in t1_faces["yunet"]])
+    assert min(matched_ious(fixed, np.array([face.box for face in faces]))) > 0.9
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_max_faces_keeps_the_best_scores(
+    detectors: dict[str, Detector], t1: np.ndarray, t1_faces: dict[str, list[Face]], name: str
+) -> None:
+    faces = detectors[name].detect(t1, max_faces=2)
+    best = sorted((face.score for face in t1_faces[name]), reverse=True)[:2]
+    assert [face.index for face in faces] == [0, 1]
+    assert sorted((face.score for face in faces), reverse=True) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_score_threshold_filters(detectors: dict[str, Detector], t1: np.ndarray, t1_faces: dict[str, list[Face]], name: str) -> None:
+    cut = float(np.median([face.score for face in t1_faces[name]]))
+    faces = detectors[name].detect(t1, score_threshold=cut)
+    assert 0 < len(faces) < 6
+    assert all(face.score >= cut for face in faces)
+
+
+def test_wrong_sessions_are_rejected(models_dir: Path) -> None:
+    with pytest.raises(ModelLoadError, match="cls_8"):
+        YuNetDetector(open_session(models_dir, "scrfd_2.5g_kps_test.onnx"))
+    with pytest.raises(ModelLoadError, match="9 or 15 outputs"):
+        ScrfdDetector(open_session(models_dir, "face_detection_yunet_2023mar.onnx"))
+    with pytest.raises(ModelLoadError, match=r"found inputs input\[batch_size,3,112,112\]"):
+        ScrfdDetector(open_session(models_dir, "mobilefacenet_test.onnx"))
+
+
+def test_dlib_hog_needs_a_68_point_predictor(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="predicts 5 points"):
+        DlibHogDetector(face_recognition_models.pose_predictor_five_point_model_location())
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        DlibHogDetector(tmp_path / "missing.dat")
+    broken = tmp_path / "broken.dat"
+    broken.write_bytes(b"not a dlib model")
+    with pytest.raises(ModelLoadError, match="could not be loaded"):
+        DlibHogDetector(broken)
