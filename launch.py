@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from facekit.cli import add_global_flags, engine_from_args
+from facekit.cli_support import add_global_flags, engine_from_args
 from facekit.errors import FaceKitError
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}

@@ -1,0 +1,119 @@
+"""What every job shares: its result record, progress callbacks and face selection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from facekit.errors import FaceKitError, NoFaceError
+from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.face.types import Face
+from facekit.imageio import decode_image
+
+#: progress(fraction 0..1, message) - the CLI draws a bar, the app passes gr.Progress
+JobProgress = Callable[[float, str], None]
+
+
+def no_progress(fraction: float, message: str) -> None:
+    """A JobProgress that ignores updates."""
+
+
+@dataclass
+class JobResult:
+    """One job on one image: the output image, a per-face report and the models used."""
+
+    image: np.ndarray
+    faces: list[dict[str, object]]
+    models: dict[str, str]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+    extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. frontal crops per face
+
+    def report(self) -> dict[str, object]:
+        return {"faces": self.faces, "models": self.models, "seconds": round(self.seconds, 3), "warnings": self.warnings}
+
+
+@dataclass(frozen=True)
+class FaceSelection:
+    """Which faces a job touches: all, some indexes, or those matching a reference photo."""
+
+    mode: Literal["all", "indexes", "reference"] = "all"
+    indexes: tuple[int, ...] = ()
+    reference: Path | None = None
+    threshold: float | None = None  # reference mode: score limit; None = the embedder's same-person rule
+
+    @classmethod
+    def parse(cls, spec: str | None, threshold: float | None = None) -> FaceSelection:
+        """'all', '0,2' or 'ref:PATH'."""
+        text = (spec or "all").strip()
+        if text == "all":
+            return cls()
+        if text.startswith("ref:"):
+            return cls(mode="reference", reference=Path(text[4:]), threshold=threshold)
+        try:
+            indexes = tuple(int(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise FaceKitError(
+                f"Cannot read the face selection {spec!r}.", "Use 'all', face indexes such as '0,2', or 'ref:PHOTO'."
+            ) from None
+        if not indexes or min(indexes) < 0:
+            raise FaceKitError(f"Face indexes must be 0 or more: {spec!r}.", "Faces are numbered left to right from 0.")
+        return cls(mode="indexes", indexes=indexes)
+
+
+def select_faces(
+    analyser: FaceAnalyser,
+    image: np.ndarray,
+    analysis: Analysis,
+    selection: FaceSelection,
+    embedder: EmbedderChoice = EmbedderChoice(),
+) -> list[Face]:
+    """The faces of `analysis` that `selection` names (clear errors when it names none)."""
+    faces = analysis.faces
+    if not faces:
+        raise NoFaceError("No face was found in the image.", "Use a photo where the face is visible and at least ~80 px wide.")
+    if selection.mode == "all":
+        return list(faces)
+    if selection.mode == "indexes":
+        missing = [i for i in selection.indexes if i >= len(faces)]
+        if missing:
+            raise FaceKitError(
+                f"Face index {missing[0]} does not exist: the image has {len(faces)} face(s), numbered 0 to {len(faces) - 1}.",
+                "Run `python -m facekit analyze IMAGE` to see the numbering.",
+            )
+        return [faces[i] for i in selection.indexes]
+    return _faces_like_reference(analyser, image, faces, selection, embedder)
+
+
+def _faces_like_reference(
+    analyser: FaceAnalyser, image: np.ndarray, faces: list[Face], selection: FaceSelection, embedder: EmbedderChoice
+) -> list[Face]:
+    assert selection.reference is not None
+    reference_image = decode_image(selection.reference)
+    reference_face = largest_face(analyser, reference_image, what=f"reference photo {selection.reference.name}")
+    _, _, match = analyser.embedder(embedder)
+    wanted = analyser.embed(reference_image, [reference_face], embedder)[0].vector
+    scored = [(compare(e.vector, wanted, match)[0], face) for e, face in zip(analyser.embed(image, faces, embedder), faces, strict=True)]
+    limit = match.threshold if selection.threshold is None else selection.threshold
+    better = (lambda s: s < limit) if match.metric == "euclidean" else (lambda s: s > limit)
+    chosen = [face for score, face in scored if better(score)]
+    if not chosen:
+        best = min(s for s, _ in scored) if match.metric == "euclidean" else max(s for s, _ in scored)
+        raise NoFaceError(
+            f"No face matches the reference photo {selection.reference.name} "
+            f"(best {match.metric} score {best:.3f}, limit {limit}).",
+            "Use a clearer reference photo of the same person, or pass face indexes instead.",
+        )
+    return chosen
+
+
+def largest_face(analyser: FaceAnalyser, image: np.ndarray, what: str, options: AnalysisOptions = AnalysisOptions()) -> Face:
+    """The biggest face of an image (for reference and source photos)."""
+    faces = analyser.analyse(image, options).faces
+    if not faces:
+        raise NoFaceError(f"No face was found in the {what}.", "Use a photo where the face is visible and at least ~80 px wide.")
+    return max(faces, key=lambda face: face.width * face.height)
