@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from facekit.errors import FaceKitError, ModelUnavailableError
-from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, InputSpec, Manifest, ModelEntry, load_manifest
+from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, InputSpec, Manifest, ModelEntry, OnnxIO, load_manifest
 from facekit.sessions import PooledSession, SessionOptions, SessionPool, parse_providers
 from facekit.weights import DEFAULT_MODELS_DIR, ModelStatus, ProgressCallback, StoreConfig, WeightStore
 
@@ -144,6 +144,7 @@ class Engine:
             open_session=lambda: self.session(entry.id).session,
             file_path=lambda: self.model_path(entry.id),
             companion_path=self.model_path,
+            io=entry.io,
         )
         return self._cached_adapter(("model", model_id), spec)
 
@@ -156,23 +157,21 @@ class Engine:
             raise FaceKitError(f"Model file not found: {file_path}.", "Check the path given to --model-file.")
         from facekit.adapters.registry import AdapterSpec
 
+        family_entry = self.family_entry(family)
         spec = AdapterSpec(
             model_id=f"file:{file_path.name}",
             family=family,
-            input=self.family_input(family),
+            input=family_entry.input if family_entry is not None else InputSpec(),
             open_session=lambda: self.session_for_file(file_path).session,
             file_path=lambda: file_path,
             companion_path=self.model_path,
+            io=family_entry.io if family_entry is not None else OnnxIO(),
         )
         return self._cached_adapter(("file", str(file_path), family), spec)
 
     def family_entry(self, family: str) -> ModelEntry | None:
         """The family's highest-priority manifest entry (its numbers serve `--model-file`)."""
         return max((e for e in self.manifest if e.family == family), key=lambda e: e.priority, default=None)
-
-    def family_input(self, family: str) -> InputSpec:
-        entry = self.family_entry(family)
-        return entry.input if entry is not None else InputSpec()
 
     def _cached_adapter(self, key: tuple[str, ...], spec: Any) -> Any:
         from facekit.adapters.registry import build_adapter
