@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app.analyze_tab import build_analyze_tab
 from app.models_tab import build_models_tab
 from facekit import __version__
 from facekit.engine import Engine
@@ -18,6 +19,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
             "Every model, its licence and its status is listed under **Models**."
         )
         with gr.Tabs():
+            build_analyze_tab(engine)
             build_models_tab(engine)
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo

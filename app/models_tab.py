@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app.common import friendly_errors
 from facekit.engine import Engine, ModelInfo
-from facekit.errors import FaceKitError
 from facekit.weights import format_bytes
 
 COLUMNS = ["id", "task", "source", "status", "size", "licence", "commercial use"]
@@ -34,6 +34,7 @@ def build_models_tab(engine: Engine) -> None:
         infos = engine.models()
         return model_rows(infos), [info.as_dict() for info in infos]
 
+    @friendly_errors
     def download(model_id: str, progress: gr.Progress = gr.Progress()) -> tuple[list[list[str]], list[dict[str, object]], str]:
         """Download and verify one model by id."""
         if not model_id:
@@ -42,21 +43,16 @@ def build_models_tab(engine: Engine) -> None:
         def report(label: str, done: int, total: int | None) -> None:
             progress((done, total) if total else None, desc=f"{label}: {format_bytes(done)}", unit="bytes")
 
-        try:
-            path = engine.weights.resolve(model_id, progress=report)
-        except FaceKitError as error:
-            raise gr.Error(str(error)) from None
+        path = engine.weights.resolve(model_id, progress=report)
         rows, data = list_models()
         return rows, data, f"{model_id}: verified ({path.name})"
 
+    @friendly_errors
     def verify(model_id: str) -> str:
         """Re-hash one model's file on disk."""
         if not model_id:
             raise gr.Error("Choose a model to verify first.")
-        try:
-            ok, message = engine.weights.verify(model_id)
-        except FaceKitError as error:
-            raise gr.Error(str(error)) from None
+        ok, message = engine.weights.verify(model_id)
         return f"{model_id}: {'ok' if ok else 'MISMATCH'} - {message}"
 
     with gr.Tab("Models", id="models"):

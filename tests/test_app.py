@@ -45,3 +45,24 @@ def test_models_endpoints(running_app) -> None:
         client.predict("gfpgan_1.4", api_name="/download_model")
     # the server still answers after a user error
     assert client.predict(api_name="/models")[1]
+
+
+def test_analyze_endpoint_and_bad_upload(running_app, tmp_path) -> None:
+    from gradio_client import Client, handle_file
+
+    from conftest import insightface_image
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    annotated, report, matrix = client.predict(
+        handle_file(str(insightface_image("t1.jpg"))), None, None, 0.5, api_name="/analyze"
+    )
+    faces = report["images"][0]["faces"]
+    assert len(faces) == 6 and all(face["pose"] is not None for face in faces)
+    assert len(matrix["data"]) == 6
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(Exception, match="not an image format FaceKit can read"):
+        client.predict(handle_file(str(bad)), None, None, 0.5, api_name="/analyze")
+    # still serving
+    assert client.predict(api_name="/models")[1]

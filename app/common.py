@@ -1,0 +1,59 @@
+"""Helpers every tab shares: image conversion, model choices, plain-sentence errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gradio as gr
+import numpy as np
+
+from facekit.engine import Engine
+from facekit.errors import FaceKitError
+from facekit.imageio import decode_image
+
+log = logging.getLogger(__name__)
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def friendly_errors(handler: Handler) -> Handler:
+    """Turn FaceKit errors into gr.Error sentences; log anything else and say so plainly (no stack trace in the page)."""
+
+    @functools.wraps(handler)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except FaceKitError as error:
+            raise gr.Error(str(error)) from None
+        except Exception:
+            log.exception("unexpected error in %s", handler.__name__)
+            raise gr.Error("Something went wrong on the server while processing this image; it has been logged.") from None
+
+    return wrapped  # type: ignore[return-value]
+
+
+def image_from_upload(upload: Any, what: str = "image") -> np.ndarray:
+    """A BGR uint8 image from a gr.Image value (numpy RGB) or a file path; a clear error when missing."""
+    if upload is None:
+        raise gr.Error(f"Upload an {what} first.")
+    if isinstance(upload, np.ndarray):
+        return decode_image(upload, array_colour="rgb")
+    return decode_image(upload)
+
+
+def rgb(image_bgr: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image_bgr[..., ::-1])
+
+
+def model_choices(engine: Engine, task: str) -> list[tuple[str, str]]:
+    """(label, id) pairs for a dropdown: best first, each with its status and licence."""
+    choices = []
+    for info in engine.models(task):
+        status = "ready" if info.status.ready else info.status.detail
+        licence = "" if info.entry.licence.commercial else ", non-commercial"
+        choices.append((f"{info.entry.id} ({status}{licence})", info.entry.id))
+    return choices
