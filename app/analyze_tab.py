@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from app.common import friendly_errors, image_from_upload, model_choices, rgb
-from app.upload import ImageUpload
+from app.upload import image_upload
 from facekit.engine import Engine
 from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.processors.analyze import AnalysedImage, analysis_record, draw_analysis, similarity_matrix
@@ -17,27 +17,28 @@ def build_analyze_tab(engine: Engine) -> None:
     analyser = FaceAnalyser(engine)
 
     @friendly_errors
-    def analyze(image: Any, second_image: Any, detector: str | None, score_threshold: float) -> tuple[Any, dict, list[list[Any]]]:
+    def analyze(image: Any, second_image: Any, detector: str | None, score_threshold: float) -> tuple[Any, dict, dict[str, Any]]:
         """Detect faces with landmarks and pose; compare every face (and those of an optional second photo)."""
         options = AnalysisOptions(detector=detector or None, score_threshold=float(score_threshold))
         items = [_analysed("image", image_from_upload(image), analyser, options)]
         if second_image is not None:
             items.append(_analysed("second", image_from_upload(second_image, "second image"), analyser, options))
         records = [analysis_record(item) for item in items]
-        matrix_rows: list[list[Any]] = []
+        table: dict[str, Any] = {"headers": ["face"], "data": []}
         if sum(len(item.analysis.faces) for item in items) >= 2:
             matrix = similarity_matrix(analyser, items, EmbedderChoice())
-            names = matrix["faces"]
-            matrix_rows = [[name, *row] for name, row in zip(names, matrix["matrix"], strict=True)]  # type: ignore[arg-type]
+            names = list(matrix["faces"])  # type: ignore[arg-type]
+            rows = [[name, *row] for name, row in zip(names, matrix["matrix"], strict=True)]  # type: ignore[arg-type]
+            table = {"headers": [f"{matrix['model']} ({matrix['same_person_when']})", *names], "data": rows}
             records.append({"similarity": {k: v for k, v in matrix.items() if k != "matrix"}})
-        return rgb(draw_analysis(items[0].image, items[0].analysis)), {"images": records}, matrix_rows
+        return rgb(draw_analysis(items[0].image, items[0].analysis)), {"images": records}, table
 
     with gr.Tab("Analyze", id="analyze"):
         gr.Markdown("Find faces, their landmarks and head pose, and how alike they are. Faces are numbered left to right from 0.")
         with gr.Row():
             with gr.Column():
-                image = ImageUpload(label="Photo", elem_id="analyze-image")
-                second = ImageUpload(label="Second photo (optional, to compare people)", elem_id="analyze-second")
+                image = image_upload("Photo", "analyze-image")
+                second = image_upload("Second photo (optional, to compare people)", "analyze-second")
                 detector = gr.Dropdown(choices=model_choices(engine, "detect"), value=None, label="Detector (empty: best ready)")
                 threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold")
                 run = gr.Button("Analyze", variant="primary", elem_id="analyze-run")

@@ -17,15 +17,11 @@ class ImageUpload(gr.Image):
     gr.Image would open the file with Pillow before the handler runs, so a
     broken upload would fail inside Gradio with a generic message, and EXIF,
     pixel limits and colour modes would be handled twice. This keeps the
-    gr.Image front end (the documented `get_block_name` override) and lets
+    gr.Image front end (Gradio's `is_template` mechanism) and lets
     `facekit.imageio.decode_image` judge every file.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(type="filepath", image_mode=None, **kwargs)
-
-    def get_block_name(self) -> str:
-        return "image"
+    is_template = True  # Gradio's mechanism for subclasses: the front end renders the parent gr.Image
 
     def preprocess(self, payload: Any) -> str | None:
         if payload is None:
@@ -33,3 +29,8 @@ class ImageUpload(gr.Image):
         if getattr(payload, "path", None) and not (payload.url or "").startswith("data:"):
             return str(payload.path)
         return super().preprocess(payload)
+
+
+def image_upload(label: str, elem_id: str) -> ImageUpload:
+    """An upload box whose handler receives the file's path (or None)."""
+    return ImageUpload(label=label, elem_id=elem_id, type="filepath", image_mode=None, format="png")
