@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facekit.errors import FaceKitError, ModelUnavailableError
+from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError
 from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, InputSpec, Manifest, ModelEntry, OnnxIO, load_manifest
-from facekit.sessions import PooledSession, SessionOptions, SessionPool, parse_providers
+from facekit.sessions import FallbackSession, PooledSession, SessionOptions, SessionPool, parse_providers
 from facekit.weights import DEFAULT_MODELS_DIR, ModelStatus, ProgressCallback, StoreConfig, WeightStore
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -120,7 +120,16 @@ class Engine:
         """The pooled ONNX Runtime session of a manifest model."""
         entry = self.manifest.get(model_id)
         path = self.model_path(model_id, progress)
-        return self.pool.get(path, sha256=entry.sha256)
+        try:
+            return self.pool.get(path, sha256=entry.sha256)
+        except ModelLoadError as error:
+            raise ModelLoadError(f"Model {model_id!r}: {error.message}", error.hint) from error
+
+    def runnable_session(self, model_id: str, progress: ProgressCallback | None = None) -> FallbackSession:
+        """The session adapters use: pooled, and retried on the CPU if an accelerator fails mid-run."""
+        self.session(model_id, progress)  # load (and name the model in any load error)
+        entry = self.manifest.get(model_id)
+        return self.pool.get_runnable(self.model_path(model_id), sha256=entry.sha256)
 
     def session_for_file(self, path: str | Path) -> PooledSession:
         """A pooled session for a user's own ONNX file (`--model-file`)."""
@@ -141,7 +150,7 @@ class Engine:
             model_id=entry.id,
             family=entry.family,
             input=entry.input,
-            open_session=lambda: self.session(entry.id).session,
+            open_session=lambda: self.runnable_session(entry.id),
             file_path=lambda: self.model_path(entry.id),
             companion_path=self.model_path,
             io=entry.io,
@@ -162,7 +171,7 @@ class Engine:
             model_id=f"file:{file_path.name}",
             family=family,
             input=family_entry.input if family_entry is not None else InputSpec(),
-            open_session=lambda: self.session_for_file(file_path).session,
+            open_session=lambda: self.pool.get_runnable(file_path),
             file_path=lambda: file_path,
             companion_path=self.model_path,
             io=family_entry.io if family_entry is not None else OnnxIO(),

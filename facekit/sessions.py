@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnxruntime as ort
 
@@ -118,6 +119,36 @@ class PooledSession:
         return self.providers[0] != CPU
 
 
+class FallbackSession:
+    """Looks like an InferenceSession; a run that fails on an accelerator is retried on the CPU.
+
+    A GPU out-of-memory error or a provider failure then costs one slow
+    request and a warning, not a crashed app. Errors of CPU sessions (a wrong
+    input, say) are raised as they are.
+    """
+
+    def __init__(self, pooled: PooledSession, cpu_session: Callable[[], ort.InferenceSession]) -> None:
+        self._pooled = pooled
+        self._cpu_session = cpu_session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pooled.session, name)
+
+    def run(self, output_names: Any, input_feed: dict[str, Any], run_options: Any = None) -> list[Any]:
+        try:
+            return self._pooled.session.run(output_names, input_feed, run_options)
+        except Exception as error:
+            if not self._pooled.on_accelerator:
+                raise
+            log.warning(
+                "%s failed on %s (%s); running this request on the CPU instead",
+                self._pooled.path.name,
+                self._pooled.providers[0],
+                _first_line(error),
+            )
+            return self._cpu_session().run(output_names, input_feed, run_options)
+
+
 _Key = tuple[str, tuple[str, ...], SessionOptions]
 
 
@@ -139,6 +170,7 @@ class SessionPool:
         self._key_locks: dict[_Key, threading.Lock] = {}
         self._lock = threading.Lock()
         self._hashes: dict[tuple[str, int, int], str] = {}
+        self._cpu: SessionPool | None = None
 
     def get(self, path: str | Path, sha256: str | None = None) -> PooledSession:
         """The session for an ONNX file, created on first use.
@@ -169,10 +201,23 @@ class SessionPool:
                     log.info("session pool: evicted %s", evicted.path.name)
             return pooled
 
+    def get_runnable(self, path: str | Path, sha256: str | None = None) -> FallbackSession:
+        """Like :meth:`get`, wrapped so that accelerator failures fall back to a CPU session."""
+        pooled = self.get(path, sha256)
+        return FallbackSession(pooled, lambda: self._cpu_pool().get(pooled.path, pooled.sha256).session)
+
+    def _cpu_pool(self) -> SessionPool:
+        with self._lock:
+            if self._cpu is None:
+                self._cpu = SessionPool(providers="cpu", options=self.options, max_sessions=self.max_sessions)
+            return self._cpu
+
     def clear(self) -> None:
         """Drop every session (frees their memory once no caller holds them)."""
         with self._lock:
             self._sessions.clear()
+            if self._cpu is not None:
+                self._cpu.clear()
 
     def __len__(self) -> int:
         with self._lock:

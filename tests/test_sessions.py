@@ -130,3 +130,37 @@ def test_a_corrupt_file_gives_a_load_error(tmp_path) -> None:
     assert "models verify" in str(caught.value)
     with pytest.raises(ModelLoadError, match="not found"):
         SessionPool().get(tmp_path / "missing.onnx")
+
+
+def test_a_failing_accelerator_run_falls_back_to_cpu(shared_models, caplog) -> None:
+    import numpy as np
+
+    from facekit.sessions import FallbackSession, PooledSession
+
+    pool = SessionPool("cpu")
+    real = pool.get(shared_models / YUNET_FILE)
+
+    class OutOfMemory:
+        def run(self, *args, **kwargs):
+            raise RuntimeError("CUDA failure 2: out of memory")
+
+        def get_inputs(self):
+            return real.session.get_inputs()
+
+    gpu = PooledSession(OutOfMemory(), real.path, real.sha256, ("CUDAExecutionProvider", CPU), ("CUDAExecutionProvider", CPU))
+    fallback = FallbackSession(gpu, lambda: real.session)
+    feed = {fallback.get_inputs()[0].name: np.zeros((1, 3, 640, 640), dtype=np.float32)}
+    with caplog.at_level(logging.WARNING, logger="facekit.sessions"):
+        outputs = fallback.run(None, feed)
+    assert len(outputs) == len(real.session.get_outputs())
+    assert any("out of memory" in r.message and "CPU" in r.message for r in caplog.records)
+    cpu_only = FallbackSession(real, lambda: real.session)
+    with pytest.raises(ValueError, match="Required inputs"):  # a CPU session's own errors are not hidden
+        cpu_only.run(None, {"wrong": np.zeros(1, dtype=np.float32)})
+
+
+def test_get_runnable_wraps_the_pooled_session(shared_models) -> None:
+    pool = SessionPool("cpu")
+    runnable = pool.get_runnable(shared_models / YUNET_FILE)
+    assert runnable.get_inputs()[0].shape == [1, 3, 640, 640]
+    assert runnable.get_providers() == [CPU]
