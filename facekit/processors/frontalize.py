@@ -1,0 +1,349 @@
+"""The frontalize job: each selected face turned to a frontal view, with scores measured independently.
+
+Per face: check the limits (68 landmarks, width, |yaw|) -> frontalizer
+(`geometric` by default, or any family that satisfies
+:class:`facekit.adapters.geometric.Frontalizer`) -> optional restorer run on
+the frontal crop (`refine`) -> measurement. The measurement never reuses the
+landmarks that drove the warp: it detects the face again on the output and
+fits its 68 landmarks from scratch, then reports the pose found there, the
+identity distance to the input face, the output's left-right symmetry inside
+the face, and how much of the face was filled from the mirrored side.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facekit.adapters.geometric import Frontalizer, FrontalResult
+from facekit.engine import Engine
+from facekit.errors import FaceKitError
+from facekit.face.align import estimate_affine, paste_back, template_points, warp
+from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.face.mask import box_mask
+from facekit.face.pose import estimate_pose
+from facekit.face.types import Face, Pose
+from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+
+#: Limits (bench/bench_frontalize.py). Yaw: on synthetic renders with exact or 1.5 px-noisy landmarks the
+#: geometry holds to 80 degrees (visible triangles >= 0.96 correct, hidden ones mirrored 0.50-0.82 correct);
+#: on photos the 68-point detector is the limit: t1.jpg's face at 48 degrees still passes (identity 0.51)
+#: but looks visibly worse, and dlib's landmarks stop following the far side of the face beyond that.
+#: Size: a quarter-size t1.jpg (faces 25-31 px) still frontalized, but at 37 px one face's pose was
+#: misread by 28 degrees (too few pixels for its landmarks), so faces under 40 px are refused.
+DEFAULT_MAX_YAW = 60.0
+DEFAULT_MIN_FACE_PX = 40.0
+_MEASURE_SIDE = 256  # the output is re-analysed at this size (pose is scale-free; dlib HOG is 4x faster than at 512)
+_SIZE_RANGE = (64, 2048)
+_SHEET_GAP = 8
+
+
+@dataclass(frozen=True)
+class FrontalizeOptions:
+    """What to frontalize, with which models, and where the method's limits are."""
+
+    faces: FaceSelection = FaceSelection()
+    model: str | None = None  # frontalize model id; None = best ready (geometric)
+    model_file: Path | None = None  # a learned frontalizer of `family` (ONNX), when such a family exists
+    family: str = "geometric"
+    refine: str | None = None  # restore model id run on the frontal crop (classic, gfpgan_1.4, codeformer, ...)
+    refine_file: Path | None = None  # or a restorer ONNX file of `refine_family`
+    refine_family: str = "gfpgan"
+    fidelity: float = 0.5  # for restorers that take it (CodeFormer)
+    size: int = 512
+    max_yaw: float = DEFAULT_MAX_YAW
+    min_face_px: float = DEFAULT_MIN_FACE_PX
+    embedder: EmbedderChoice = EmbedderChoice()
+    measure: bool = True  # re-detect the output and score pose, identity and symmetry
+
+    def __post_init__(self) -> None:
+        low, high = _SIZE_RANGE
+        if not low <= self.size <= high:
+            raise FaceKitError(f"Output size {self.size} is outside {low}..{high}.", "Use --size 512 (the FFHQ-512 restorers' size).")
+        if not 0.0 < self.max_yaw <= 90.0:
+            raise FaceKitError(f"max_yaw {self.max_yaw} is outside 0..90 degrees.", f"Use a value such as {DEFAULT_MAX_YAW:g}.")
+        if self.min_face_px < 0:
+            raise FaceKitError(f"min_face_px {self.min_face_px} is negative.", f"Use a value such as {DEFAULT_MIN_FACE_PX:g}.")
+        if not 0.0 <= self.fidelity <= 1.0:
+            raise FaceKitError(f"fidelity {self.fidelity} is outside 0..1.", "Use 0.5.")
+
+
+@dataclass
+class FrontalFace:
+    """One frontalized face: the output crop, the input's aligned crop, and the report."""
+
+    index: int
+    image: np.ndarray
+    original_crop: np.ndarray
+    report: dict[str, object]
+    result: FrontalResult
+
+
+@dataclass
+class FrontalizeRun:
+    """Every selected face of one image: the frontal ones and the reports (skipped faces included)."""
+
+    frontal: list[FrontalFace] = field(default_factory=list)
+    reports: list[dict[str, object]] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def load_frontalizer(engine: Engine, options: FrontalizeOptions) -> tuple[Frontalizer, str]:
+    """The frontalizer adapter and the label the report uses for it."""
+    if options.model_file is not None:
+        return engine.adapter_for_file(options.model_file, options.family), f"file:{options.model_file.name}"
+    model_id = options.model or engine.default_model("frontalize").id
+    return engine.adapter(model_id, expected_task="frontalize"), model_id
+
+
+def load_refiner(engine: Engine, options: FrontalizeOptions) -> tuple[Any, str] | None:
+    """The restorer run on frontal crops (None when no refinement was asked for)."""
+    if options.refine_file is not None:
+        return engine.adapter_for_file(options.refine_file, options.refine_family), f"file:{options.refine_file.name}"
+    if options.refine is None:
+        return None
+    return engine.adapter(options.refine, expected_task="restore"), options.refine
+
+
+def refine_frontal(restorer: Any, image: np.ndarray, template: str, fidelity: float) -> np.ndarray:
+    """Run a Restorer on a frontal crop aligned to `template`, moving it to the restorer's template and size if they differ."""
+    size = image.shape[0]
+    if restorer.template == template and restorer.size == size:
+        return restorer.restore(image, fidelity)
+    matrix = estimate_affine(template_points(template, size), restorer.template, restorer.size)
+    crop = cv2.warpAffine(image, matrix, (restorer.size, restorer.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    restored = restorer.restore(crop, fidelity)
+    return paste_back(image, restored, matrix, box_mask(restorer.size, blur=0.1))
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def limit_message(face: Face, pose: Pose | None, options: FrontalizeOptions) -> str | None:
+    """Why a face cannot be frontalized well, or None when it is within the method's limits."""
+    if face.landmarks_68 is None or pose is None:
+        return (
+            f"Face {face.index} has no 68-point landmarks, which frontalization needs. "
+            "Use the dlib_hog detector or a 68-point landmark model (dlib_68, 1k3d68)."
+        )
+    if face.width < options.min_face_px:
+        return (
+            f"Face {face.index} is {face.width:.0f} px wide, below the {options.min_face_px:g} px minimum: "
+            "too few pixels to rebuild a frontal view. Use a larger photo of this face."
+        )
+    if abs(pose.yaw) > options.max_yaw:
+        return (
+            f"Face {face.index} is turned {abs(pose.yaw):.0f} degrees (limit {options.max_yaw:g}): too far from frontal "
+            "to rebuild the hidden side. Use a photo where the face is turned less."
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+def symmetry_score(image_bgr: np.ndarray, face_mask: np.ndarray) -> float:
+    """1 - mean |grey - mirrored grey| / 255 over the face mask and its mirror (1 = perfectly symmetric)."""
+    grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    weight = face_mask * face_mask[:, ::-1]
+    total = float(weight.sum())
+    if total < 1.0:
+        return float("nan")
+    return 1.0 - float((np.abs(grey - grey[:, ::-1]) * weight).sum() / total) / 255.0
+
+
+def _main_face(faces: list[Face], size: int) -> Face | None:
+    """The re-detected face nearest the crop's centre."""
+    if not faces:
+        return None
+    centre = (size - 1) / 2.0
+    return min(faces, key=lambda f: float(np.hypot((f.box[0] + f.box[2]) / 2 - centre, (f.box[1] + f.box[3]) / 2 - centre)))
+
+
+def measure_frontal(
+    analyser: FaceAnalyser, image: np.ndarray, face: Face, frontal: np.ndarray, embedder: EmbedderChoice
+) -> dict[str, object]:
+    """Pose and identity of the output, measured by detecting its face and 68 landmarks again."""
+    side = min(_MEASURE_SIDE, frontal.shape[0])
+    small = cv2.resize(frontal, (side, side), interpolation=cv2.INTER_AREA)
+    analysis = analyser.analyse(small, AnalysisOptions())
+    found = _main_face(analysis.faces, side)
+    if found is None or found.landmarks_68 is None:
+        return {"pose_after": None, "identity": None, "measure_note": "no face was detected on the output"}
+    pose = found.pose or estimate_pose(found.landmarks_68, (side, side))
+    _, label, match = analyser.embedder(embedder)
+    before = analyser.embed(image, [face], embedder)[0].vector
+    after = analyser.embed(small, [found], embedder)[0].vector
+    score, same = compare(before, after, match)
+    return {
+        "pose_after": {"yaw": round(pose.yaw, 2), "pitch": round(pose.pitch, 2)},
+        "identity": {
+            "model": label,
+            "metric": match.metric,
+            "score": round(float(score), 4),
+            "threshold": match.threshold,
+            "same_person": bool(same),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def frontalize_faces(
+    engine: Engine,
+    image_bgr: np.ndarray,
+    faces: list[Face],
+    options: FrontalizeOptions,
+    progress: JobProgress = no_progress,
+) -> FrontalizeRun:
+    """Frontalize exactly the given faces of an image (no detection); skipped faces get a message."""
+    analyser = FaceAnalyser(engine)
+    frontalizer, frontalizer_label = load_frontalizer(engine, options)
+    refiner = load_refiner(engine, options)
+    run = FrontalizeRun(models={"frontalizer": frontalizer_label})
+    if refiner is not None:
+        run.models["refiner"] = refiner[1]
+    height, width = image_bgr.shape[:2]
+    for position, face in enumerate(faces):
+        progress(position / max(len(faces), 1), f"frontalizing face {face.index}")
+        pose = face.pose
+        if pose is None and face.landmarks_68 is not None:
+            pose = estimate_pose(face.landmarks_68, (width, height))
+        message = limit_message(face, pose, options)
+        if message is not None:
+            run.reports.append({"index": face.index, "status": "skipped", "message": message, **_before(face, pose)})
+            run.warnings.append(message)
+            continue
+        try:
+            frontal = _frontalize_one(analyser, image_bgr, face, pose, frontalizer, refiner, options)
+        except FaceKitError as error:  # a problem with this face (e.g. degenerate landmarks), not the job
+            message = f"Face {face.index} could not be frontalized: {error}"
+            run.reports.append({"index": face.index, "status": "skipped", "message": message, **_before(face, pose)})
+            run.warnings.append(message)
+            continue
+        run.frontal.append(frontal)
+        run.reports.append(frontal.report)
+    if options.measure and run.frontal:
+        run.models["embedder"] = analyser.embedder(options.embedder)[1]
+    progress(1.0, "done")
+    return run
+
+
+def _before(face: Face, pose: Pose | None) -> dict[str, object]:
+    return {
+        "box": [round(float(v), 2) for v in face.box],
+        "pose_before": pose.as_dict() if pose is not None else None,
+    }
+
+
+def _frontalize_one(
+    analyser: FaceAnalyser,
+    image_bgr: np.ndarray,
+    face: Face,
+    pose: Pose | None,
+    frontalizer: Frontalizer,
+    refiner: tuple[Any, str] | None,
+    options: FrontalizeOptions,
+) -> FrontalFace:
+    started = time.perf_counter()
+    result = frontalizer.frontalize(image_bgr, face, size=options.size)
+    frontalize_ms = (time.perf_counter() - started) * 1000.0
+    output = result.image
+    if refiner is not None:
+        output = refine_frontal(refiner[0], output, result.template, options.fidelity)
+    original_crop, _ = warp(image_bgr, face.landmarks_5, result.template, result.size)
+    report: dict[str, object] = {
+        "index": face.index,
+        "status": "ok",
+        **_before(face, pose),
+        "fill_fraction": round(result.fill_fraction, 4),
+        "visible_fraction": _visible_fraction(result),
+        "symmetry": round(symmetry_score(output, result.face_mask), 4),
+        "symmetry_before": round(symmetry_score(original_crop, result.face_mask), 4),
+        "size": result.size,
+        "template": result.template,
+        "frontalize_ms": round(frontalize_ms, 1),
+    }
+    if options.measure:
+        report.update(measure_frontal(analyser, image_bgr, face, output, options.embedder))
+    return FrontalFace(index=face.index, image=output, original_crop=original_crop, report=report, result=result)
+
+
+def _visible_fraction(result: FrontalResult) -> float | None:
+    if result.visibility is None:
+        return None
+    mask_total = max(float(result.face_mask.sum()), 1.0)
+    return round(float((result.visibility * result.face_mask).sum() / mask_total), 4)
+
+
+def analyse_and_frontalize(
+    engine: Engine,
+    image_bgr: np.ndarray,
+    options: FrontalizeOptions = FrontalizeOptions(),
+    progress: JobProgress = no_progress,
+) -> FrontalizeRun:
+    """Detect, select and frontalize; the run keeps each face's aligned input crop (for sheets)."""
+    analyser = FaceAnalyser(engine)
+    progress(0.0, "detecting faces")
+    analysis = analyser.analyse(image_bgr, AnalysisOptions())
+    faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
+    run = frontalize_faces(engine, image_bgr, faces, options, progress)
+    run.models = {**analysis.models, **run.models}
+    return run
+
+
+def frontalize_image(
+    engine: Engine,
+    image_bgr: np.ndarray,
+    options: FrontalizeOptions = FrontalizeOptions(),
+    progress: JobProgress = no_progress,
+) -> JobResult:
+    """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
+
+    The result's main image is a sheet of (aligned input | frontal) rows, or
+    the input itself when no face could be frontalized (the report says why).
+    """
+    started = time.perf_counter()
+    run = analyse_and_frontalize(engine, image_bgr, options, progress)
+    sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal]) if run.frontal else image_bgr.copy()
+    return JobResult(
+        image=sheet,
+        faces=run.reports,
+        models=run.models,
+        seconds=time.perf_counter() - started,
+        warnings=run.warnings,
+        extra_images={f"face{f.index}": f.image for f in run.frontal},
+    )
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def side_by_side(original_crop: np.ndarray, frontal: np.ndarray) -> np.ndarray:
+    """The aligned input crop and the frontal face next to each other (same height), a white gap between."""
+    height = frontal.shape[0]
+    if original_crop.shape[0] != height:
+        original_crop = cv2.resize(original_crop, (height, height), interpolation=cv2.INTER_AREA)
+    gap = np.full((height, _SHEET_GAP, 3), 255, dtype=np.uint8)
+    return np.hstack([original_crop, gap, frontal])
+
+
+def contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Rows of :func:`side_by_side`, one per face."""
+    rows = [side_by_side(original, frontal) for original, frontal in pairs]
+    width = rows[0].shape[1]
+    gap = np.full((_SHEET_GAP, width, 3), 255, dtype=np.uint8)
+    stacked: list[np.ndarray] = []
+    for row in rows:
+        stacked.extend([row, gap])
+    return np.vstack(stacked[:-1])
