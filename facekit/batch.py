@@ -53,6 +53,10 @@ def plan_outputs(inputs: list[Path], out: str, inputs_given: int) -> list[BatchI
     if len(inputs) == 1 and inputs_given == 1 and target.suffix.lower() == ".png":
         return [BatchItem(inputs[0], target)]
     if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+        if len(inputs) == 1:
+            raise FaceKitError(
+                f"-o {out}: FaceKit writes PNG files (they carry the AI-edited label).", f"Use -o {target.with_suffix('.png')}."
+            )
         raise FaceKitError(f"-o {out} names a file, but there are {len(inputs)} inputs.", "Give a folder for -o.")
     items = [BatchItem(path, target / f"{path.stem}.png") for path in inputs]
     _check_unique_outputs(items)

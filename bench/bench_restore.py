@@ -1,0 +1,245 @@
+"""Restore benchmarks on InsightFace's t1.jpg (1280x886, six faces), CPU.
+
+Run from the repository root:
+    python -m bench.bench_restore              # speed: classic warm; a GFPGAN-sized model cold vs warm
+    python -m bench.bench_restore --quality    # classic PSNR/SSIM on degraded copies of t1.jpg
+
+Speed tables:
+- `classic`: seconds per image for `restore_image` (detection, six faces,
+  identity report), median of `--runs` warm runs, and its parts.
+- A GFPGAN-sized stand-in: a random-weight 512x512 -> 512x512 ONNX network of
+  about 300 MB (strided convs down to 16x16, 32 conv 3x3 512->512 layers,
+  upsampling convs back, tanh), built with onnx.helper in a temporary folder
+  and deleted afterwards. Per face: `cold` is the first face of a fresh engine
+  (file hashing, session creation, first run), `warm` the median over the six
+  faces of later runs. Overhead = everything but `session.run`: the warp,
+  pre- and post-processing and the paste for restore_faces (target: under 15%
+  of the model time), and additionally detection and the identity report for
+  restore_image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import insightface
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from facekit.engine import Engine, EngineConfig
+from facekit.face.analyser import FaceAnalyser
+from facekit.face.types import Face
+from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
+
+T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
+DEGRADATIONS = ("blur", "noise", "jpeg", "down4")
+
+
+# ----------------------------------------------------------------- stand-in
+def _conv(nodes: list, weights: list, rng: np.random.Generator, source: str, name: str, channels: tuple[int, int], stride: int = 1) -> str:
+    fan_in = channels[0] * 9
+    kernel = rng.standard_normal((channels[1], channels[0], 3, 3), dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
+    weights += [numpy_helper.from_array(kernel, f"{name}_w"), numpy_helper.from_array(np.zeros(channels[1], np.float32), f"{name}_b")]
+    nodes.append(
+        helper.make_node("Conv", [source, f"{name}_w", f"{name}_b"], [f"{name}_conv"], pads=[1, 1, 1, 1], strides=[stride, stride])
+    )
+    nodes.append(helper.make_node("Relu", [f"{name}_conv"], [name]))
+    return name
+
+
+def build_gfpgan_sized(path: Path, core_layers: int = 32, seed: int = 0) -> Path:
+    """A random-weight image-to-image network with GFPGAN's I/O and about 300 MB of weights."""
+    rng = np.random.default_rng(seed)
+    nodes: list = []
+    weights: list = [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "twice")]
+    x = "input"
+    down = (3, 32, 64, 128, 256, 512)
+    for i in range(len(down) - 1):
+        x = _conv(nodes, weights, rng, x, f"down{i}", (down[i], down[i + 1]), stride=2)
+    for i in range(core_layers):
+        x = _conv(nodes, weights, rng, x, f"core{i}", (512, 512))
+    up = (512, 256, 128, 64, 32)
+    for i in range(len(up)):
+        nodes.append(helper.make_node("Resize", [x, "", "twice"], [f"up{i}_big"], mode="nearest"))
+        x = _conv(nodes, weights, rng, f"up{i}_big", f"up{i}", (up[i], up[i + 1] if i + 1 < len(up) else 16))
+    final = rng.standard_normal((3, 16, 1, 1), dtype=np.float32) * np.float32(0.05)
+    weights.append(numpy_helper.from_array(final, "out_w"))
+    nodes += [helper.make_node("Conv", [x, "out_w"], ["out_conv"]), helper.make_node("Tanh", ["out_conv"], ["output"])]
+    tensor = [1, 3, 512, 512]
+    graph = helper.make_graph(
+        nodes,
+        "gfpgan_sized",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, tensor)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, tensor)],
+        initializer=weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+class TimedSession:
+    """Wraps a session and adds up the time spent in run()."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.seconds: list[float] = []
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._session.run(*args, **kwargs)
+        finally:
+            self.seconds.append(time.perf_counter() - started)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+# -------------------------------------------------------------------- speed
+def classic_speed(image: np.ndarray, runs: int) -> None:
+    engine = Engine(EngineConfig(offline=True, models_dir=Path(tempfile.mkdtemp())))
+    analyser = FaceAnalyser(engine)
+    options = RestoreOptions(model="classic")
+    restore_image(engine, image, options)  # warm-up: loads dlib, the restorer, the embedder
+    whole, analysis, faces_only = [], [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        restore_image(engine, image, options)
+        whole.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        faces = analyser.analyse(image).faces
+        analysis.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        restore_faces(engine, image, faces, RestoreOptions(model="classic", identity=False))
+        faces_only.append(time.perf_counter() - started)
+    print(f"\nclassic on t1.jpg (6 faces), warm, median of {runs}:")
+    print(f"  {'restore_image (detect + 6 faces + identity)':48s} {statistics.median(whole):7.2f} s/image")
+    print(f"  {'  detection + landmarks (dlib HOG)':48s} {statistics.median(analysis):7.2f} s")
+    faces_seconds = statistics.median(faces_only)
+    print(f"  {'  restore_faces without identity':48s} {faces_seconds:7.2f} s ({faces_seconds / 6 * 1000:.0f} ms/face)")
+
+
+def gfpgan_sized_speed(image: np.ndarray, runs: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        path = build_gfpgan_sized(Path(folder) / "gfpgan_sized.onnx")
+        print(f"\nGFPGAN-sized random stand-in: {path.stat().st_size / 1e6:.0f} MB, built in {time.perf_counter() - started:.1f} s")
+        engine = Engine(EngineConfig(offline=True, models_dir=Path(folder)))
+        faces = FaceAnalyser(engine).analyse(image).faces
+        options = RestoreOptions(model_file=path, blend=0.8, identity=False)
+
+        started = time.perf_counter()
+        restore_faces(engine, image, faces[:1], options)  # a fresh engine: hash, session, first run
+        cold_face = time.perf_counter() - started
+        restorer = engine.adapter_for_file(path, "gfpgan")
+        timed = TimedSession(restorer._session)
+        restorer._session = timed  # the bench reads the model's own time; nothing else changes
+
+        face_totals, run_totals = [], []
+        for _ in range(runs):
+            timed.seconds.clear()
+            started = time.perf_counter()
+            restore_faces(engine, image, faces, options)
+            face_totals.append((time.perf_counter() - started) / len(faces))
+            run_totals.append(sum(timed.seconds) / len(faces))
+        per_face, per_run = statistics.median(face_totals), statistics.median(run_totals)
+
+        whole: dict[bool, tuple[float, float]] = {}
+        for identity in (False, True):
+            timed.seconds.clear()
+            started = time.perf_counter()
+            restore_image(engine, image, RestoreOptions(model_file=path, blend=0.8, identity=identity))
+            whole[identity] = (time.perf_counter() - started, sum(timed.seconds))
+
+    overhead = per_face - per_run
+    print(f"  {'cold: first face of a fresh engine':48s} {cold_face * 1000:8.0f} ms")
+    print(f"  {'warm: per face, restore_faces':48s} {per_face * 1000:8.0f} ms (median of {runs} runs x {len(faces)} faces)")
+    print(f"  {'warm: session.run per face':48s} {per_run * 1000:8.0f} ms")
+    share = overhead / per_run * 100
+    print(f"  {'warm: pipeline overhead per face':48s} {overhead * 1000:8.0f} ms = {share:.1f}% of model time (target < 15%)")
+    for identity, (total, model) in whole.items():
+        label = f"restore_image (detect, 6 faces{', identity report' if identity else ''})"
+        share = (total - model) / model * 100
+        print(f"  {label:48s} {total * 1000:8.0f} ms, model {model * 1000:.0f} ms, overhead {share:.1f}% of model time")
+
+
+# ------------------------------------------------------------------ quality
+def degrade(image: np.ndarray, kind: str) -> np.ndarray:
+    """The same degradations as tests/test_classic.py."""
+    if kind == "blur":
+        return cv2.GaussianBlur(image, (0, 0), 2.0)
+    if kind == "noise":
+        return np.clip(image + np.random.default_rng(0).normal(0.0, 15.0, image.shape), 0, 255).astype(np.uint8)
+    if kind == "jpeg":
+        return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def face_box_metrics(reference: np.ndarray, image: np.ndarray, faces: list[Face]) -> tuple[float, float]:
+    scores = []
+    for face in faces:
+        x1, y1, x2, y2 = (int(v) for v in face.box)
+        a, b = reference[y1:y2, x1:x2], image[y1:y2, x1:x2]
+        scores.append((peak_signal_noise_ratio(a, b), structural_similarity(a, b, channel_axis=2)))
+    psnr, ssim = np.mean(scores, axis=0)
+    return float(psnr), float(ssim)
+
+
+def classic_quality(image: np.ndarray) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        pass_through = Path(folder) / "pass_through.onnx"
+        tensor = [1, 3, 512, 512]
+        graph = helper.make_graph(
+            [helper.make_node("Identity", ["input"], ["output"])],
+            "pass_through",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, tensor)],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, tensor)],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.save(model, pass_through)
+        engine = Engine(EngineConfig(offline=True, models_dir=Path(folder)))
+        faces = FaceAnalyser(engine).analyse(image).faces
+        print(f"\nclassic on t1.jpg's {len(faces)} face boxes vs the clean photo: PSNR dB / SSIM")
+        print(f"  {'degradation':12s} {'degraded':>16s} {'pass-through':>16s} {'classic b=0.8':>16s} {'classic b=1.0':>16s}")
+        for kind in DEGRADATIONS:
+            degraded = degrade(image, kind)
+            cells = [face_box_metrics(image, degraded, faces)]
+            cells.append(
+                face_box_metrics(
+                    image, restore_faces(engine, degraded, faces, RestoreOptions(model_file=pass_through, identity=False))[0], faces
+                )
+            )
+            for blend in (0.8, 1.0):
+                restored = restore_faces(engine, degraded, faces, RestoreOptions(model="classic", blend=blend, identity=False))[0]
+                cells.append(face_box_metrics(image, restored, faces))
+            print(f"  {kind:12s} " + " ".join(f"{psnr:8.2f}/{ssim:.4f}" for psnr, ssim in cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quality", action="store_true", help="print the classic quality table instead of timings")
+    args = parser.parse_args()
+    image = cv2.imread(str(T1))
+    if args.quality:
+        classic_quality(image)
+        return
+    classic_speed(image, args.runs)
+    gfpgan_sized_speed(image, args.runs)
+
+
+if __name__ == "__main__":
+    main()

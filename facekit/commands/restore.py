@@ -1,0 +1,92 @@
+"""`restore INPUT... -o OUT`: restore faces in images or folders (batch)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
+from facekit.cli_support import add_global_flags, tqdm_progress
+from facekit.engine import Engine
+from facekit.face.analyser import AnalysisOptions, EmbedderChoice
+from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
+from facekit.processors.common import FaceSelection
+from facekit.processors.restore import RestoreOptions, load_refiner, load_restorer, restore_image
+from facekit.provenance import provenance_metadata
+
+RESTORE_FAMILIES = ("gfpgan", "codeformer")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    restore = commands.add_parser("restore", help="restore faces (GFPGAN, CodeFormer, GPEN, RestoreFormer++ or the built-in classic)")
+    add_global_flags(restore, suppress=True)
+    restore.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    restore.add_argument("-o", "--output", required=True, metavar="OUT", help="output .png for one input, else a folder")
+    restore.add_argument("--model", help="restore model id (default: the best ready one; `models list --task restore`)")
+    restore.add_argument("--model-file", help="your own ONNX restorer file (with --family)")
+    restore.add_argument("--family", default="gfpgan", choices=RESTORE_FAMILIES, help="family of --model-file (default gfpgan)")
+    restore.add_argument("--fidelity", type=float, default=0.5, help="CodeFormer: 0 = quality .. 1 = identity (default 0.5)")
+    restore.add_argument("--blend", type=float, default=0.8, help="strength of the restored face, 0..1 (default 0.8)")
+    restore.add_argument("--faces", default="all", help="'all', indexes such as '0,2', or 'ref:PHOTO' (default all)")
+    restore.add_argument("--upscale", type=float, default=1.0, help="scale the whole image by K first (default 1)")
+    restore.add_argument("--upscale-method", default="lanczos", help="lanczos (default), cubic, linear or nearest")
+    restore.add_argument("--diffusion", metavar="ID", help="diffusion model id for DifFace-style refinement")
+    restore.add_argument("--diffusion-file", metavar="PATH", help="your own ONNX diffusion model: (x, t) -> eps")
+    restore.add_argument("--steps", type=int, default=250, help="respaced diffusion steps (default 250)")
+    restore.add_argument("--start", type=int, default=100, help="diffusion start step N = network calls per face (default 100)")
+    restore.add_argument("--eta", type=float, default=0.5, help="DDIM eta, 0..1 (default 0.5)")
+    restore.add_argument("--seed", type=int, default=0, help="diffusion noise seed (default 0)")
+    restore.add_argument("--detector", help="detect model id (default: best ready)")
+    restore.add_argument("--embedder", help="embed model id for the identity report (default: best ready)")
+    restore.add_argument("--no-identity", action="store_true", help="skip the before/after identity report")
+    restore.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
+    restore.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists")
+    restore.add_argument("--json", action="store_true", help="one JSON line per image")
+    restore.set_defaults(run=run_restore)
+
+
+def options_from_args(args: argparse.Namespace) -> RestoreOptions:
+    return RestoreOptions(
+        model=args.model,
+        model_file=Path(args.model_file) if args.model_file else None,
+        family=args.family,
+        fidelity=args.fidelity,
+        blend=args.blend,
+        faces=FaceSelection.parse(args.faces),
+        upscale=args.upscale,
+        upscale_method=args.upscale_method,
+        embedder=EmbedderChoice(model_id=args.embedder),
+        analysis=AnalysisOptions(detector=args.detector),
+        identity=not args.no_identity,
+        diffusion=args.diffusion,
+        diffusion_file=Path(args.diffusion_file) if args.diffusion_file else None,
+        diffusion_steps=args.steps,
+        diffusion_start=args.start,
+        diffusion_eta=args.eta,
+        diffusion_seed=args.seed,
+    )
+
+
+def run_restore(engine: Engine, args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    _fetch_named_models(engine, options)
+    load_restorer(engine, options)  # fail once, before the batch, on a missing or mismatched model
+    load_refiner(engine, options)
+    items = plan_outputs(collect_inputs(args.inputs), args.output, len(args.inputs))
+
+    def process(item: BatchItem) -> dict[str, object]:
+        image = decode_image(item.input, max_pixels=args.max_pixels)
+        result = restore_image(engine, image, options)
+        details = {"input": item.input.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale}
+        write_image_atomic(item.output, result.image, metadata=provenance_metadata("restore", result.models, details))
+        return {"faces": result.faces, "models": result.models, "warnings": result.warnings}
+
+    return run_batch(items, process, json_lines=args.json, skip_existing=args.skip_existing)
+
+
+def _fetch_named_models(engine: Engine, options: RestoreOptions) -> None:
+    """Download (with a progress bar) the weights of models named by id; offline, the store says what is missing."""
+    for model_id in (options.model, options.diffusion):
+        if model_id is not None and engine.manifest.get(model_id).has_weights:
+            with tqdm_progress() as progress:
+                engine.model_path(model_id, progress)
