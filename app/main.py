@@ -6,19 +6,23 @@ import gradio as gr
 
 from app.analyze_tab import build_analyze_tab
 from app.models_tab import build_models_tab
+from app.restore_tab import build_restore_tab
+from app.results import ResultFolder
 from facekit import __version__
 from facekit.engine import Engine
 
 UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than an hour
 
 
-def build_demo(engine: Engine) -> gr.Blocks:
+def build_demo(engine: Engine, results: ResultFolder | None = None) -> gr.Blocks:
+    results = results or ResultFolder(max_age=UPLOAD_PURGE[1])
     with gr.Blocks(title="FaceKit", delete_cache=UPLOAD_PURGE, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# FaceKit {__version__}\nFace restoration, swapping and frontalization on ONNX Runtime. "
             "Every model, its licence and its status is listed under **Models**."
         )
         with gr.Tabs():
+            build_restore_tab(engine, results)
             build_analyze_tab(engine)
             build_models_tab(engine)
     demo.queue(default_concurrency_limit=2, max_size=32)

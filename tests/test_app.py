@@ -66,3 +66,24 @@ def test_analyze_endpoint_and_bad_upload(running_app, tmp_path) -> None:
         client.predict(handle_file(str(bad)), None, None, 0.5, api_name="/analyze")
     # still serving
     assert client.predict(api_name="/models")[1]
+
+
+def test_restore_endpoint_labels_its_output(running_app) -> None:
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from conftest import insightface_image
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    slider, rows, report, download = client.predict(
+        handle_file(str(insightface_image("t1.jpg"))), "classic", 0.5, 0.8, "0,2", 1, api_name="/restore"
+    )
+    assert report["models"]["restorer"] == "classic"
+    assert [row[0] for row in rows["data"]] == [0, 2]
+    labels = Image.open(download).text
+    assert labels["facekit:ai_edited"] == "true" and labels["facekit:job"] == "restore"
+    after = Image.open(slider[1])
+    assert after.size == (1280, 886) and after.text.get("facekit:job") == "restore"
+    with pytest.raises(Exception, match="Face index 9 does not exist"):
+        client.predict(handle_file(str(insightface_image("t1.jpg"))), "classic", 0.5, 0.8, "9", 1, api_name="/restore")

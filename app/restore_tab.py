@@ -1,0 +1,82 @@
+"""Restore tab: before/after slider, per-face identity report, labelled PNG download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from app.common import friendly_errors, image_from_upload, model_choices
+from app.results import ResultFolder, labelled_image
+from app.upload import image_upload
+from facekit.engine import Engine
+from facekit.processors.common import FaceSelection
+from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.provenance import provenance_metadata
+
+REPORT_COLUMNS = ["face", "identity score", "same person", "embedder", "seconds"]
+
+
+def takes_fidelity(engine: Engine, model_id: str | None) -> bool:
+    """Whether a restore model has CodeFormer's `weight` input (from the manifest, without loading it)."""
+    if not model_id:
+        return False
+    return "weight" in (engine.manifest.get(model_id).io.inputs or ())
+
+
+def report_rows(faces: list[dict[str, object]]) -> list[list[object]]:
+    return [
+        [face["index"], face.get("identity_similarity"), face.get("same_person"), face.get("embedder"), face.get("seconds")]
+        for face in faces
+    ]
+
+
+def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
+    @friendly_errors
+    def restore(
+        image: Any,
+        model: str | None,
+        fidelity: float,
+        blend: float,
+        faces: str,
+        upscale: float,
+        progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, list[list[object]], dict[str, object], str]:
+        """Restore the faces of a photo. faces: 'all', '0,2' (indexes, left to right from 0)."""
+        photo = image_from_upload(image, "image to restore")
+        options = RestoreOptions(
+            model=model or None, fidelity=float(fidelity), blend=float(blend), faces=FaceSelection.parse(faces), upscale=float(upscale)
+        )
+        result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
+        metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
+        download = results.write(result.image, "restored", metadata)
+        before = labelled_image(photo, {})
+        return (before, labelled_image(result.image, metadata)), report_rows(result.faces), result.report(), download
+
+    with gr.Tab("Restore", id="restore"):
+        gr.Markdown(
+            "Restore blurry, noisy or compressed faces. `classic` needs no download; the learned models download on first use "
+            "(see **Models** for their licences). The identity score compares each face before and after, so you can see "
+            "whether restoration changed who it is."
+        )
+        with gr.Row():
+            with gr.Column():
+                image = image_upload("Photo", "restore-image")
+                model = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Model (empty: best ready)")
+                fidelity = gr.Slider(0, 1, value=0.5, step=0.05, label="Fidelity (0 = quality, 1 = identity)", visible=False)
+                blend = gr.Slider(0, 1, value=0.8, step=0.05, label="Blend (how much of the restored face to use)")
+                faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
+                upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale the whole image")
+                run = gr.Button("Restore", variant="primary", elem_id="restore-run")
+            with gr.Column():
+                slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="restore-result")
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)
+                download = gr.File(label="Download PNG (labelled as AI-edited)")
+                details = gr.JSON(label="Report (models used, timings)")
+    model.change(lambda chosen: gr.update(visible=takes_fidelity(engine, chosen)), inputs=model, outputs=fidelity, api_visibility="private")
+    run.click(
+        restore,
+        inputs=[image, model, fidelity, blend, faces, upscale],
+        outputs=[slider, report, details, download],
+        api_name="restore",
+    )
