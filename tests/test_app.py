@@ -87,3 +87,16 @@ def test_restore_endpoint_labels_its_output(running_app) -> None:
     assert after.size == (1280, 886) and after.text.get("facekit:job") == "restore"
     with pytest.raises(Exception, match="Face index 9 does not exist"):
         client.predict(handle_file(str(insightface_image("t1.jpg"))), "classic", 0.5, 0.8, "9", 1, api_name="/restore")
+
+
+def test_frontalize_endpoint(running_app) -> None:
+    from gradio_client import Client, handle_file
+
+    from conftest import insightface_image
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    gallery, rows, report, sheet = client.predict(handle_file(str(insightface_image("t1.jpg"))), "1", None, api_name="/frontalize")
+    assert len(gallery) == 1 and rows["data"][0][0] == 1
+    assert abs(rows["data"][0][3]) < 8 < abs(rows["data"][0][2])  # yaw re-measured on the output
+    assert report["models"]["frontalizer"] == "geometric"
