@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app.analyze_tab import build_analyze_tab
+from app.batch_tab import build_batch_tab
 from app.frontalize_tab import build_frontalize_tab
 from app.models_tab import build_models_tab
 from app.restore_tab import build_restore_tab
@@ -26,6 +27,7 @@ def build_demo(engine: Engine, results: ResultFolder | None = None) -> gr.Blocks
             build_restore_tab(engine, results)
             build_frontalize_tab(engine, results)
             build_analyze_tab(engine)
+            build_batch_tab(engine, results)
             build_models_tab(engine)
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo

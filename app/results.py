@@ -21,15 +21,19 @@ class ResultFolder:
         self.max_age = max_age
 
     def write(self, image_bgr: np.ndarray, stem: str, metadata: dict[str, str]) -> str:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._purge()
-        path = self.root / f"{stem}-{uuid.uuid4().hex[:12]}.png"
+        path = self.new_path(stem, ".png")
         write_image_atomic(path, image_bgr, metadata=metadata)
         return str(path)
 
+    def new_path(self, stem: str, suffix: str) -> Path:
+        """A fresh, unique path in the folder (older results are purged first)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._purge()
+        return self.root / f"{stem}-{uuid.uuid4().hex[:12]}{suffix}"
+
     def _purge(self) -> None:
         cutoff = time.time() - self.max_age
-        for old in self.root.glob("*.png"):
+        for old in self.root.iterdir():
             try:
                 if old.stat().st_mtime < cutoff:
                     old.unlink()

@@ -100,3 +100,23 @@ def test_frontalize_endpoint(running_app) -> None:
     assert len(gallery) == 1 and rows["data"][0][0] == 1
     assert abs(rows["data"][0][3]) < 8 < abs(rows["data"][0][2])  # yaw re-measured on the output
     assert report["models"]["frontalizer"] == "geometric"
+
+
+def test_batch_endpoint_zips_results_and_reports_bad_files(running_app, tmp_path) -> None:
+    import zipfile
+
+    from gradio_client import Client, handle_file
+
+    from conftest import insightface_image
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    files = [handle_file(str(insightface_image("Tom_Hanks_54745.png"))), handle_file(str(broken))]
+    archive, report = client.predict(files, "restore", "classic", api_name="/batch")
+    assert [("error" in item) for item in report["items"]] == [False, True]
+    assert "broken.jpg" in report["items"][1]["input"]
+    with zipfile.ZipFile(archive) as opened:
+        names = opened.namelist()
+    assert "report.json" in names and any(name.endswith("Tom_Hanks_54745.png") for name in names)

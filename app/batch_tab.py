@@ -1,0 +1,81 @@
+"""Batch tab: several photos in, one zip of labelled results (and a report) out."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from app.common import friendly_errors, model_choices
+from app.results import ResultFolder
+from facekit.engine import Engine
+from facekit.errors import FaceKitError
+from facekit.imageio import decode_image, encode_png
+from facekit.processors.common import JobResult
+from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
+from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.provenance import provenance_metadata
+
+MAX_FILES = 50
+JOBS = ("restore", "frontalize")
+
+
+def run_job(engine: Engine, job: str, image: Any, model: str | None) -> JobResult:
+    if job == "restore":
+        return restore_image(engine, image, RestoreOptions(model=model or None))
+    return frontalize_image(engine, image, FrontalizeOptions(refine=model or None))
+
+
+def build_batch_tab(engine: Engine, results: ResultFolder) -> None:
+    @friendly_errors
+    def batch(files: list[str] | None, job: str, model: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, dict]:
+        """Run restore or frontalize on every uploaded photo; returns a zip of PNGs plus report.json."""
+        if not files:
+            raise gr.Error("Upload one or more photos first.")
+        if len(files) > MAX_FILES:
+            raise gr.Error(f"{len(files)} files is more than this app takes at once ({MAX_FILES}); split the batch.")
+        if job not in JOBS:
+            raise gr.Error(f"Unknown job {job!r}; choose one of {', '.join(JOBS)}.")
+        archive_path = results.new_path(f"{job}-batch", ".zip")
+        report: dict[str, Any] = {"job": job, "items": []}
+        with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_STORED) as archive:
+            for number, file in enumerate(files):
+                name = Path(file).name
+                progress(number / len(files), desc=f"{name} ({number + 1}/{len(files)})")
+                report["items"].append(_one(engine, archive, job, model, Path(file), number))
+            archive.writestr("report.json", json.dumps(report, indent=2, default=str))
+        progress(1.0, desc="done")
+        return str(archive_path), report
+
+    with gr.Tab("Batch", id="batch"):
+        gr.Markdown(
+            f"Run one job on up to {MAX_FILES} photos; get a zip of labelled PNGs and a `report.json`. A bad file is reported, not fatal."
+        )
+        with gr.Row():
+            with gr.Column():
+                files = gr.File(label="Photos", file_count="multiple", file_types=["image"], type="filepath", elem_id="batch-files")
+                job = gr.Radio(choices=list(JOBS), value="restore", label="Job")
+                model = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore / refine model (empty: default)")
+                run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
+            with gr.Column():
+                archive = gr.File(label="Results (zip)", elem_id="batch-result")
+                report = gr.JSON(label="Report")
+    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch")
+
+
+def _one(engine: Engine, archive: zipfile.ZipFile, job: str, model: str | None, path: Path, number: int) -> dict[str, Any]:
+    stem = f"{number:03d}_{path.stem}"
+    try:
+        result = run_job(engine, job, decode_image(path), model)
+    except FaceKitError as error:
+        return {"input": path.name, "error": str(error)}
+    metadata = provenance_metadata(job, result.models)
+    written = [f"{stem}.png"]
+    archive.writestr(written[0], encode_png(result.image, metadata))
+    for name, extra in result.extra_images.items():
+        written.append(f"{stem}_{name}.png")
+        archive.writestr(written[-1], encode_png(extra, metadata))
+    return {"input": path.name, "outputs": written, **result.report()}
