@@ -120,3 +120,26 @@ def test_batch_endpoint_zips_results_and_reports_bad_files(running_app, tmp_path
     with zipfile.ZipFile(archive) as opened:
         names = opened.namelist()
     assert "report.json" in names and any(name.endswith("Tom_Hanks_54745.png") for name in names)
+
+
+def test_example_batch_client_restores_a_folder(running_app, tmp_path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from conftest import REPO, insightface_image
+
+    url, _ = running_app
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(insightface_image("Tom_Hanks_54745.png"), photos / "hanks.png")
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff nothing")
+    run = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "batch_client.py"), str(photos), str(tmp_path / "out"), "--url", url],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1, run.stderr  # the broken file is reported
+    assert "broken.jpg: failed" in run.stderr
+    assert Image.open(tmp_path / "out" / "hanks.png").text["facekit:job"] == "restore"
