@@ -1,0 +1,226 @@
+"""The `inswapper` family (InsightFace inswapper_128 and its fp16 export), plus the swap contract.
+
+Every swap adapter (this one and the builtin `mesh`) satisfies
+:class:`FaceSwapper`: the processor crops the target face with
+``crop_transform``, calls ``swap`` and pastes the result back through its
+mask. What the adapter needs to know who the source is travels in
+:class:`SwapSource`; ``embedding_family`` names the recogniser family whose
+identity vector it must carry (None: the adapter uses the face itself).
+
+inswapper conventions (see ../shared/reference/models.md):
+
+- ``target``: [1,3,128,128], the target face warped onto `arcface_128` at
+  128, RGB, (x - mean) / std with the manifest's numbers (0 and 255).
+- ``source``: [1,D] = (raw ArcFace embedding @ emap) / ||raw embedding||,
+  where emap is the graph's last initializer (512x512 in inswapper_128).
+  ArcFace embeddings here are already L2-normalised, so that is
+  ``unit_embedding @ emap``.
+- output: [1,3,128,128] RGB in 0..1.
+- swap weight 0..1 (FaceFusion's scale, default 0.5): alpha =
+  interp(w, [0,1], [0.35,-0.35]); the identity fed to emap is
+  (1 - alpha) * source + alpha * normalised target embedding. FaceFusion adds
+  the target after the emap projection of the source only; here both sit in
+  the same space (ArcFace) before the projection, and at the default weight
+  (alpha 0) the two agree exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+from facekit.adapters import _session_checks as checks
+from facekit.adapters.embed import l2_normalise
+from facekit.adapters.registry import AdapterSpec, mean_std, square_size
+from facekit.errors import FaceKitError, ModelLoadError
+from facekit.face.align import TEMPLATES, estimate_affine
+from facekit.face.types import Face, Pose
+
+DEFAULT_WEIGHT = 0.5
+_WEIGHT_TO_ALPHA = ((0.0, 1.0), (0.35, -0.35))
+_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+@dataclass(frozen=True)
+class SwapSource:
+    """Who the source is: the photo and face it came from, and its identity vector when one was computed."""
+
+    image: np.ndarray  # BGR uint8 photo holding `face`
+    face: Face  # the chosen face, with 68 points when a landmarker ran
+    embedding: np.ndarray | None = None  # L2-normalised ArcFace vector (mean of several photos, renormalised)
+
+
+@dataclass(frozen=True)
+class SwapTarget:
+    """One target face, cropped by the adapter's `crop_transform`."""
+
+    crop: np.ndarray  # BGR uint8
+    points_68: np.ndarray | None  # the face's 68 points in crop pixels, when known
+    embedding: np.ndarray | None = None  # L2-normalised ArcFace vector, given when the weight needs it
+    pose: Pose | None = None  # the target face's head pose, when known
+
+
+class FaceSwapper(Protocol):
+    """What the swap processor needs from a swap adapter."""
+
+    name: str
+    embedding_family: str | None  # SwapSource.embedding must come from this embed family (None: not needed)
+    embedding_size: int | None  # ...and have this many values
+    uses_weight: bool
+
+    def crop_transform(self, face: Face) -> tuple[np.ndarray, tuple[int, int]]:
+        """2x3 matrix from image to crop pixels, and the crop's (width, height)."""
+        ...
+
+    def swap(self, target: SwapTarget, source: SwapSource, weight: float = DEFAULT_WEIGHT) -> np.ndarray:
+        """The target crop with the source's identity (same shape, BGR uint8)."""
+        ...
+
+
+def weight_alpha(weight: float) -> float:
+    """FaceFusion's swap weight -> how much of the target identity is mixed in (0.35 .. -0.35)."""
+    if not 0.0 <= weight <= 1.0:
+        raise FaceKitError(f"Swap weight {weight} is outside 0..1.", "Use 0.5 (default); higher keeps more of the source identity.")
+    return float(np.interp(weight, *_WEIGHT_TO_ALPHA))
+
+
+def read_emap(path: Path) -> np.ndarray:
+    """The graph's last initializer: inswapper's embedding map."""
+    try:
+        model = onnx.load(str(path))
+    except Exception as error:  # protobuf raises several types for a broken file
+        raise ModelLoadError(f"{path.name} could not be read as an ONNX model: {error}", "Check that the file is complete.") from error
+    if not model.graph.initializer:
+        raise ModelLoadError(
+            f"{path.name} has no initializers, so it carries no emap matrix.", "An inswapper model ends its initializers with emap."
+        )
+    return np.array(numpy_helper.to_array(model.graph.initializer[-1]), dtype=np.float32)
+
+
+class InSwapper:
+    """inswapper_128: an aligned 128 crop and an identity latent in, the swapped crop out."""
+
+    embedding_family = "arcface"
+    uses_weight = True
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        emap: np.ndarray,
+        size: int = 128,
+        template: str = "arcface_128",
+        mean: float = 0.0,
+        std: float = 255.0,
+        input_names: tuple[str, str] = ("target", "source"),
+        name: str | None = None,
+    ) -> None:
+        if template not in TEMPLATES:
+            raise ValueError(f"unknown alignment template {template!r}")
+        self.name = checks.model_label(session, name)
+        self._session = session
+        self._target_name, self._source_name = input_names
+        self._target_type, self._source_type = self._check_inputs(session, size, emap)
+        self._output_name, self._output_float16 = self._check_output(session, size)
+        self._emap = emap
+        self.embedding_size = int(emap.shape[0])
+        self.size = size
+        self.template = template
+        self._mean = mean
+        self._std = std
+
+    # ---------------------------------------------------------------- checks
+    def _check_inputs(self, session: ort.InferenceSession, size: int, emap: np.ndarray) -> tuple[type, type]:
+        inputs = {arg.name: arg for arg in session.get_inputs()}
+        wanted = f"inputs {self._target_name}[1,3,{size},{size}] and {self._source_name}[1,D]"
+        target, source = inputs.get(self._target_name), inputs.get(self._source_name)
+        if len(inputs) != 2 or target is None or source is None:
+            raise checks.mismatch(session, self.name, wanted)
+        if len(target.shape) != 4 or any(checks.is_fixed(d) and d != w for d, w in zip(target.shape[1:], (3, size, size), strict=True)):
+            raise checks.mismatch(session, self.name, wanted)
+        if len(source.shape) != 2 or target.type not in _FLOAT_TYPES or source.type not in _FLOAT_TYPES:
+            raise checks.mismatch(session, self.name, wanted + " (float or float16)")
+        width = source.shape[1]
+        if emap.ndim != 2 or (checks.is_fixed(width) and emap.shape[1] != width):
+            raise ModelLoadError(
+                f"{self.name}: the graph's last initializer has shape {list(emap.shape)}, but the source input "
+                f"takes {width} values; it is not an inswapper emap.",
+                "Use an inswapper model file (its last initializer is the emap matrix).",
+            )
+        return _FLOAT_TYPES[target.type], _FLOAT_TYPES[source.type]
+
+    def _check_output(self, session: ort.InferenceSession, size: int) -> tuple[str, bool]:
+        outputs = session.get_outputs()
+        shape = outputs[0].shape if len(outputs) == 1 else []
+        if len(shape) != 4 or any(checks.is_fixed(d) and d != w for d, w in zip(shape[1:], (3, size, size), strict=True)):
+            raise checks.mismatch(session, self.name, f"one output [1,3,{size},{size}]")
+        if outputs[0].type not in _FLOAT_TYPES:
+            raise checks.mismatch(session, self.name, "a float or float16 output")
+        return outputs[0].name, outputs[0].type == "tensor(float16)"
+
+    @property
+    def emap(self) -> np.ndarray:
+        """The embedding map (a read-only view)."""
+        view = self._emap.view()
+        view.setflags(write=False)
+        return view
+
+    # ---------------------------------------------------------------- running
+    def crop_transform(self, face: Face) -> tuple[np.ndarray, tuple[int, int]]:
+        return estimate_affine(face.landmarks_5, self.template, self.size), (self.size, self.size)
+
+    def source_latent(
+        self, embedding: np.ndarray, target_embedding: np.ndarray | None = None, weight: float = DEFAULT_WEIGHT
+    ) -> np.ndarray:
+        """The `source` input: the (weight-balanced) unit identity vector times emap, shape [1, D]."""
+        identity = l2_normalise(np.ravel(embedding))
+        if identity.shape[0] != self.embedding_size:
+            raise FaceKitError(
+                f"{self.name} needs a {self.embedding_size}-d ArcFace embedding, but got {identity.shape[0]} values.",
+                "Use the ArcFace model the swapper was trained with (arcface_w600k_r50 or w600k_r50).",
+            )
+        alpha = weight_alpha(weight)
+        if alpha != 0.0:
+            if target_embedding is None:
+                raise ValueError("a swap weight other than 0.5 needs the target face's embedding")
+            identity = (1.0 - alpha) * identity + alpha * l2_normalise(np.ravel(target_embedding))
+        return (identity @ self._emap).reshape(1, -1).astype(np.float32)
+
+    def swap(self, target: SwapTarget, source: SwapSource, weight: float = DEFAULT_WEIGHT) -> np.ndarray:
+        if source.embedding is None:
+            raise ValueError("inswapper needs SwapSource.embedding (an ArcFace vector)")
+        latent = self.source_latent(source.embedding, target.embedding, weight)
+        return self.run(target.crop, latent)
+
+    def run(self, crop_bgr: np.ndarray, latent: np.ndarray) -> np.ndarray:
+        """One forward pass: aligned BGR crop and source latent -> swapped BGR crop."""
+        if crop_bgr.shape != (self.size, self.size, 3):
+            raise ValueError(f"expected a {self.size}x{self.size} BGR crop, got {crop_bgr.shape}")
+        pixels = (crop_bgr[..., ::-1].astype(np.float32) - self._mean) / self._std
+        blob = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]).astype(self._target_type)
+        feeds = {self._target_name: blob, self._source_name: np.asarray(latent).astype(self._source_type)}
+        output = self._session.run([self._output_name], feeds)[0]
+        rgb = np.asarray(output, dtype=np.float32)[0].transpose(1, 2, 0)
+        return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)[..., ::-1].copy()
+
+
+def build_inswapper(spec: AdapterSpec) -> InSwapper:
+    mean, std = mean_std(spec.input, 0.0, 255.0)
+    names = spec.io.inputs or ("target", "source")
+    if len(names) != 2:
+        raise ModelLoadError(f"{spec.model_id}: the manifest lists {len(names)} inputs; inswapper has two (target, source).")
+    return InSwapper(
+        spec.open_session(),
+        read_emap(spec.file_path()),
+        size=square_size(spec.input, 128),
+        template=spec.input.template or "arcface_128",
+        mean=mean,
+        std=std,
+        input_names=(names[0], names[1]),
+        name=spec.model_id,
+    )

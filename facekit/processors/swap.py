@@ -1,0 +1,483 @@
+"""The swap job: source identity -> target faces -> align, swap, paste back -> optional restore -> report.
+
+Source identity: one face of the source photo (the largest, or the one
+`source_index` names), or the same person over several source photos - the
+normalised mean of their ArcFace embeddings for embedding-driven swappers
+(inswapper); the `mesh` swapper copies a face's texture and geometry, so it
+uses the first photo's face and the result says so. With `face_map`
+(source face index -> target face index) one source photo holding several
+people swaps each onto its own target face.
+
+Identity report: each swapped face is scored against the source identity and
+against the original target face with a recogniser that did NOT feed the
+swapper whenever another one is ready (dlib ResNet when ArcFace fed
+inswapper), so the numbers are not the swapper grading its own input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from facekit.adapters.embed import l2_normalise
+from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
+from facekit.engine import Engine
+from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
+from facekit.face.align import paste_back, transform_points
+from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask
+from facekit.face.types import Face
+from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+
+if TYPE_CHECKING:
+    from facekit.processors.restore import RestoreOptions
+
+FOREHEAD_LIFT = 0.12  # paste mask: brows raised by this fraction of the chin-to-brow distance
+HULL_FEATHER = 0.04  # paste mask: hull edge Gaussian sigma, fraction of the face width
+MASK_WORKING_SIDE = 160  # masks of larger crops are drawn at about this size and scaled up
+
+
+@dataclass(frozen=True)
+class SwapOptions:
+    """Everything a swap needs besides the images."""
+
+    model: str | None = None  # swap model id; None = best ready (mesh offline)
+    model_file: Path | None = None  # a user's ONNX file of `family`
+    family: str = "inswapper"
+    source_index: int | None = None  # face of each source photo; None = its largest
+    faces: FaceSelection = FaceSelection()  # target faces (ignored when face_map is given)
+    face_map: tuple[tuple[int, int], ...] = ()  # (source face index, target face index) pairs, one source photo
+    weight: float = DEFAULT_WEIGHT  # 0..1, FaceFusion's scale; higher keeps more of the source identity
+    restore: RestoreOptions | None = None  # restore the swapped faces afterwards
+    embedder: EmbedderChoice | None = None  # identity report (and ref: selection); None = not the one feeding the swapper
+    source_embedder: EmbedderChoice | None = None  # what feeds an embedding-driven swapper; None = best ready of its family
+    analysis: AnalysisOptions = AnalysisOptions()
+    mask_blur: float = 0.3  # feathered box mask, as in the restore job
+    identity: bool = True  # score each swapped face against the source and the original face
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "face_map", tuple((int(s), int(t)) for s, t in self.face_map))
+        weight_alpha(self.weight)  # validates 0..1
+        if len({t for _, t in self.face_map}) != len(self.face_map):
+            raise FaceKitError("The face map names a target face twice.", "Map each target face once.")
+        if self.face_map and self.faces.mode != "all":
+            raise FaceKitError("Give either a face map or a face selection, not both.", "A map already names every target face.")
+        if self.model is not None and self.model_file is not None:
+            raise FaceKitError("Both a model id and a model file were given.", "Use --model ID or --model-file PATH, not both.")
+        if self.source_index is not None and self.face_map:
+            raise FaceKitError("Give either a source face index or a face map, not both.", "The map names the source faces.")
+
+
+def parse_face_map(text: str) -> tuple[tuple[int, int], ...]:
+    """'0:1,1:0' -> ((0, 1), (1, 0))."""
+    pairs = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            source, target = (int(v) for v in part.split(":"))
+        except ValueError:
+            raise FaceKitError(f"Cannot read the face map entry {part!r}.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0.") from None
+        if source < 0 or target < 0:
+            raise FaceKitError(f"Face indexes must be 0 or more: {part!r}.", "Faces are numbered left to right from 0.")
+        pairs.append((source, target))
+    if not pairs:
+        raise FaceKitError("The face map is empty.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0.")
+    return tuple(pairs)
+
+
+# ------------------------------------------------------------------ sources
+@dataclass
+class SourceIdentity:
+    """One identity to swap in: what the swapper gets and the faces it was built from."""
+
+    swap: SwapSource
+    members: list[tuple[np.ndarray, Face]]  # (photo, face) pairs that make up the identity
+    label: str
+
+
+@dataclass
+class PreparedSources:
+    """Source identities, computed once and reused for every target of a batch."""
+
+    swapper: FaceSwapper
+    swapper_label: str
+    identity: SourceIdentity | None  # the identity for every selected face (no face map)
+    by_index: dict[int, SourceIdentity]  # face map: source face index -> identity
+    source_embedder: EmbedderChoice | None
+    source_embedder_label: str | None
+    source_embedder_family: str | None
+    models: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare_sources(
+    engine: Engine,
+    sources: Sequence[np.ndarray],
+    options: SwapOptions,
+    names: Sequence[str] | None = None,
+) -> PreparedSources:
+    """Load the swapper, find the source faces and compute what the swapper needs to know about them."""
+    if not sources:
+        raise FaceKitError("No source photo was given.", "Pass at least one --source IMAGE.")
+    if options.face_map and len(sources) > 1:
+        raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
+    labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
+    swapper, swapper_label = load_swapper(engine, options)
+    analyser = FaceAnalyser(engine)
+    photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
+    warnings: list[str] = []
+    members_by_key = _identity_members(sources, photo_faces, labels, options)
+    if swapper.embedding_family is None and len(sources) > 1:
+        warnings.append(f"{swapper_label} copies one face's look, so it used only {labels[0]}; the other source photos were ignored.")
+        members_by_key = {key: members[:1] for key, members in members_by_key.items()}
+    choice, embedder_label, embedder_family = None, None, None
+    if swapper.embedding_family is not None:
+        choice, embedder_label, embedder_family = source_embedder(engine, options, swapper)
+    identities = {key: _source_identity(analyser, members, choice) for key, members in members_by_key.items()}
+    models = {"swapper": swapper_label}
+    if embedder_label is not None:
+        models["source_embedder"] = embedder_label
+    return PreparedSources(
+        swapper=swapper,
+        swapper_label=swapper_label,
+        identity=identities.get(None),
+        by_index={key: value for key, value in identities.items() if key is not None},
+        source_embedder=choice,
+        source_embedder_label=embedder_label,
+        source_embedder_family=embedder_family,
+        models=models,
+        warnings=warnings,
+    )
+
+
+def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
+    """The swap adapter: a user's file, a named model, or the best ready one."""
+    if options.model_file is not None:
+        adapter = engine.adapter_for_file(options.model_file, options.family)
+        return adapter, f"file:{Path(options.model_file).name}"
+    model_id = options.model or engine.default_model("swap").id
+    return engine.adapter(model_id, expected_task="swap"), model_id
+
+
+def source_embedder(engine: Engine, options: SwapOptions, swapper: FaceSwapper) -> tuple[EmbedderChoice, str, str]:
+    """The recogniser that feeds an embedding-driven swapper: the user's choice or the best ready of its family."""
+    family = swapper.embedding_family
+    assert family is not None
+    if options.source_embedder is not None and (options.source_embedder.file or options.source_embedder.model_id):
+        choice = options.source_embedder
+        chosen_family = choice.family if choice.file is not None else engine.manifest.get(choice.model_id or "").family
+        if chosen_family != family:
+            raise FaceKitError(
+                f"{swapper.name} needs a source embedding from the {family} family; {choice.label} is a {chosen_family} model.",
+                f"Use one of: {', '.join(_family_ids(engine, family))}.",
+            )
+        return choice, choice.label, family
+    try:
+        entry = engine.default_model("embed", accept=lambda e: e.family == family)
+    except ModelUnavailableError:
+        return _fetch_family_embedder(engine, swapper, family)
+    return EmbedderChoice(model_id=entry.id), entry.id, family
+
+
+def _fetch_family_embedder(engine: Engine, swapper: FaceSwapper, family: str) -> tuple[EmbedderChoice, str, str]:
+    """No model of the family is ready: fetch the best one (the weight store says why it cannot, e.g. offline)."""
+    ids = _family_ids(engine, family)
+    if not ids:
+        raise FaceKitError(f"{swapper.name} needs a {family} embedding, and the manifest lists no {family} model.")
+    try:
+        engine.adapter(ids[0], expected_task="embed")
+    except FaceKitError as error:
+        raise ModelUnavailableError(
+            f"{swapper.name} needs a source embedding from the {family} family, and no {family} model is ready ({error.message})",
+            f"Download one: `python -m facekit models download {ids[0]}` (or {', '.join(ids[1:]) or 'another'}); {error.hint}".strip(),
+        ) from error
+    return EmbedderChoice(model_id=ids[0]), ids[0], family
+
+
+def _family_ids(engine: Engine, family: str) -> list[str]:
+    return [entry.id for entry in engine.manifest.for_task("embed") if entry.family == family]
+
+
+def _source_faces(analyser: FaceAnalyser, image: np.ndarray, label: str, options: SwapOptions) -> list[Face]:
+    faces = analyser.analyse(image, options.analysis).faces
+    if not faces:
+        raise NoFaceError(f"No face was found in the {label}.", "Use a source photo where the face is visible and at least ~80 px wide.")
+    return faces
+
+
+def _identity_members(
+    sources: Sequence[np.ndarray], photo_faces: list[list[Face]], labels: list[str], options: SwapOptions
+) -> dict[int | None, list[tuple[np.ndarray, Face, str]]]:
+    """Which (photo, face) pairs make up each identity: key None = the one identity; ints = face-map sources."""
+    if options.face_map:
+        faces = photo_faces[0]
+        members: dict[int | None, list[tuple[np.ndarray, Face, str]]] = {}
+        for source_index, _ in options.face_map:
+            _check_index(source_index, len(faces), f"the {labels[0]}")
+            members[source_index] = [(sources[0], faces[source_index], f"{labels[0]} face {source_index}")]
+        return members
+    chosen = []
+    for image, faces, label in zip(sources, photo_faces, labels, strict=True):
+        if options.source_index is None:
+            face = max(faces, key=lambda f: f.width * f.height)
+        else:
+            _check_index(options.source_index, len(faces), f"the {label}")
+            face = faces[options.source_index]
+        chosen.append((image, face, f"{label} face {face.index}"))
+    return {None: chosen}
+
+
+def _check_index(index: int, count: int, where: str) -> None:
+    if not 0 <= index < count:
+        raise FaceKitError(
+            f"Face index {index} does not exist in {where}: it has {count} face(s), numbered 0 to {count - 1}.",
+            "Run `python -m facekit analyze IMAGE` to see the numbering.",
+        )
+
+
+def _source_identity(
+    analyser: FaceAnalyser, members: list[tuple[np.ndarray, Face, str]], choice: EmbedderChoice | None
+) -> SourceIdentity:
+    """The first member's photo and face, plus (when a swapper needs one) the normalised mean embedding of all members."""
+    image, face, _ = members[0]
+    embedding = None
+    if choice is not None:
+        vectors = [analyser.embed(photo, [member], choice)[0].vector for photo, member, _ in members]
+        embedding = l2_normalise(np.mean([l2_normalise(v) for v in vectors], axis=0))
+    return SourceIdentity(
+        swap=SwapSource(image=image, face=face, embedding=embedding),
+        members=[(photo, member) for photo, member, _ in members],
+        label=", ".join(label for _, _, label in members),
+    )
+
+
+# ------------------------------------------------------------------- swap
+def swap_image(
+    engine: Engine,
+    sources: Sequence[np.ndarray],
+    target: np.ndarray,
+    options: SwapOptions = SwapOptions(),
+    progress: JobProgress = no_progress,
+) -> JobResult:
+    """Swap the source identity onto the target image's selected (or mapped) faces."""
+    started = time.perf_counter()
+    progress(0.0, "finding the source face")
+    prepared = prepare_sources(engine, sources, options)
+    result = swap_prepared(engine, prepared, target, options, progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def swap_prepared(
+    engine: Engine,
+    prepared: PreparedSources,
+    target: np.ndarray,
+    options: SwapOptions,
+    progress: JobProgress = no_progress,
+) -> JobResult:
+    """Swap onto one target with sources prepared once (`prepare_sources`) - the batch path."""
+    started = time.perf_counter()
+    analyser = FaceAnalyser(engine)
+    progress(0.1, "finding the target faces")
+    analysis = analyser.analyse(target, options.analysis)
+    report_choice, report_warning = report_embedder(engine, options, prepared)
+    pairs = _target_pairs(analyser, target, analysis, options, prepared, report_choice)
+    target_embeddings = _target_embeddings(analyser, target, pairs, options, prepared)
+    image = target
+    for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
+        progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
+        image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options)
+    models = {**analysis.models, **prepared.models}
+    restore_reports: dict[int, dict[str, object]] = {}
+    if options.restore is not None:
+        progress(0.8, "restoring the swapped faces")
+        image, restore_reports, restore_models = _restore(engine, image, [face for _, face in pairs], options.restore)
+        models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
+    progress(0.9, "scoring identities")
+    faces = identity_report(analyser, target, image, pairs, report_choice) if options.identity else face_records(pairs)
+    for record in faces:
+        if record["index"] in restore_reports:
+            record["restore"] = restore_reports[record["index"]]
+    if options.identity:
+        models["identity_embedder"] = str(faces[0]["identity_embedder"]) if faces else report_choice.label
+    warnings = list(prepared.warnings) + ([report_warning] if report_warning else [])
+    if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
+        warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
+    progress(1.0, "done")
+    return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+
+def _target_pairs(
+    analyser: FaceAnalyser,
+    target: np.ndarray,
+    analysis: Analysis,
+    options: SwapOptions,
+    prepared: PreparedSources,
+    report_choice: EmbedderChoice,
+) -> list[tuple[SourceIdentity, Face]]:
+    faces = analysis.faces
+    if not faces:
+        raise NoFaceError("No face was found in the target image.", "Use a photo where the face is visible and at least ~80 px wide.")
+    if options.face_map:
+        for _, target_index in options.face_map:
+            _check_index(target_index, len(faces), "the target image")
+        return [(prepared.by_index[s], faces[t]) for s, t in options.face_map]
+    assert prepared.identity is not None
+    chosen = select_faces(analyser, target, analysis, options.faces, report_choice)
+    return [(prepared.identity, face) for face in chosen]
+
+
+def _target_embeddings(
+    analyser: FaceAnalyser,
+    target: np.ndarray,
+    pairs: list[tuple[SourceIdentity, Face]],
+    options: SwapOptions,
+    prepared: PreparedSources,
+) -> list[np.ndarray | None]:
+    """The target faces' own embeddings, needed only when the weight mixes them in."""
+    if prepared.source_embedder is None or weight_alpha(options.weight) == 0.0:
+        return [None] * len(pairs)
+    return [e.vector for e in analyser.embed(target, [face for _, face in pairs], prepared.source_embedder)]
+
+
+def swap_one_face(
+    swapper: FaceSwapper,
+    image: np.ndarray,
+    face: Face,
+    source: SwapSource,
+    target_embedding: np.ndarray | None,
+    options: SwapOptions,
+) -> np.ndarray:
+    """Crop the face as the swapper wants, swap, and paste back through the face mask."""
+    matrix, size = swapper.crop_transform(face)
+    crop = crop_face(image, matrix, size)
+    points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
+    swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
+    return paste_face(image, swapped, matrix, swap_mask(size, points, options.mask_blur))
+
+
+def _integer_window(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
+    """The image window a crop covers when `matrix` is a whole-pixel shift that stays inside the image, else None."""
+    if not np.array_equal(matrix[:, :2], np.eye(2)) or not np.array_equal(matrix[:, 2], np.round(matrix[:, 2])):
+        return None
+    x, y = int(-matrix[0, 2]), int(-matrix[1, 2])
+    width, height = size
+    if x < 0 or y < 0 or x + width > image.shape[1] or y + height > image.shape[0]:
+        return None
+    return slice(y, y + height), slice(x, x + width)
+
+
+def crop_face(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The crop a swapper asked for: a plain copy for whole-pixel shifts, else a bicubic warp (edges replicated)."""
+    window = _integer_window(image, matrix, size)
+    if window is not None:
+        return image[window].copy()
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`paste_back`, with a direct blend into the window for whole-pixel shifts (same result, no resampling)."""
+    window = _integer_window(image, matrix, (crop.shape[1], crop.shape[0]))
+    if window is None:
+        return paste_back(image, crop, matrix, mask)
+    result = image.copy()
+    weight = np.clip(mask, 0.0, 1.0)[..., None]
+    region = result[window].astype(np.float32)
+    result[window] = np.clip(np.rint(region + weight * (crop.astype(np.float32) - region)), 0, 255).astype(np.uint8)
+    return result
+
+
+def swap_mask(size: tuple[int, int], points_68: np.ndarray | None, blur: float = 0.3) -> np.ndarray:
+    """Feathered box mask, cut to the face hull (brows raised a little, lips always inside) when 68 points are known.
+
+    Large crops get their mask drawn at a reduced size and scaled up: it is
+    smooth, and the wide Gaussian blurs would otherwise cost more than the swap.
+    """
+    shrink = max(1, round(min(size) / MASK_WORKING_SIDE))
+    small = (max(1, round(size[0] / shrink)), max(1, round(size[1] / shrink)))
+    box = box_mask(small, blur=blur)
+    if points_68 is None:
+        mask = box
+    else:
+        points = np.asarray(points_68, dtype=np.float32).reshape(68, 2) * np.float32(small[0] / size[0])
+        raised = points.copy()
+        raised[17:27] += FOREHEAD_LIFT * (points[17:27].mean(axis=0) - points[8])
+        feather = HULL_FEATHER * float(np.ptp(points[:17, 0])) / small[0]
+        face = landmark_hull_mask(small, raised, "face", feather=feather)
+        mouth = landmark_hull_mask(small, points, "mouth", feather=feather)
+        mask = combine_masks(box, np.maximum(face, mouth))
+    return mask if small == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
+
+
+def _restore(
+    engine: Engine, image: np.ndarray, faces: list[Face], options: RestoreOptions
+) -> tuple[np.ndarray, dict[int, dict[str, object]], dict[str, str]]:
+    from facekit.processors.restore import restore_faces
+
+    fresh = [replace(face, embeddings={}) for face in faces]
+    restored, reports, models = restore_faces(engine, image, fresh, options)
+    by_index = {int(report["index"]): {k: v for k, v in report.items() if k != "index"} for report in reports}  # type: ignore[call-overload]
+    return restored, by_index, models
+
+
+# ----------------------------------------------------------------- report
+def face_records(pairs: list[tuple[SourceIdentity, Face]]) -> list[dict[str, object]]:
+    """Which face got which identity, without scores."""
+    return [{"index": face.index, "box": [round(float(v), 2) for v in face.box], "source": identity.label} for identity, face in pairs]
+
+
+def report_embedder(engine: Engine, options: SwapOptions, prepared: PreparedSources) -> tuple[EmbedderChoice, str | None]:
+    """The recogniser that scores the result: not the one that fed the swapper when another is ready."""
+    if options.embedder is not None:
+        if prepared.source_embedder is not None and options.embedder == prepared.source_embedder:
+            return options.embedder, "Identity scores come from the same recogniser that fed the swapper, so they flatter the swap."
+        return options.embedder, None
+    if prepared.source_embedder is None:
+        return EmbedderChoice(), None
+    ready = [info.entry for info in engine.models("embed") if info.status.ready]
+    other_family = [e for e in ready if e.family != prepared.source_embedder_family]
+    other_model = [e for e in ready if e.id != prepared.source_embedder_label]
+    if other_family or other_model:
+        return EmbedderChoice(model_id=(other_family or other_model)[0].id), None
+    return prepared.source_embedder, "No other recogniser is ready, so identity scores come from the one that fed the swapper."
+
+
+def identity_report(
+    analyser: FaceAnalyser,
+    original: np.ndarray,
+    result: np.ndarray,
+    pairs: list[tuple[SourceIdentity, Face]],
+    choice: EmbedderChoice,
+) -> list[dict[str, object]]:
+    """Per swapped face: how close the result is to the source identity and to the original face."""
+    _, label, match = analyser.embedder(choice)
+    faces = [face for _, face in pairs]
+    swapped_vectors = [e.vector for e in analyser.embed(result, [replace(face, embeddings={}) for face in faces], choice)]
+    original_vectors = [e.vector for e in analyser.embed(original, faces, choice)]
+    records = face_records(pairs)
+    for record, (identity, _), swapped, original_vector in zip(records, pairs, swapped_vectors, original_vectors, strict=True):
+        source_vector = _identity_vector(analyser, identity, choice)
+        source_score, same_as_source = compare(swapped, source_vector, match)
+        target_score, _ = compare(swapped, original_vector, match)
+        closer = source_score < target_score if match.metric == "euclidean" else source_score > target_score
+        record.update(
+            {
+                "source_similarity": round(source_score, 4),
+                "target_similarity": round(target_score, 4),
+                "identity_embedder": label,
+                "identity_metric": match.metric,
+                "same_person_as_source": bool(same_as_source),
+                "closer_to_source": bool(closer),
+            }
+        )
+    return records
+
+
+def _identity_vector(analyser: FaceAnalyser, identity: SourceIdentity, choice: EmbedderChoice) -> np.ndarray:
+    vectors = [analyser.embed(image, [face], choice)[0].vector for image, face in identity.members]
+    return np.mean(vectors, axis=0)
