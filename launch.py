@@ -23,6 +23,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="open a public gradio.live link (exposes the app to the internet)")
+    parser.add_argument(
+        "--hosted",
+        action="store_true",
+        default=bool(os.environ.get("SPACE_ID")),
+        help="public-demo mode: visible 'AI-edited' labels on swaps by default (on automatically on Hugging Face Spaces)",
+    )
     add_global_flags(parser, suppress=False)
     return parser.parse_args(argv)
 
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from app import build_demo  # gradio is imported only by the app
 
-    demo = build_demo(engine)
+    demo = build_demo(engine, hosted=args.hosted)
     demo.launch(server_name=host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD, show_error=False)
     return 0
 

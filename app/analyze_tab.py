@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, image_from_upload, model_choices, rgb
+from app.common import example_photos, friendly_errors, image_from_upload, model_choices, rgb
 from app.upload import image_upload
 from facekit.engine import Engine
 from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser
@@ -42,6 +42,7 @@ def build_analyze_tab(engine: Engine) -> None:
                 detector = gr.Dropdown(choices=model_choices(engine, "detect"), value=None, label="Detector (empty: best ready)")
                 threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold")
                 run = gr.Button("Analyze", variant="primary", elem_id="analyze-run")
+                gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 annotated = gr.Image(label="Faces", type="numpy", format="png", elem_id="analyze-result")
                 matrix = gr.Dataframe(label="Identity scores between faces (see the rule in the JSON)", interactive=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
@@ -57,3 +58,11 @@ def model_choices(engine: Engine, task: str) -> list[tuple[str, str]]:
         licence = "" if info.entry.licence.commercial else ", non-commercial"
         choices.append((f"{info.entry.id} ({status}{licence})", info.entry.id))
     return choices
+
+
+def example_photos() -> list[str]:
+    """Sample photos shipped inside the insightface wheel (used as clickable examples)."""
+    import insightface
+
+    folder = Path(insightface.__file__).parent / "data" / "images"
+    return [str(folder / name) for name in ("t1.jpg", "Tom_Hanks_54745.png") if (folder / name).exists()]

@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, image_from_upload, model_choices
+from app.common import example_photos, friendly_errors, image_from_upload, model_choices
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
@@ -58,6 +58,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
                 refine = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Refine with a restorer (optional)")
                 run = gr.Button("Frontalize", variant="primary", elem_id="frontalize-run")
+                gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 gallery = gr.Gallery(label="Frontal faces (512x512, FFHQ-aligned)", format="png", elem_id="frontalize-result")
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)

@@ -10,13 +10,15 @@ from app.frontalize_tab import build_frontalize_tab
 from app.models_tab import build_models_tab
 from app.restore_tab import build_restore_tab
 from app.results import ResultFolder
+from app.swap_tab import build_swap_tab
 from facekit import __version__
 from facekit.engine import Engine
 
 UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than an hour
 
 
-def build_demo(engine: Engine, results: ResultFolder | None = None) -> gr.Blocks:
+def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool = False) -> gr.Blocks:
+    """The whole app. `hosted` (a public demo, e.g. a Hugging Face Space) turns visible swap labels on by default."""
     results = results or ResultFolder(max_age=UPLOAD_PURGE[1])
     with gr.Blocks(title="FaceKit", delete_cache=UPLOAD_PURGE, analytics_enabled=False) as demo:
         gr.Markdown(
@@ -25,6 +27,7 @@ def build_demo(engine: Engine, results: ResultFolder | None = None) -> gr.Blocks
         )
         with gr.Tabs():
             build_restore_tab(engine, results)
+            build_swap_tab(engine, results, label_by_default=hosted)
             build_frontalize_tab(engine, results)
             build_analyze_tab(engine)
             build_batch_tab(engine, results)

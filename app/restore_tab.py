@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, image_from_upload, model_choices
+from app.common import example_photos, friendly_errors, image_from_upload, model_choices
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
@@ -68,6 +68,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
                 upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale the whole image")
                 run = gr.Button("Restore", variant="primary", elem_id="restore-run")
+                gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="restore-result")
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)

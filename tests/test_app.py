@@ -143,3 +143,23 @@ def test_example_batch_client_restores_a_folder(running_app, tmp_path) -> None:
     assert run.returncode == 1, run.stderr  # the broken file is reported
     assert "broken.jpg: failed" in run.stderr
     assert Image.open(tmp_path / "out" / "hanks.png").text["facekit:job"] == "restore"
+
+
+def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from conftest import insightface_image
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    t1 = handle_file(str(insightface_image("t1.jpg")))
+    hanks = handle_file(str(insightface_image("Tom_Hanks_54745.png")))
+    with pytest.raises(Exception, match="consent"):
+        client.predict(hanks, t1, None, "all", "", 0.5, None, False, False, api_name="/swap")
+    slider, rows, report, download = client.predict(hanks, t1, None, "4", "", 0.5, None, True, True, api_name="/swap")
+    assert report["models"]["swapper"] == "mesh"
+    face = rows["data"][0]
+    assert face[0] == 4 and face[4] is True  # closer to the source than to the original person
+    labels = Image.open(download).text
+    assert labels["facekit:job"] == "swap" and '"visible_label": true' in labels["facekit:details"]

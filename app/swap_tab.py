@@ -1,0 +1,94 @@
+"""Swap tab: consent first; before/after slider, identity report (to source and to target), labelled PNG."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from app.common import friendly_errors, image_from_upload, model_choices
+from app.results import ResultFolder, labelled_image
+from app.upload import image_upload
+from facekit.engine import Engine
+from facekit.processors.common import FaceSelection
+from facekit.processors.restore import RestoreOptions
+from facekit.processors.swap import SwapOptions, parse_face_map, swap_image
+from facekit.provenance import add_visible_label, provenance_metadata
+
+REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source", "embedder"]
+CONSENT_TEXT = (
+    "I have the consent of the people in these photos, and I will not use the result to deceive, harass or impersonate anyone."
+)
+
+
+def report_rows(faces: list[dict[str, Any]]) -> list[list[object]]:
+    return [
+        [f.get("index"), f.get("source"), f.get("source_similarity"), f.get("target_similarity"), f.get("closer_to_source"),
+         f.get("identity_embedder")]
+        for f in faces
+    ]
+
+
+def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool) -> None:
+    @friendly_errors
+    def swap(
+        source: Any,
+        target: Any,
+        model: str | None,
+        faces: str,
+        face_map: str,
+        weight: float,
+        restore: str | None,
+        consent: bool,
+        visible_label: bool,
+        progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, list[list[object]], dict[str, object], str]:
+        """Put the source photo's face onto the target's faces. consent must be true. faces: 'all' or '0,2'; face_map: '0:1,1:0'."""
+        if consent is not True:
+            raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
+        source_image = image_from_upload(source, "source photo")
+        target_image = image_from_upload(target, "target photo")
+        options = SwapOptions(
+            model=model or None,
+            faces=FaceSelection.parse(faces) if not face_map.strip() else FaceSelection(),
+            face_map=parse_face_map(face_map) if face_map.strip() else (),
+            weight=float(weight),
+            restore=RestoreOptions(model=restore) if restore else None,
+        )
+        result = swap_image(engine, [source_image], target_image, options, progress=lambda f, m: progress(f, desc=m))
+        output = add_visible_label(result.image) if visible_label else result.image
+        metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
+        download = results.write(output, "swapped", metadata)
+        return (labelled_image(target_image, {}), labelled_image(output, metadata)), report_rows(result.faces), result.report(), download
+
+    with gr.Tab("Swap", id="swap"):
+        gr.Markdown(
+            "Put one person's face onto the faces of another photo. `mesh` needs no download; `inswapper_128` looks more "
+            "natural but needs an ArcFace model too (non-commercial licences). Every result is labelled as AI-edited in its "
+            "file metadata. The scores say how much each new face resembles the source and the original person, measured "
+            "with a different recogniser from the one that drove the swap."
+        )
+        with gr.Row():
+            with gr.Column():
+                with gr.Row():
+                    source = image_upload("Source face", "swap-source")
+                    target = image_upload("Target photo", "swap-target")
+                model = gr.Dropdown(choices=model_choices(engine, "swap"), value=None, label="Swap model (empty: best ready)")
+                faces = gr.Textbox(value="all", label="Target faces: all, or indexes such as 0,2")
+                face_map = gr.Textbox(value="", label="Or a map source:target such as 0:1,1:0 (when the source has several people)")
+                weight = gr.Slider(0, 1, value=0.5, step=0.05, label="Swap weight (inswapper: higher keeps more of the source)")
+                restore = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore the swapped faces (optional)")
+                consent = gr.Checkbox(value=False, label=CONSENT_TEXT, elem_id="swap-consent")
+                visible_label = gr.Checkbox(value=label_by_default, label="Add a visible 'AI-edited' label in the corner")
+                run = gr.Button("Swap", variant="primary", elem_id="swap-run")
+            with gr.Column():
+                slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="swap-result")
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False)
+                download = gr.File(label="Download PNG (labelled as AI-edited)")
+                details = gr.JSON(label="Report")
+    run.click(
+        swap,
+        inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label],
+        outputs=[slider, report, details, download],
+        api_name="swap",
+    )
