@@ -64,9 +64,55 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+def upload(page, elem_id: str, image_name: str) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(insightface_image(image_name)))
+
+
+def test_restore_tab_in_the_browser(page, tmp_path_factory) -> None:
+    open_tab(page, "Restore")
+    upload(page, "restore-image", "t1.jpg")
+    page.locator("#restore-run").click()
+    result = page.locator("#restore-result img").last
+    result.wait_for(state="visible")
+    assert result.evaluate("img => img.naturalWidth") == 1280
+    page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "restore.png"), full_page=True)
+
+
+def test_swap_tab_in_the_browser(page, tmp_path_factory) -> None:
+    open_tab(page, "Swap")
+    upload(page, "swap-source", "Tom_Hanks_54745.png")
+    upload(page, "swap-target", "t1.jpg")
+    page.locator("#swap-consent input[type=checkbox]").check()
+    page.locator("#swap-run").click()
+    result = page.locator("#swap-result img").last
+    result.wait_for(state="visible")
+    assert result.evaluate("img => img.naturalWidth") == 1280
+    page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "swap.png"), full_page=True)
+
+
+def test_frontalize_tab_in_the_browser(page, tmp_path_factory) -> None:
+    open_tab(page, "Frontalize")
+    upload(page, "frontalize-image", "t1.jpg")
+    page.locator("#frontalize-run").click()
+    first = page.locator("#frontalize-result img").first
+    first.wait_for(state="visible")
+    assert page.locator("#frontalize-result img").count() >= 6
+    page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "frontalize.png"), full_page=True)
+
+
+def test_batch_tab_in_the_browser(page, tmp_path_factory) -> None:
+    open_tab(page, "Batch")
+    page.locator("#batch-files input[type=file]").set_input_files(
+        [str(insightface_image("t1.jpg")), str(insightface_image("Tom_Hanks_54745.png"))]
+    )
+    page.locator("#batch-run").click()
+    page.locator("#batch-result a").first.wait_for(state="visible")
+    page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "batch.png"), full_page=True)
+
+
 def test_analyze_tab_in_the_browser(page, tmp_path_factory) -> None:
     open_tab(page, "Analyze")
-    page.locator("#analyze-image input[type=file]").set_input_files(str(insightface_image("t1.jpg")))
+    upload(page, "analyze-image", "t1.jpg")
     page.locator("#analyze-run").click()
     result = page.locator("#analyze-result img")
     result.wait_for(state="visible")
