@@ -47,7 +47,13 @@ def build_analyze_tab(engine: Engine) -> None:
                 annotated = gr.Image(label="Faces", type="numpy", format="png", elem_id="analyze-result")
                 matrix = gr.Dataframe(label="Identity scores between faces (see the rule in the JSON)", interactive=False)
                 report = gr.JSON(label="Faces (JSON)")
-    run.click(analyze, inputs=[image, second, detector, threshold], outputs=[annotated, report, matrix], api_name="analyze")
+    run.click(
+        analyze,
+        inputs=[image, second, detector, threshold],
+        outputs=[annotated, report, matrix],
+        api_name="analyze",
+        concurrency_id="jobs",
+    )
 
 
 def _analysed(name: str, image: Any, analyser: FaceAnalyser, options: AnalysisOptions) -> AnalysedImage:

@@ -63,7 +63,7 @@ def build_batch_tab(engine: Engine, results: ResultFolder) -> None:
             with gr.Column():
                 archive = gr.File(label="Results (zip)", elem_id="batch-result")
                 report = gr.JSON(label="Report")
-    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch")
+    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs")
 
 
 def _one(engine: Engine, archive: zipfile.ZipFile, job: str, model: str | None, path: Path, number: int) -> dict[str, Any]:

@@ -64,4 +64,6 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)
                 sheet = gr.File(label="Download sheet (input | frontal), labelled as AI-edited")
                 details = gr.JSON(label="Report")
-    run.click(frontalize, inputs=[image, faces, refine], outputs=[gallery, report, details, sheet], api_name="frontalize")
+    run.click(
+        frontalize, inputs=[image, faces, refine], outputs=[gallery, report, details, sheet], api_name="frontalize", concurrency_id="jobs"
+    )

@@ -32,5 +32,6 @@ def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool
             build_analyze_tab(engine)
             build_batch_tab(engine, results)
             build_models_tab(engine)
+    # every job event shares the "jobs" pool: at most 2 images in work at once, 32 waiting
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo

@@ -80,4 +80,5 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         inputs=[image, model, fidelity, blend, faces, upscale],
         outputs=[slider, report, details, download],
         api_name="restore",
+        concurrency_id="jobs",
     )

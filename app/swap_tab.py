@@ -91,4 +91,5 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label],
         outputs=[slider, report, details, download],
         api_name="swap",
+        concurrency_id="jobs",
     )

@@ -52,13 +52,21 @@ def requests_for(bad_file: Path, face: Path, group: Path) -> list[Request]:
         ("/analyze", True, lambda c: c.predict(handle_file(str(bad_file)), None, None, 0.5, api_name="/analyze")),
         ("/analyze", False, lambda c: c.predict(handle_file(str(face)), handle_file(str(group)), None, 0.5, api_name="/analyze")),
         ("/download_model", True, lambda c: c.predict("gfpgan_1.4", api_name="/download_model")),
+        ("/restore", False, lambda c: c.predict(handle_file(str(group)), "classic", 0.5, 0.8, "all", 1, api_name="/restore")),
+        ("/swap", False, lambda c: c.predict(handle_file(str(face)), handle_file(str(group)), None, "1,3", "", 0.5, None, True, True,
+                                             api_name="/swap")),
+        ("/swap", True, lambda c: c.predict(handle_file(str(face)), handle_file(str(group)), None, "all", "", 0.5, None, False, False,
+                                            api_name="/swap")),  # no consent
+        ("/frontalize", False, lambda c: c.predict(handle_file(str(group)), "all", None, api_name="/frontalize")),
+        ("/restore", True, lambda c: c.predict(handle_file(str(bad_file)), "classic", 0.5, 0.8, "all", 1, api_name="/restore")),
     ]
 
 
-def start_server(port: int, models_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(port: int, models_dir: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     command = [sys.executable, str(REPO / "launch.py"), "--port", str(port), "--offline", "--models-dir", str(models_dir)]
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "wb") as handle:
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
 
 
 def wait_until_up(url: str, seconds: float = 90.0) -> None:
@@ -126,7 +134,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         bad_file = Path(scratch) / "broken.jpg"
         bad_file.write_bytes(b"\xff\xd8\xff\xe0 this is not a complete JPEG")
-        server = start_server(args.port, Path(scratch) / "models")
+        server_log = Path(scratch) / "server.log"
+        server = start_server(args.port, Path(scratch) / "models", server_log)
         url = f"http://127.0.0.1:{args.port}/"
         try:
             wait_until_up(url)
@@ -139,6 +148,8 @@ def main() -> int:
             print_report(outcomes, time.perf_counter() - started, peak)
             alive = server.poll() is None
             print(f"server still running at the end: {alive}")
+            if not alive:
+                print("server log (tail):\n" + server_log.read_text(errors="replace")[-3000:])
             return 0 if alive and all(o.ok or o.expected_error for o in outcomes) else 1
         finally:
             server.terminate()

@@ -189,5 +189,31 @@ class Engine:
             if key in self._adapters:
                 return self._adapters[key]
         adapter = build_adapter(spec)  # outside the lock: may download and load for seconds
+        if not getattr(adapter, "thread_safe", True):
+            adapter = SerializedAdapter(adapter)
         with self._adapters_lock:
             return self._adapters.setdefault(key, adapter)
+
+
+class SerializedAdapter:
+    """Wraps an adapter that must not run on two threads at once (dlib's models): one call at a time.
+
+    ONNX Runtime sessions are safe to share between threads; dlib's detectors,
+    shape predictors and networks keep working buffers in the object, and two
+    concurrent calls corrupt memory (seen as crashes under the soak test).
+    """
+
+    def __init__(self, adapter: Any) -> None:
+        self._adapter = adapter
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._adapter, name)
+        if not callable(value):
+            return value
+
+        def serialised(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return serialised

@@ -91,6 +91,8 @@ class DlibHogDetector:
     `shape_predictor_path` must therefore be a 68-point predictor.
     """
 
+    thread_safe = False  # dlib models keep working buffers: the engine serialises calls
+
     def __init__(
         self,
         shape_predictor_path: str | Path,

@@ -77,6 +77,8 @@ class DlibResnetEmbedder:
     different people 0.65-0.90 (threshold 0.6).
     """
 
+    thread_safe = False  # dlib models keep working buffers: the engine serialises calls
+
     def __init__(
         self,
         predictor_path: str | Path,

@@ -46,6 +46,8 @@ class Dlib68Landmarker:
     against 6-10% (worst face 35%) with the detectors' own boxes.
     """
 
+    thread_safe = False  # dlib models keep working buffers: the engine serialises calls
+
     def __init__(self, predictor_path: str | Path) -> None:
         self._predictor, parts = load_shape_predictor(predictor_path)
         if parts != 68:
