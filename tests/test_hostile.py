@@ -1,0 +1,194 @@
+"""Hostile and awkward inputs against every job endpoint of the running app; the server keeps answering.
+
+The decoder itself is covered case by case in test_imageio.py and fuzzed in
+test_fuzz_decoder.py; here each kind of file travels the whole way
+(upload -> Gradio -> FaceKit decoder -> job) and must come back as a clear
+sentence or a correct result.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from conftest import insightface_image
+from facekit.engine import Engine, EngineConfig
+from test_imageio import _png_header_only
+
+
+def _save(image: Image.Image, path: Path, image_format: str, **options: object) -> Path:
+    image.save(path, format=image_format, **options)
+    return path
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("hostile")
+    face = Image.open(insightface_image("t1.jpg")).convert("RGB")
+    jpeg = io.BytesIO()
+    face.save(jpeg, format="JPEG")
+    files = {
+        "zero_bytes": folder / "zero.jpg",
+        "random_bytes": folder / "random.png",
+        "truncated_jpeg": folder / "truncated.jpg",
+        "bomb_png": folder / "bomb.png",
+    }
+    files["zero_bytes"].write_bytes(b"")
+    files["random_bytes"].write_bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    files["truncated_jpeg"].write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+    files["bomb_png"].write_bytes(_png_header_only(30000, 30000))
+    files["one_pixel"] = _save(Image.new("RGB", (1, 1), (90, 60, 30)), folder / "one.png", "PNG")
+    files["no_face"] = _save(Image.new("RGB", (320, 240), (30, 120, 200)), folder / "sky.png", "PNG")
+    files["cmyk_jpeg"] = _save(face.convert("CMYK"), folder / "cmyk.jpg", "JPEG")
+    files["rgba_png"] = _save(face.convert("RGBA"), folder / "rgba.png", "PNG")
+    files["palette_gif"] = _save(face.convert("P"), folder / "palette.gif", "GIF")
+    sixteen = np.asarray(face.convert("L"), dtype=np.uint16) * 257
+    files["sixteen_bit_png"] = _save(Image.fromarray(sixteen), folder / "grey16.png", "PNG")
+    rotated = face.transpose(Image.Transpose.ROTATE_90)  # stored sideways, EXIF says turn it back
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    files["exif_rotated_jpeg"] = _save(rotated, folder / "exif.jpg", "JPEG", exif=exif.tobytes())
+    return files
+
+
+UNREADABLE = {
+    "zero_bytes": "empty",
+    "random_bytes": "not an image format",
+    "truncated_jpeg": "truncated",
+    "bomb_png": "too large",
+}
+READABLE_WITH_FACES = ("cmyk_jpeg", "rgba_png", "palette_gif", "sixteen_bit_png", "exif_rotated_jpeg")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Iterator[tuple[object, str]]:
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from gradio_client import Client
+
+    from app import build_demo
+
+    engine = Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
+    demo = build_demo(engine)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(url, verbose=False), url
+    finally:
+        demo.close()
+
+
+def call(client, endpoint: str, path: Path):
+    from gradio_client import handle_file
+
+    photo = handle_file(str(path))
+    hanks = handle_file(str(insightface_image("Tom_Hanks_54745.png")))
+    arguments = {
+        "/analyze": (photo, None, None, 0.5),
+        "/restore": (photo, "classic", 0.5, 0.8, "all", 1),
+        "/swap": (hanks, photo, None, "all", "", 0.5, None, True, False),
+        "/frontalize": (photo, "all", None),
+    }[endpoint]
+    return client.predict(*arguments, api_name=endpoint)
+
+
+ENDPOINTS = ("/analyze", "/restore", "/swap", "/frontalize")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_unreadable_uploads_get_a_clear_sentence(client, hostile_files, endpoint, kind) -> None:
+    app_client, _ = client
+    with pytest.raises(Exception, match=UNREADABLE[kind]):
+        call(app_client, endpoint, hostile_files[kind])
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("kind", ["one_pixel", "no_face"])
+def test_images_without_a_face(client, hostile_files, endpoint, kind) -> None:
+    app_client, _ = client
+    if endpoint in ("/swap", "/frontalize"):
+        with pytest.raises(Exception, match="No face was found"):
+            call(app_client, endpoint, hostile_files[kind])
+    elif endpoint == "/restore":
+        _, rows, report, _ = call(app_client, endpoint, hostile_files[kind])
+        assert rows["data"] == [] and "No face was found" in report["warnings"][0]
+    else:
+        _, report, _ = call(app_client, endpoint, hostile_files[kind])
+        assert report["images"][0]["faces"] == []
+
+
+@pytest.mark.parametrize("kind", READABLE_WITH_FACES)
+def test_awkward_formats_are_analysed_upright(client, hostile_files, kind) -> None:
+    app_client, _ = client
+    _, report, _ = call(app_client, "/analyze", hostile_files[kind])
+    record = report["images"][0]
+    assert (record["width"], record["height"]) == (1280, 886)  # EXIF rotation undone
+    assert len(record["faces"]) >= 5
+    assert all(abs(face["pose"]["roll"]) < 45 for face in record["faces"])  # upright faces
+
+
+def test_forty_faces_are_handled(client, tmp_path) -> None:
+    tile = Image.open(insightface_image("Tom_Hanks_54745.png")).convert("RGB")
+    padded = Image.new("RGB", (192, 192), tile.getpixel((0, 0)))
+    padded.paste(tile, (40, 40))
+    padded = padded.resize((160, 160))
+    grid = Image.new("RGB", (160 * 8, 160 * 5))
+    for row in range(5):
+        for column in range(8):
+            grid.paste(padded, (column * 160, row * 160))
+    path = _save(grid, tmp_path / "crowd.png", "PNG")
+    app_client, _ = client
+    _, report, _ = call(app_client, "/analyze", path)
+    assert len(report["images"][0]["faces"]) == 40
+    _, rows, _, _ = call(app_client, "/restore", path)
+    assert len(rows["data"]) == 40
+
+
+def test_the_api_cannot_read_server_files(client) -> None:
+    _, url = client
+    direct = requests.get(url + "gradio_api/file=/etc/passwd", timeout=10)
+    assert direct.status_code == 403 and "root:" not in direct.text
+    posted = requests.post(
+        url + "gradio_api/call/analyze",
+        json={"data": [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, None, None, 0.5]},
+        timeout=10,
+    )
+    if posted.ok:  # accepted into the queue: the event must end in an error, without the file's content
+        stream = requests.get(url + f"gradio_api/call/analyze/{posted.json()['event_id']}", timeout=60)
+        assert "event: error" in stream.text and "root:" not in stream.text
+    else:
+        assert "root:" not in posted.text
+
+
+@pytest.mark.parametrize("model_id", ["../../etc/passwd", "/etc/passwd", "gfpgan_1.4/../../x", "nope"])
+def test_model_ids_cannot_escape_the_manifest(client, model_id) -> None:
+    """Refused by the dropdown's choices and, behind it, by the manifest lookup."""
+    app_client, _ = client
+    with pytest.raises(Exception, match="Unknown model id|not in the list of choices"):
+        app_client.predict(model_id, api_name="/download_model")
+    with pytest.raises(Exception, match="Unknown model id|not in the list of choices"):
+        app_client.predict(model_id, api_name="/verify_model")
+
+
+def test_the_server_still_answers(client) -> None:
+    app_client, _ = client
+    _, listed = app_client.predict(api_name="/models")
+    assert any(row["id"] == "classic" for row in listed)
+
+
+@pytest.mark.parametrize("model_id", ["../../etc/passwd", "/etc/passwd", "gfpgan_1.4/../../x"])
+def test_the_engine_refuses_path_like_model_ids(tmp_path, model_id) -> None:
+    from facekit.errors import UnknownModelError
+
+    engine = Engine(EngineConfig(models_dir=tmp_path, offline=True))
+    with pytest.raises(UnknownModelError):
+        engine.weights.resolve(model_id)
+    with pytest.raises(UnknownModelError):
+        engine.adapter(model_id)
