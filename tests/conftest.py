@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import insightface
+import onnxruntime as ort
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,10 +19,17 @@ YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 
 
-def insightface_image(name: str) -> Path:
-    import insightface
+SAMPLES = Path(insightface.__file__).parent / "data" / "images"
 
-    return Path(insightface.__file__).parent / "data" / "images" / name
+
+def insightface_image(name: str) -> Path:
+    """A sample photo shipped in the insightface wheel (t1.jpg, Tom_Hanks_54745.png, ...)."""
+    return SAMPLES / name
+
+
+def open_session(models_dir: Path, file_name: str) -> ort.InferenceSession:
+    """A plain CPU session on a test model (adapter tests that bypass the engine)."""
+    return ort.InferenceSession(str(models_dir / file_name), providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +37,12 @@ def shared_models() -> Path:
     if not (SHARED_MODELS / YUNET_FILE).exists():
         pytest.skip(f"test models not found in {SHARED_MODELS}")
     return SHARED_MODELS
+
+
+@pytest.fixture(scope="session")
+def models_dir(shared_models: Path) -> Path:
+    """The read-only folder of small real test models (../shared/models)."""
+    return shared_models
 
 
 @dataclass

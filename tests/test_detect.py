@@ -7,11 +7,10 @@ from pathlib import Path
 
 import cv2
 import face_recognition_models
-import insightface
 import numpy as np
-import onnxruntime as ort
 import pytest
 
+from conftest import SAMPLES, open_session
 from facekit.adapters.detect import Detector, letterbox
 from facekit.adapters.dlib_models import DlibHogDetector
 from facekit.adapters.scrfd import ScrfdDetector
@@ -19,20 +18,7 @@ from facekit.adapters.yunet import YuNetDetector
 from facekit.errors import ModelLoadError
 from facekit.face.types import Face
 
-SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
-SAMPLES = Path(insightface.__file__).parent / "data" / "images"
 DETECTORS = ("dlib_hog", "yunet", "scrfd")
-
-
-@pytest.fixture(scope="module")
-def models_dir() -> Path:
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"test models not found at {SHARED_MODELS}")
-    return SHARED_MODELS
-
-
-def open_session(models_dir: Path, file_name: str) -> ort.InferenceSession:
-    return ort.InferenceSession(str(models_dir / file_name), providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="module")

@@ -7,31 +7,17 @@ from pathlib import Path
 
 import cv2
 import face_recognition_models
-import insightface
 import numpy as np
-import onnxruntime as ort
 import pytest
 
+from conftest import SAMPLES, open_session
 from facekit.adapters.embed import ArcFaceEmbedder, DlibResnetEmbedder, dlib_distance, l2_normalise, similarity
 from facekit.adapters.scrfd import ScrfdDetector
 from facekit.errors import ModelLoadError
 from facekit.face.types import Face
 
-SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
-SAMPLES = Path(insightface.__file__).parent / "data" / "images"
 DLIB_SAME_PERSON = 0.6  # Euclidean distance below this: same person
 MOBILEFACENET_SAME_PERSON = 0.55  # cosine above this: same person (measured, see embed.py)
-
-
-@pytest.fixture(scope="module")
-def models_dir() -> Path:
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"test models not found at {SHARED_MODELS}")
-    return SHARED_MODELS
-
-
-def open_session(models_dir: Path, file_name: str) -> ort.InferenceSession:
-    return ort.InferenceSession(str(models_dir / file_name), providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import cv2
 import face_recognition_models
-import insightface
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from conftest import SAMPLES
 from facekit.adapters.dlib_models import DlibHogDetector
 from facekit.adapters.landmarks import Dlib68Landmarker, InsightFace3d68Landmarker, InsightFace106Landmarker
 from facekit.adapters.scrfd import ScrfdDetector
@@ -31,16 +31,7 @@ from facekit.errors import ModelLoadError
 from facekit.face.align import landmarks_5_from_68
 from facekit.face.types import Face
 
-SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
-SAMPLES = Path(insightface.__file__).parent / "data" / "images"
 OPSET = [helper.make_opsetid("", 17)]
-
-
-@pytest.fixture(scope="module")
-def models_dir() -> Path:
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"test models not found at {SHARED_MODELS}")
-    return SHARED_MODELS
 
 
 @pytest.fixture(scope="module")
