@@ -32,11 +32,10 @@ import insightface
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from facekit.engine import Engine, EngineConfig
 from facekit.face.analyser import FaceAnalyser
-from facekit.face.types import Face
+from facekit.metrics import degrade, face_box_metrics
 from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
 
 T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
@@ -174,27 +173,8 @@ def gfpgan_sized_speed(image: np.ndarray, runs: int) -> None:
 
 
 # ------------------------------------------------------------------ quality
-def degrade(image: np.ndarray, kind: str) -> np.ndarray:
-    """The same degradations as tests/test_classic.py."""
-    if kind == "blur":
-        return cv2.GaussianBlur(image, (0, 0), 2.0)
-    if kind == "noise":
-        return np.clip(image + np.random.default_rng(0).normal(0.0, 15.0, image.shape), 0, 255).astype(np.uint8)
-    if kind == "jpeg":
-        return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
-    height, width = image.shape[:2]
-    small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def face_box_metrics(reference: np.ndarray, image: np.ndarray, faces: list[Face]) -> tuple[float, float]:
-    scores = []
-    for face in faces:
-        x1, y1, x2, y2 = (int(v) for v in face.box)
-        a, b = reference[y1:y2, x1:x2], image[y1:y2, x1:x2]
-        scores.append((peak_signal_noise_ratio(a, b), structural_similarity(a, b, channel_axis=2)))
-    psnr, ssim = np.mean(scores, axis=0)
-    return float(psnr), float(ssim)
 
 
 def classic_quality(image: np.ndarray) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import insightface_image
 from facekit.adapters.classic import ClassicRestorer, estimate_noise_sigma, upscale_image
@@ -35,6 +35,7 @@ from facekit.errors import FaceKitError
 from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
 from facekit.imageio import decode_image
+from facekit.metrics import degrade, face_box_metrics
 from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
 
 # degradation: (PSNR gain, SSIM gain, PSNR gain over the pass-through) the restorer must at least reach
@@ -46,28 +47,8 @@ MARGINS = {
 }
 
 
-def degrade(image: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "blur":
-        return cv2.GaussianBlur(image, (0, 0), 2.0)
-    if kind == "noise":
-        noisy = image + np.random.default_rng(0).normal(0.0, 15.0, image.shape)
-        return np.clip(noisy, 0, 255).astype(np.uint8)
-    if kind == "jpeg":
-        return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
-    height, width = image.shape[:2]
-    small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def face_box_metrics(reference: np.ndarray, image: np.ndarray, faces: list[Face]) -> tuple[float, float]:
-    """Mean PSNR and SSIM over the faces' boxes."""
-    scores = []
-    for face in faces:
-        x1, y1, x2, y2 = (int(v) for v in face.box)
-        a, b = reference[y1:y2, x1:x2], image[y1:y2, x1:x2]
-        scores.append((peak_signal_noise_ratio(a, b), structural_similarity(a, b, channel_axis=2)))
-    psnr, ssim = np.mean(scores, axis=0)
-    return float(psnr), float(ssim)
 
 
 @pytest.fixture(scope="module")
