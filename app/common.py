@@ -14,6 +14,7 @@ import numpy as np
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.imageio import decode_image
+from facekit.processors.common import FaceSelection
 
 log = logging.getLogger(__name__)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -66,3 +67,10 @@ def example_photos() -> list[str]:
 
     folder = Path(insightface.__file__).parent / "data" / "images"
     return [str(folder / name) for name in ("t1.jpg", "Tom_Hanks_54745.png") if (folder / name).exists()]
+
+
+def face_selection(faces: str, reference: str | None) -> FaceSelection:
+    """'all' / '0,2' from a textbox, or the faces like an uploaded reference photo when one is given."""
+    if reference:
+        return FaceSelection(mode="reference", reference=Path(reference))
+    return FaceSelection.parse(faces)

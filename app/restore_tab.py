@@ -6,11 +6,10 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, friendly_errors, image_from_upload, model_choices
+from app.common import example_photos, face_selection, friendly_errors, image_from_upload, model_choices
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
-from facekit.processors.common import FaceSelection
 from facekit.processors.restore import RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
 
@@ -40,12 +39,17 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         blend: float,
         faces: str,
         upscale: float,
+        reference: str | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, list[list[object]], dict[str, object], str]:
-        """Restore the faces of a photo. faces: 'all', '0,2' (indexes, left to right from 0)."""
+        """Restore the faces of a photo. faces: 'all', '0,2' (indexes, left to right from 0); or only faces like a reference photo."""
         photo = image_from_upload(image, "image to restore")
         options = RestoreOptions(
-            model=model or None, fidelity=float(fidelity), blend=float(blend), faces=FaceSelection.parse(faces), upscale=float(upscale)
+            model=model or None,
+            fidelity=float(fidelity),
+            blend=float(blend),
+            faces=face_selection(faces, reference),
+            upscale=float(upscale),
         )
         result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
@@ -66,6 +70,8 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
                 fidelity = gr.Slider(0, 1, value=0.5, step=0.05, label="Fidelity (0 = quality, 1 = identity)", visible=False)
                 blend = gr.Slider(0, 1, value=0.8, step=0.05, label="Blend (how much of the restored face to use)")
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
+                with gr.Accordion("Only the faces of one person (optional)", open=False):
+                    reference = image_upload("Reference photo of that person", "restore-reference")
                 upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale the whole image")
                 run = gr.Button("Restore", variant="primary", elem_id="restore-run")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
@@ -77,7 +83,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
     model.change(lambda chosen: gr.update(visible=takes_fidelity(engine, chosen)), inputs=model, outputs=fidelity, api_visibility="private")
     run.click(
         restore,
-        inputs=[image, model, fidelity, blend, faces, upscale],
+        inputs=[image, model, fidelity, blend, faces, upscale, reference],
         outputs=[slider, report, details, download],
         api_name="restore",
         concurrency_id="jobs",

@@ -163,3 +163,20 @@ def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
     assert face[0] == 4 and face[4] is True  # closer to the source than to the original person
     labels = Image.open(download).text
     assert labels["facekit:job"] == "swap" and '"visible_label": true' in labels["facekit:details"]
+
+
+def test_restore_only_the_faces_like_a_reference_photo(running_app, tmp_path) -> None:
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from conftest import insightface_image
+
+    url, _ = running_app
+    group = Image.open(insightface_image("t1.jpg"))
+    reference = tmp_path / "person3.png"
+    group.crop((680, 300, 890, 530)).save(reference)  # a crop around face 3 only
+    client = Client(url, verbose=False)
+    _, rows, _, _ = client.predict(
+        handle_file(str(insightface_image("t1.jpg"))), "classic", 0.5, 0.8, "all", 1, handle_file(str(reference)), api_name="/restore"
+    )
+    assert [row[0] for row in rows["data"]] == [3]
