@@ -42,7 +42,15 @@ class ResultFolder:
 
 
 def labelled_image(image_bgr: np.ndarray, metadata: dict[str, str]) -> Image.Image:
-    """A Pillow RGB image carrying `metadata`, which Gradio keeps as PNG text chunks when it saves it."""
+    """A Pillow RGB image carrying `metadata`, which Gradio keeps as PNG text chunks when it saves it.
+
+    Each image also gets a unique `facekit:result_id`. Gradio stores served
+    images under a hash of their bytes and rewrites that file in place, so
+    two identical results of concurrent requests shared one file, and one
+    client's download was cut short while the other rewrote it (seen in the
+    soak test). Unique bytes give every result its own file.
+    """
     picture = Image.fromarray(np.ascontiguousarray(image_bgr[..., ::-1]))
     picture.info.update(metadata)
+    picture.info["facekit:result_id"] = uuid.uuid4().hex
     return picture
