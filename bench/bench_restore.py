@@ -37,6 +37,7 @@ from facekit.engine import Engine, EngineConfig
 from facekit.face.analyser import FaceAnalyser
 from facekit.metrics import degrade, face_box_metrics
 from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
+from tests.standins import gfpgan_identity
 
 T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
 DEGRADATIONS = ("blur", "noise", "jpeg", "down4")
@@ -180,16 +181,7 @@ def gfpgan_sized_speed(image: np.ndarray, runs: int) -> None:
 def classic_quality(image: np.ndarray) -> None:
     with tempfile.TemporaryDirectory() as folder:
         pass_through = Path(folder) / "pass_through.onnx"
-        tensor = [1, 3, 512, 512]
-        graph = helper.make_graph(
-            [helper.make_node("Identity", ["input"], ["output"])],
-            "pass_through",
-            [helper.make_tensor_value_info("input", TensorProto.FLOAT, tensor)],
-            [helper.make_tensor_value_info("output", TensorProto.FLOAT, tensor)],
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        model.ir_version = 8
-        onnx.save(model, pass_through)
+        gfpgan_identity(pass_through)
         engine = Engine(EngineConfig(offline=True, models_dir=Path(folder)))
         faces = FaceAnalyser(engine).analyse(image).faces
         print(f"\nclassic on t1.jpg's {len(faces)} face boxes vs the clean photo: PSNR dB / SSIM")

@@ -23,9 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import insightface_image
@@ -37,6 +35,7 @@ from facekit.face.types import Face
 from facekit.imageio import decode_image
 from facekit.metrics import degrade, face_box_metrics
 from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
+from standins import gfpgan_identity
 
 # degradation: (PSNR gain, SSIM gain, PSNR gain over the pass-through) the restorer must at least reach
 MARGINS = {
@@ -68,18 +67,7 @@ def faces(engine, t1) -> list[Face]:
 
 @pytest.fixture(scope="module")
 def pass_through(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("standin") / "pass_through.onnx"
-    tensor = [1, 3, 512, 512]
-    graph = helper.make_graph(
-        [helper.make_node("Identity", ["input"], ["output"])],
-        "pass_through",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, tensor)],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, tensor)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+    return gfpgan_identity(tmp_path_factory.mktemp("standin") / "pass_through.onnx")
 
 
 @pytest.mark.parametrize("kind", list(MARGINS))

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
@@ -22,28 +21,9 @@ from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
 from facekit.imageio import decode_image
 from facekit.processors.restore import RestoreOptions, load_restorer, paste_order, restore_faces, restore_image
+from standins import gfpgan_identity, image_tensor, save_model
 
 T1 = insightface_image("t1.jpg")
-
-
-def save_model(path: Path, inputs: list, outputs: list, nodes: list, initializers: tuple = ()) -> Path:
-    graph = helper.make_graph(nodes, path.stem, inputs, outputs, initializer=list(initializers))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
-
-
-def image_tensor(name: str, size: int = 512) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 3, size, size])
-
-
-def gfpgan_identity(path: Path, size: int = 512) -> Path:
-    """GFPGAN's exact I/O: `input` [1,3,512,512] -> `output` [1,3,512,512]; output = input."""
-    return save_model(
-        path, [image_tensor("input", size)], [image_tensor("output", size)], [helper.make_node("Identity", ["input"], ["output"])]
-    )
 
 
 def gfpgan_without_red(path: Path) -> Path:
