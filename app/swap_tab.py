@@ -41,12 +41,15 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         restore: str | None,
         consent: bool,
         visible_label: bool,
+        more_sources: list[str] | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, list[list[object]], dict[str, object], str]:
-        """Put the source photo's face onto the target's faces. consent must be true. faces: 'all' or '0,2'; face_map: '0:1,1:0'."""
+        """Put the source person's face onto the target's faces. consent must be true. faces: 'all' or '0,2';
+        face_map: '0:1,1:0'; more_sources: more photos of the same person (their identities are averaged)."""
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
-        source_image = image_from_upload(source, "source photo")
+        sources = [image_from_upload(source, "source photo")]
+        sources += [image_from_upload(path, f"extra source photo {number + 1}") for number, path in enumerate(more_sources or [])]
         target_image = image_from_upload(target, "target photo")
         options = SwapOptions(
             model=model or None,
@@ -55,7 +58,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,
         )
-        result = swap_image(engine, [source_image], target_image, options, progress=lambda f, m: progress(f, desc=m))
+        result = swap_image(engine, sources, target_image, options, progress=lambda f, m: progress(f, desc=m))
         output = add_visible_label(result.image) if visible_label else result.image
         metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
         download = results.write(output, "swapped", metadata)
@@ -73,6 +76,12 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 with gr.Row():
                     source = image_upload("Source face", "swap-source")
                     target = image_upload("Target photo", "swap-target")
+                more_sources = gr.File(
+                    label="More photos of the same person (optional; inswapper averages them)",
+                    file_count="multiple",
+                    file_types=["image"],
+                    type="filepath",
+                )
                 model = gr.Dropdown(choices=model_choices(engine, "swap"), value=None, label="Swap model (empty: best ready)")
                 faces = gr.Textbox(value="all", label="Target faces: all, or indexes such as 0,2")
                 face_map = gr.Textbox(value="", label="Or a map source:target such as 0:1,1:0 (when the source has several people)")
@@ -88,7 +97,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 details = gr.JSON(label="Report")
     run.click(
         swap,
-        inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label],
+        inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources],
         outputs=[slider, report, details, download],
         api_name="swap",
         concurrency_id="jobs",

@@ -180,3 +180,19 @@ def test_restore_only_the_faces_like_a_reference_photo(running_app, tmp_path) ->
         handle_file(str(insightface_image("t1.jpg"))), "classic", 0.5, 0.8, "all", 1, handle_file(str(reference)), api_name="/restore"
     )
     assert [row[0] for row in rows["data"]] == [3]
+
+
+def test_swap_with_extra_source_photos(running_app) -> None:
+    from gradio_client import Client, handle_file
+
+    from conftest import insightface_image
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    hanks = str(insightface_image("Tom_Hanks_54745.png"))
+    _, rows, report, _ = client.predict(
+        handle_file(hanks), handle_file(str(insightface_image("t1.jpg"))), None, "2", "", 0.5, None, True, False,
+        [handle_file(hanks)], api_name="/swap",
+    )
+    assert rows["data"][0][0] == 2
+    assert any("other source photos were ignored" in warning for warning in report["warnings"])  # mesh uses one
