@@ -13,7 +13,7 @@ from facekit.engine import Engine
 from facekit.processors.restore import RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
 
-REPORT_COLUMNS = ["face", "identity score", "same person", "embedder", "seconds"]
+REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder", "seconds"]
 
 
 def takes_fidelity(engine: Engine, model_id: str | None) -> bool:
@@ -61,7 +61,8 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         gr.Markdown(
             "Restore blurry, noisy or compressed faces. `classic` needs no download; the learned models download on first use "
             "(see **Models** for their licences). The identity score compares each face before and after, so you can see "
-            "whether restoration changed who it is."
+            "whether restoration changed who it is (with the default dlib recogniser it is a distance: lower is more alike, "
+            "under 0.6 is the same person)."
         )
         with gr.Row():
             with gr.Column():
