@@ -69,7 +69,8 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             "Put one person's face onto the faces of another photo. `mesh` needs no download; `inswapper_128` looks more "
             "natural but needs an ArcFace model too (non-commercial licences). Every result is labelled as AI-edited in its "
             "file metadata. The scores say how much each new face resembles the source and the original person, measured "
-            "with a different recogniser from the one that drove the swap."
+            "with a different recogniser from the one that drove the swap (dlib: a distance, lower is more alike, under 0.6 is "
+            "the same person)."
         )
         with gr.Row():
             with gr.Column():
