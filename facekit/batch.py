@@ -18,7 +18,7 @@ from typing import TextIO
 
 from facekit.errors import FaceKitError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"})
 EXIT_SOME_FAILED = 1
 EXIT_INTERRUPTED = 130
 

@@ -103,7 +103,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     except Image.UnidentifiedImageError:
         raise ImageDecodeError(
             f"{name} is not an image format FaceKit can read.",
-            "Use a JPEG, PNG, WebP, BMP, TIFF or GIF file.",
+            "Use a JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC file.",
         ) from None
     except _DECODE_FAILURES as error:
         raise ImageDecodeError(
@@ -184,8 +184,40 @@ def _decode_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
 
 def _decode_opened(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     """Open encoded bytes lazily, check the size, then decode fully."""
+    if _is_heif(data):
+        return _decode_heif(data, name, max_pixels)
     with _open(data, name) as image:
         return _decode_pil(image, name, max_pixels)
+
+
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def _is_heif(data: bytes) -> bool:
+    """HEIC/HEIF photos (phones) start with an ISO-BMFF 'ftyp' box naming a HEIF brand."""
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+def _decode_heif(data: bytes, name: str, max_pixels: int) -> np.ndarray:
+    """HEIC/HEIF through pillow-heif, without registering it in Pillow (no process-wide change)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise ImageDecodeError(
+            f"{name} is a HEIC/HEIF photo and the pillow-heif package is not installed.",
+            "Run `pip install pillow-heif`, or convert the photo to JPEG.",
+        ) from None
+    try:
+        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        _check_pixels(heif.size[0], heif.size[1], name, max_pixels)  # before any pixel is decoded
+        image = heif.to_pillow()  # libheif applies the file's rotation and mirroring itself
+    except ImageDecodeError:
+        raise
+    except Exception as error:  # libheif reports corrupt files with several exception types
+        raise ImageDecodeError(
+            f"{name} is a HEIC/HEIF file that could not be decoded ({_sentence(error)}).", "Re-export the photo as JPEG."
+        ) from None
+    return _pil_to_rgb(image, name)
 
 
 def _array_to_uint8(array: np.ndarray) -> np.ndarray:

@@ -212,3 +212,23 @@ def test_failed_write_removes_its_temporary_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_image_atomic(blocker, np.zeros((4, 4, 3), np.uint8))
     assert [p.name for p in tmp_path.iterdir()] == ["taken.png"]
+
+
+def _heic(image: Image.Image) -> bytes:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, quality=95)
+    return buffer.getvalue()
+
+
+def test_heic_photos_decode() -> None:
+    data = _heic(Image.new("RGB", (64, 48), (200, 10, 10)))
+    decoded = decode_image(data)
+    assert decoded.shape == (48, 64, 3)
+    assert np.abs(decoded[24, 32].astype(int) - [10, 10, 200]).max() <= 6  # BGR
+
+
+def test_heic_pixel_limit_and_corruption() -> None:
+    data = _heic(Image.new("RGB", (64, 48), (0, 128, 0)))
+    assert "too large" in _decode_error(data, max_pixels=1000)
+    assert "could not be decoded" in _decode_error(data[: len(data) // 2])
