@@ -40,6 +40,10 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         faces: str,
         upscale: float,
         reference: str | None = None,
+        diffusion: str | None = None,
+        diffusion_steps: int = 250,
+        diffusion_start: int = 100,
+        diffusion_eta: float = 0.5,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, list[list[object]], dict[str, object], str]:
         """Restore the faces of a photo. faces: 'all', '0,2' (indexes, left to right from 0); or only faces like a reference photo."""
@@ -50,6 +54,10 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
             blend=float(blend),
             faces=face_selection(faces, reference),
             upscale=float(upscale),
+            diffusion=diffusion or None,
+            diffusion_steps=int(diffusion_steps),
+            diffusion_start=int(diffusion_start),
+            diffusion_eta=float(diffusion_eta),
         )
         result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
@@ -74,6 +82,17 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
                 with gr.Accordion("Only the faces of one person (optional)", open=False):
                     reference = image_upload("Reference photo of that person", "restore-reference")
                 upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale the whole image")
+                with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False):
+                    diffusion_models = model_choices(engine, "diffusion")
+                    if not diffusion_models:
+                        gr.Markdown(
+                            "No diffusion model is listed in `weights_manifest.yaml` (none is published as ONNX). Add an entry "
+                            "of task `diffusion` for your exported model, or use the CLI's `--diffusion-file`."
+                        )
+                    diffusion = gr.Dropdown(choices=diffusion_models, value=None, label="Diffusion model (empty: none)")
+                    diffusion_steps = gr.Slider(10, 1000, value=250, step=10, label="Respaced steps")
+                    diffusion_start = gr.Slider(1, 250, value=100, step=1, label="Start step N (network calls)")
+                    diffusion_eta = gr.Slider(0, 1, value=0.5, step=0.05, label="DDIM eta")
                 run = gr.Button("Restore", variant="primary", elem_id="restore-run")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
@@ -84,7 +103,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
     model.change(lambda chosen: gr.update(visible=takes_fidelity(engine, chosen)), inputs=model, outputs=fidelity, api_visibility="private")
     run.click(
         restore,
-        inputs=[image, model, fidelity, blend, faces, upscale, reference],
+        inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta],
         outputs=[slider, report, details, download],
         api_name="restore",
         concurrency_id="jobs",

@@ -196,3 +196,43 @@ def test_swap_with_extra_source_photos(running_app) -> None:
     )
     assert rows["data"][0][0] == 2
     assert any("other source photos were ignored" in warning for warning in report["warnings"])  # mesh uses one
+
+
+def test_restore_with_a_diffusion_model_from_the_manifest(tmp_path, monkeypatch) -> None:
+    """A manifest entry of task `diffusion` appears in the Restore tab and refines the restored faces."""
+    import hashlib
+
+    import numpy as np
+    import yaml
+    from gradio_client import Client, handle_file
+
+    from conftest import insightface_image
+    from facekit.manifest import DEFAULT_MANIFEST_PATH
+    from test_diffusion import oracle_onnx
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    models = tmp_path / "models"
+    models.mkdir()
+    oracle = oracle_onnx(models / "grey_oracle.onnx", np.zeros((1, 3, 512, 512)))
+    document = yaml.safe_load(DEFAULT_MANIFEST_PATH.read_text())
+    document["models"].append({
+        "id": "test_diffusion", "task": "diffusion", "family": "diffusion", "source": "url", "file": oracle.name,
+        "urls": ["http://127.0.0.1:9/unused.onnx"], "sha256": hashlib.sha256(oracle.read_bytes()).hexdigest(),
+        "licence": {"name": "test", "commercial": False}, "author": "test", "input": {"size": 512},
+    })
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(yaml.safe_dump(document))
+    from app import build_demo
+
+    demo = build_demo(Engine(EngineConfig(models_dir=models, offline=True, manifest_path=manifest)))
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        _, rows, report, _ = client.predict(
+            handle_file(str(insightface_image("Tom_Hanks_54745.png"))), "classic", 0.5, 1.0, "all", 2, None,
+            "test_diffusion", 20, 4, 0.0, api_name="/restore",
+        )
+    finally:
+        demo.close()
+    assert report["models"]["diffusion"] == "test_diffusion"
+    assert len(rows["data"]) == 1
