@@ -41,12 +41,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from facekit.adapters.inswapper import InSwapper, SwapSource, read_emap
 from facekit.engine import Engine, EngineConfig
-from facekit.face.analyser import FaceAnalyser
+from facekit.face.analyser import AnalysisOptions, FaceAnalyser
 from facekit.face.types import Face
 from facekit.processors.swap import SwapOptions, crop_face, prepare_sources, swap_one_face, swap_prepared
 
 SAMPLES = Path(insightface.__file__).parent / "data" / "images"
 ASTRONAUT = Path(skimage.__file__).parent / "data" / "astronaut.png"
+SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"  # YuNet for the fast-detector column
 
 
 def median_ms(step: Callable[[], object], runs: int, warmup: int = 2) -> float:
@@ -68,13 +69,15 @@ def one_megapixel_photos() -> dict[str, np.ndarray]:
 
 
 def bench_mesh(runs: int) -> list[tuple[str, str]]:
-    engine = Engine(EngineConfig(models_dir=Path(tempfile.mkdtemp()), offline=True))
+    mirrors = (str(SHARED_MODELS),) if (SHARED_MODELS / "face_detection_yunet_2023mar.onnx").exists() else ()
+    engine = Engine(EngineConfig(models_dir=Path(tempfile.mkdtemp()), mirrors=mirrors, offline=True))
     analyser = FaceAnalyser(engine)
     source = cv2.imread(str(SAMPLES / "Tom_Hanks_54745.png"))
     options = SwapOptions(model="mesh")
     prepared = prepare_sources(engine, [source], options)
     assert prepared.identity is not None
     quiet = SwapOptions(model="mesh", identity=False)
+    fast = SwapOptions(model="mesh", identity=False, analysis=AnalysisOptions(detector="yunet_2023mar")) if mirrors else None
     rows = []
     for name, photo in one_megapixel_photos().items():
         faces = analyser.analyse(photo).faces
@@ -83,9 +86,12 @@ def bench_mesh(runs: int) -> list[tuple[str, str]]:
         step = median_ms(swap_step, runs)
         job = median_ms(partial(swap_prepared, engine, prepared, photo, quiet), max(3, runs // 2))
         full = median_ms(partial(swap_prepared, engine, prepared, photo, options), max(3, runs // 3), warmup=1)
+        yunet = ""
+        if fast is not None:
+            yunet = f" | job, YuNet detector {median_ms(partial(swap_prepared, engine, prepared, photo, fast), max(3, runs // 2)):.0f} ms"
         width = max(int(face.width) for face in faces)
         rows.append((f"mesh: {name}, face box up to {width} px", f"swap step {step / count:.1f} ms/face | "
-                     f"job {job:.0f} ms | job + report {full:.0f} ms ({count} face(s))"))
+                     f"job {job:.0f} ms{yunet} | job + report {full:.0f} ms ({count} face(s))"))
     return rows
 
 
