@@ -10,8 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import insightface
+import numpy as np
 import onnxruntime as ort
 import pytest
+
+from facekit.engine import Engine, EngineConfig
+from facekit.imageio import decode_image
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
@@ -141,3 +145,21 @@ def mirror_folder(tmp_path: Path, shared_models: Path) -> Path:
     folder.mkdir()
     shutil.copy(shared_models / YUNET_FILE, folder / YUNET_FILE)
     return folder
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> Engine:
+    """An offline engine with an empty models dir: the embedded defaults only (per test module)."""
+    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
+
+
+@pytest.fixture(scope="module")
+def t1() -> np.ndarray:
+    """InsightFace's six-person photo, through FaceKit's decoder (BGR)."""
+    return decode_image(insightface_image("t1.jpg"))
+
+
+@pytest.fixture(scope="module")
+def tom() -> np.ndarray:
+    """InsightFace's aligned 112x112 Tom Hanks face, through FaceKit's decoder (BGR)."""
+    return decode_image(insightface_image("Tom_Hanks_54745.png"))

@@ -13,7 +13,6 @@ from facekit.cli import main
 from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError, ModelLoadError
 from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser
-from facekit.imageio import decode_image
 
 T1 = str(insightface_image("t1.jpg"))
 
@@ -22,11 +21,6 @@ T1 = str(insightface_image("t1.jpg"))
 def engine(tmp_path_factory, shared_models) -> Engine:
     models_dir = tmp_path_factory.mktemp("models")
     return Engine(EngineConfig(models_dir=models_dir, mirrors=(str(shared_models),), offline=True))
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return decode_image(T1)
 
 
 def test_default_analysis_uses_the_embedded_models(engine, t1) -> None:

@@ -26,13 +26,10 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import insightface_image
 from facekit.adapters.classic import ClassicRestorer, estimate_noise_sigma, upscale_image
-from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError
 from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
-from facekit.imageio import decode_image
 from facekit.metrics import degrade, face_box_metrics
 from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
 from standins import gfpgan_identity
@@ -48,16 +45,6 @@ MARGINS = {
 
 
 
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> Engine:
-    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return decode_image(insightface_image("t1.jpg"))
 
 
 @pytest.fixture(scope="module")

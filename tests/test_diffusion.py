@@ -11,7 +11,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from facekit.adapters.diffusion import DiffusionRefiner, DiffusionSchedule, EpsModel, ddim_refine
-from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError, ModelLoadError
 from facekit.face.types import Face
 from facekit.processors.restore import RestoreOptions, restore_faces
@@ -145,11 +144,6 @@ def oracle_onnx(path: Path, x0: np.ndarray) -> Path:
 
 def rgb_tensor(image_bgr: np.ndarray) -> np.ndarray:
     return (image_bgr[..., ::-1].astype(np.float64) / 127.5 - 1.0).transpose(2, 0, 1)[np.newaxis]
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> Engine:
-    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
 
 
 def test_onnx_oracle_through_the_engine_returns_the_known_face(engine, tmp_path) -> None:

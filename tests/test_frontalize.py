@@ -25,7 +25,7 @@ from test_geometric import MeshScene, face_from_landmarks
 
 from conftest import insightface_image
 from facekit.commands import frontalize as frontalize_command
-from facekit.engine import Engine, EngineConfig
+from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import template_points
 from facekit.imageio import decode_image
@@ -41,11 +41,6 @@ from facekit.processors.frontalize import (
 
 TOM = insightface_image("Tom_Hanks_54745.png")
 T1 = insightface_image("t1.jpg")
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> Engine:
-    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
 
 
 @pytest.fixture(scope="module")

@@ -7,37 +7,17 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import insightface_image
 from facekit.adapters.inswapper import SwapSource, SwapTarget
 from facekit.adapters.mesh import MeshSwapper, forehead_points, half_face_weight, hidden_side, mirror_face, mouth_is_open
-from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError
 from facekit.face.align import transform_points
 from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
-from facekit.imageio import decode_image
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, swap_image
 
-T1 = insightface_image("t1.jpg")
-TOM = insightface_image("Tom_Hanks_54745.png")
 # Every face of t1 gets its neighbour's identity.
 NEIGHBOURS = ((0, 1), (1, 0), (2, 3), (3, 2), (4, 5), (5, 4))
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> Engine:
-    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return decode_image(T1)
-
-
-@pytest.fixture(scope="module")
-def tom() -> np.ndarray:
-    return decode_image(TOM)
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,13 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import insightface_image
 from facekit.commands.restore import register
-from facekit.engine import Engine, EngineConfig
+from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError
 from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
-from facekit.imageio import decode_image
 from facekit.processors.restore import RestoreOptions, load_restorer, paste_order, restore_faces, restore_image
 from standins import gfpgan_identity, image_tensor, save_model
-
-T1 = insightface_image("t1.jpg")
 
 
 def gfpgan_without_red(path: Path) -> Path:
@@ -49,11 +45,6 @@ def codeformer_flat(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> Engine:
-    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
-
-
-@pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("standins")
     return {
@@ -62,11 +53,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
         "codeformer": codeformer_flat(folder / "codeformer_flat.onnx"),
         "small": gfpgan_identity(folder / "gfpgan_256.onnx", size=256),
     }
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return decode_image(T1)
 
 
 @pytest.fixture(scope="module")

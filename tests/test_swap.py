@@ -23,7 +23,6 @@ from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError, NoFaceError
 from facekit.face.analyser import EmbedderChoice, FaceAnalyser
 from facekit.face.types import Face
-from facekit.imageio import decode_image
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, parse_face_map, prepare_sources, swap_image
 
@@ -135,16 +134,6 @@ def engine(tmp_path_factory, shared_models) -> Engine:
 @pytest.fixture(scope="module")
 def mobilefacenet(shared_models) -> EmbedderChoice:
     return EmbedderChoice(file=shared_models / "mobilefacenet_test.onnx", family="arcface")
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return decode_image(T1)
-
-
-@pytest.fixture(scope="module")
-def tom() -> np.ndarray:
-    return decode_image(TOM)
 
 
 def inswapper_options(model: Path, embedder: EmbedderChoice, **kwargs) -> SwapOptions:
