@@ -77,7 +77,7 @@ def test_classic_on_the_clean_photo_keeps_size_and_identity(engine, t1) -> None:
     assert result.models["restorer"] == "classic"
     assert result.image.shape == t1.shape and result.image.dtype == np.uint8
     assert len(result.faces) == 6 and peak_signal_noise_ratio(t1, result.image) > 40.0
-    assert all(face["same_person"] and face["identity_similarity"] < 0.25 for face in result.faces)
+    assert all(face.same_person and face.identity.value < 0.25 for face in result.faces)
 
 
 def test_classic_measures_what_it_does(t1, faces) -> None:

@@ -22,6 +22,7 @@ from facekit.processors.frontalize import (
     analyse_and_frontalize,
     side_by_side,
 )
+from facekit.processors.reports import FrontalizeFaceReport
 from facekit.provenance import provenance_metadata
 
 
@@ -110,42 +111,42 @@ def frontalize_item(
     for face in run.frontal:
         picture = side_by_side(face.original_crop, face.image) if sheet else face.image
         target = face_output(item, face.index, sheet)
-        details = {"input": item.input.name, "face": face.report}
+        details = {"input": item.input.name, "face": face.report.as_dict()}
         write_image_atomic(target, picture, metadata=provenance_metadata("frontalize", run.models, details))
-        face.report["file"] = str(target)
+        face.report.file = str(target)
         written.append(str(target))
     if not quiet:
         for report in run.reports:
-            print(describe_face(report), file=sys.stdout if report.get("status") == "ok" else sys.stderr)
+            print(describe_face(report), file=sys.stdout if report.ok else sys.stderr)
     if not written:
-        reasons = " ".join(str(report.get("message", "")) for report in run.reports)
+        reasons = " ".join(report.message or "" for report in run.reports)
         raise FaceKitError(f"No face in {item.input.name} could be frontalized. {reasons}")
     return {
         "output": str(item.output.parent),
         "files": written,
-        "faces": run.reports,
+        "faces": [report.as_dict() for report in run.reports],
         "models": run.models,
         "warnings": run.warnings,
         "seconds": round(time.perf_counter() - started, 3),
     }
 
 
-def describe_face(face: dict[str, object]) -> str:
+def describe_face(face: FrontalizeFaceReport) -> str:
     """One human-readable line per face."""
-    if face.get("status") != "ok":
-        return f"  face {face['index']}: skipped: {face.get('message')}"
-    before = face.get("pose_before") or {}
-    after = face.get("pose_after")
-    identity = face.get("identity")
-    parts = [f"  face {face['index']}: yaw {before.get('yaw', 0):+.1f}"]  # type: ignore[union-attr]
-    if isinstance(after, dict):
-        parts.append(f" -> {after['yaw']:+.1f}")
-    elif "pose_after" in face:
+    if not face.ok:
+        return f"  face {face.index}: skipped: {face.message}"
+    before_yaw = face.pose_before.yaw if face.pose_before is not None else 0.0
+    parts = [f"  face {face.index}: yaw {before_yaw:+.1f}"]
+    measure = face.measure
+    if measure is not None and measure.pose_after is not None:
+        parts.append(f" -> {measure.pose_after.yaw:+.1f}")
+    elif measure is not None:
         parts.append(" -> (no face found on the output)")
-    if isinstance(identity, dict):
-        verdict = "same person" if identity["same_person"] else "NOT the same person"
-        parts.append(f", identity {identity['score']:.3f} ({identity['model']}: {verdict})")
-    parts.append(f", symmetry {face['symmetry']:.3f}, mirrored fill {100 * float(face['fill_fraction']):.0f}%")  # type: ignore[arg-type]
-    if "file" in face:
-        parts.append(f" -> {face['file']}")
+    if measure is not None and measure.identity is not None:
+        identity = measure.identity
+        verdict = "same person" if identity.same_person else "NOT the same person"
+        parts.append(f", identity {identity.kind} {identity.value:.3f} ({identity.model}, {identity.direction}: {verdict})")
+    parts.append(f", symmetry {face.symmetry or 0.0:.3f}, mirrored fill {100 * (face.fill_fraction or 0.0):.0f}%")
+    if face.file is not None:
+        parts.append(f" -> {face.file}")
     return "".join(parts)

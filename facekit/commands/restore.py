@@ -79,7 +79,7 @@ def run_restore(engine: Engine, args: argparse.Namespace) -> int:
         result = restore_image(engine, image, options)
         details = {"input": item.input.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale}
         write_image_atomic(item.output, result.image, metadata=provenance_metadata("restore", result.models, details))
-        return {"faces": result.faces, "models": result.models, "warnings": result.warnings}
+        return {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
 
     return run_batch(items, process, json_lines=args.json, skip_existing=args.skip_existing)
 

@@ -46,8 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     swap.add_argument("--skip-existing", action="store_true", help="leave targets whose output exists")
     swap.add_argument("--json", action="store_true",
-                      help="one JSON line per image; faces carry source_similarity and target_similarity "
-                           "(scores in identity_metric: Euclidean distances for dlib_resnet, lower = more alike)")
+                      help="one JSON line per image; faces carry source_distance and target_distance (dlib_resnet, "
+                           "lower = more alike) or source_similarity and target_similarity (ArcFace, higher = more alike)")
     swap.set_defaults(run=run_swap)
 
 
@@ -79,9 +79,9 @@ def run_swap(engine: Engine, args: argparse.Namespace) -> int:
     def process(item: BatchItem) -> dict[str, object]:
         target = decode_image(item.input, max_pixels=args.max_pixels)
         result = swap_prepared(engine, prepared, target, options)
-        details = {"input": item.input.name, "sources": names, "weight": options.weight, "faces": [f["index"] for f in result.faces]}
+        details = {"input": item.input.name, "sources": names, "weight": options.weight, "faces": [f.index for f in result.faces]}
         write_image_atomic(item.output, result.image, metadata=provenance_metadata("swap", result.models, details))
-        return {"faces": result.faces, "models": result.models, "warnings": result.warnings}
+        return {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
 
     return run_batch(items, process, json_lines=args.json, skip_existing=args.skip_existing)
 
