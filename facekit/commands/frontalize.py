@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from facekit.analysis import EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import FrontalizeJob
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
-from facekit.face.analyser import EmbedderChoice
 from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
 from facekit.processors.frontalize import DEFAULT_MAX_YAW, DEFAULT_MIN_FACE_PX, FrontalizeOptions

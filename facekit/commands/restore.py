@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import RestoreJob
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice
 from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
 from facekit.processors.restore import RestoreOptions

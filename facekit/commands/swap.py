@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import SwapJob, source_bytes
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice
 from facekit.imageio import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map
