@@ -17,7 +17,7 @@ from facekit.face.align import (
     transform_points,
     warp,
 )
-from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask
+from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask, swap_mask
 
 dlib = pytest.importorskip("dlib")
 face_recognition_models = pytest.importorskip("face_recognition_models")
@@ -221,3 +221,17 @@ def test_combine_masks_takes_the_minimum() -> None:
         combine_masks(a, np.ones((2, 2), np.float32))
     with pytest.raises(ValueError):
         combine_masks()
+
+
+def test_swap_mask_is_the_box_cut_to_the_raised_face_hull(t1_photo, t1_faces) -> None:
+    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_faces[0]), "arcface_128", 128)
+    points = transform_points(t1_faces[0], matrix)
+    cut = swap_mask((128, 128), points)
+    box = swap_mask((128, 128), None)
+    np.testing.assert_array_equal(box, box_mask(128))
+    assert np.all(cut <= box + 1e-6)
+    nose_x, nose_y = np.round(points[30]).astype(int)
+    assert cut[nose_y, nose_x] > 0.95 and cut[nose_y, 3] < 0.05
+    big = swap_mask((512, 512), points * 4)  # drawn small and scaled up: same shape
+    assert big.shape == (512, 512)
+    np.testing.assert_allclose(cv2.resize(big, (128, 128), interpolation=cv2.INTER_AREA), cut, atol=0.15)

@@ -32,17 +32,12 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
 from facekit.face.align import paste_back, transform_points
 from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
-from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask
+from facekit.face.mask import swap_mask
 from facekit.face.types import Face
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
 
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
-
-FOREHEAD_LIFT = 0.12  # paste mask: brows raised by this fraction of the chin-to-brow distance
-HULL_FEATHER = 0.04  # paste mask: hull edge Gaussian sigma, fraction of the face width
-MASK_WORKING_SIDE = 160  # masks of larger crops are drawn at about this size and scaled up
-
 
 @dataclass(frozen=True)
 class SwapOptions:
@@ -402,28 +397,6 @@ def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np
     region = result[window].astype(np.float32)
     result[window] = np.clip(np.rint(region + weight * (crop.astype(np.float32) - region)), 0, 255).astype(np.uint8)
     return result
-
-
-def swap_mask(size: tuple[int, int], points_68: np.ndarray | None, blur: float = 0.3) -> np.ndarray:
-    """Feathered box mask, cut to the face hull (brows raised a little, lips always inside) when 68 points are known.
-
-    Large crops get their mask drawn at a reduced size and scaled up: it is
-    smooth, and the wide Gaussian blurs would otherwise cost more than the swap.
-    """
-    shrink = max(1, round(min(size) / MASK_WORKING_SIDE))
-    small = (max(1, round(size[0] / shrink)), max(1, round(size[1] / shrink)))
-    box = box_mask(small, blur=blur)
-    if points_68 is None:
-        mask = box
-    else:
-        points = np.asarray(points_68, dtype=np.float32).reshape(68, 2) * np.float32(small[0] / size[0])
-        raised = points.copy()
-        raised[17:27] += FOREHEAD_LIFT * (points[17:27].mean(axis=0) - points[8])
-        feather = HULL_FEATHER * float(np.ptp(points[:17, 0])) / small[0]
-        face = landmark_hull_mask(small, raised, "face", feather=feather)
-        mouth = landmark_hull_mask(small, points, "mouth", feather=feather)
-        mask = combine_masks(box, np.maximum(face, mouth))
-    return mask if small == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
 
 
 def _restore(
