@@ -34,10 +34,10 @@ from facekit import recommended
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS, DiffusionRefiner
 from facekit.adapters.restorers import Restorer
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.mask import box_mask
 from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
@@ -208,7 +208,7 @@ def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions
     """Analyse, select faces, (upscale,) restore them; an image without faces comes back (upscaled) with a warning."""
     started = time.perf_counter()
     analyser = FaceAnalyser(engine)
-    analysis = analyser.analyse(image_bgr, options.analysis)
+    analysis = analyser.analyze(image_bgr, options.analysis)
     progress(0.05, f"found {len(analysis.faces)} face(s)")
     warnings: list[str] = []
     if analysis.faces:
