@@ -37,12 +37,10 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
 from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
-from facekit.face.mask import box_mask
 from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
+from facekit.masking import MaskOptions, load_masker
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
-
-MASK_BLUR = 0.3
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,7 @@ class RestoreOptions:
     diffusion_start: int = DEFAULT_START
     diffusion_eta: float = DEFAULT_ETA
     diffusion_seed: int = 0
+    mask: MaskOptions = MaskOptions()  # paste-back masks (default: box+region+occlusion with a parser, else box+area)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.blend <= 1.0:
@@ -128,11 +127,12 @@ def restore_faces(
     """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
     restorer, label = load_restorer(engine, options)
     refiner, refiner_label = load_refiner(engine, options)
-    models = {"restorer": label}
+    masker = load_masker(engine, options.mask)
+    models = {"restorer": label, "mask": masker.label}
     if refiner_label is not None:
         models["diffusion"] = refiner_label
     result = image_bgr.copy()
-    mask = box_mask(restorer.size, blur=MASK_BLUR) * np.float32(options.blend)
+    size = (restorer.size, restorer.size)
     seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
     ordered = paste_order(faces)
     for number, face in enumerate(ordered):
@@ -144,6 +144,7 @@ def restore_faces(
             restored = refiner.refine(
                 restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
             )
+        mask = masker.crop_mask(result, face, affine_matrix, size) * np.float32(options.blend)
         result = paste_back(result, restored, affine_matrix, mask)
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")
