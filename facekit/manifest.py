@@ -7,7 +7,7 @@ entry (its id, or its position when the id itself is missing) and the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from facekit.errors import ManifestError, UnknownModelError
+from facekit.face.identity import Metric
+from facekit.face.identity import metric as identity_metric
 
 Task = Literal["detect", "landmarks", "embed", "restore", "swap", "frontalize", "diffusion", "parse", "bundle"]
 Source = Literal["url", "package", "builtin"]
@@ -93,8 +95,19 @@ class Match(_Frozen):
     threshold: float
     measured: str | None = None
 
+    @property
+    def scale(self) -> Metric:
+        """The metric's direction (lower or higher = more alike), decided in facekit.face.identity."""
+        return identity_metric(self.metric)
+
     def same_person(self, score: float) -> bool:
-        return score < self.threshold if self.metric == "euclidean" else score > self.threshold
+        return self.scale.same_person(score, self.threshold)
+
+    def is_better(self, score: float, than: float) -> bool:
+        return self.scale.is_better(score, than)
+
+    def best(self, scores: Iterable[float]) -> float:
+        return self.scale.best(scores)
 
 
 class OnnxIO(_Frozen):

@@ -13,10 +13,10 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
+from facekit.analysis import FaceAnalyser
 from facekit.commands.restore import register
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError
-from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
 from facekit.masking import MaskOptions
 from facekit.processors.restore import RestoreOptions, load_restorer, paste_order, restore_faces, restore_image
@@ -58,7 +58,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def t1_faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyse(t1).faces
+    return FaceAnalyser(engine).analyze(t1).faces
 
 
 def face_centres(faces: list[Face]) -> list[tuple[int, int]]:
@@ -75,7 +75,7 @@ def test_identity_standin_returns_the_photo(engine, models, t1) -> None:
     assert result.image.shape == t1.shape
     assert peak_signal_noise_ratio(t1, result.image) > 40.0
     assert len(result.faces) == 6
-    analysis_faces = FaceAnalyser(engine).analyse(t1).faces
+    analysis_faces = FaceAnalyser(engine).analyze(t1).faces
     assert min(box_psnr(t1, result.image, face) for face in analysis_faces) > 40.0  # where the pasting happened
     assert result.models["restorer"] == "file:gfpgan_identity.onnx"
     assert {"detector", "landmarks", "restorer", "embedder"} <= set(result.models)

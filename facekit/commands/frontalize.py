@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+from facekit.analysis import EmbedderChoice
 from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
-from facekit.face.analyser import EmbedderChoice
 from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
 from facekit.processors.common import FaceSelection
 from facekit.processors.frontalize import (

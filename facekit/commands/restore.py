@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice
 from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
 from facekit.processors.common import FaceSelection
 from facekit.processors.restore import RestoreOptions, load_refiner, load_restorer, restore_image

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice
 from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map, prepare_sources, swap_prepared

@@ -9,8 +9,8 @@ from typing import Literal
 
 import numpy as np
 
+from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.errors import FaceKitError, NoFaceError
-from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.types import Face
 from facekit.imageio import decode_image
 
@@ -99,10 +99,9 @@ def _faces_like_reference(
     wanted = analyser.embed(reference_image, [reference_face], embedder)[0].vector
     scored = [(compare(e.vector, wanted, match)[0], face) for e, face in zip(analyser.embed(image, faces, embedder), faces, strict=True)]
     limit = match.threshold if selection.threshold is None else selection.threshold
-    better = (lambda s: s < limit) if match.metric == "euclidean" else (lambda s: s > limit)
-    chosen = [face for score, face in scored if better(score)]
+    chosen = [face for score, face in scored if match.is_better(score, limit)]
     if not chosen:
-        best = min(s for s, _ in scored) if match.metric == "euclidean" else max(s for s, _ in scored)
+        best = match.best(s for s, _ in scored)
         raise NoFaceError(
             f"No face matches the reference photo {selection.reference.name} "
             f"(best {match.metric} score {best:.3f}, limit {limit}).",
@@ -113,7 +112,7 @@ def _faces_like_reference(
 
 def largest_face(analyser: FaceAnalyser, image: np.ndarray, what: str, options: AnalysisOptions = AnalysisOptions()) -> Face:
     """The biggest face of an image (for reference and source photos)."""
-    faces = analyser.analyse(image, options).faces
+    faces = analyser.analyze(image, options).faces
     if not faces:
         raise NoFaceError(f"No face was found in the {what}.", "Use a photo where the face is visible and at least ~80 px wide.")
     return max(faces, key=lambda face: face.width * face.height)

@@ -2,7 +2,7 @@
 
 Per face: the face is warped onto the restorer's template at its size, the
 restorer (and, when asked, DifFace-style diffusion refinement) runs on the
-crop, and the result is pasted back through a feathered box mask scaled by
+crop, and the result is pasted back through the job's masks (facekit.masking) scaled by
 `blend` (0 keeps the original, 1 takes the restored crop inside the mask).
 
 Paste order: largest face first, smallest last (ties by face index), each
@@ -33,10 +33,10 @@ import numpy as np
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS, DiffusionRefiner
 from facekit.adapters.restorers import Restorer
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
 from facekit.masking import MaskOptions, load_masker
@@ -189,7 +189,7 @@ def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions
     """Analyse, select faces, (upscale,) restore them; an image without faces comes back (upscaled) with a warning."""
     started = time.perf_counter()
     analyser = FaceAnalyser(engine)
-    analysis = analyser.analyse(image_bgr, options.analysis)
+    analysis = analyser.analyze(image_bgr, options.analysis)
     progress(0.05, f"found {len(analysis.faces)} face(s)")
     warnings: list[str] = []
     if analysis.faces:

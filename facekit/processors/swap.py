@@ -22,15 +22,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from facekit.adapters.embed import l2_normalise
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
+from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
-from facekit.face.align import paste_back, transform_points
-from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.face.align import crop_face, paste_face, transform_points
+from facekit.face.identity import mean_identity
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
@@ -211,7 +210,7 @@ def _family_ids(engine: Engine, family: str) -> list[str]:
 
 
 def _source_faces(analyser: FaceAnalyser, image: np.ndarray, label: str, options: SwapOptions) -> list[Face]:
-    faces = analyser.analyse(image, options.analysis).faces
+    faces = analyser.analyze(image, options.analysis).faces
     if not faces:
         raise NoFaceError(f"No face was found in the {label}.", "Use a source photo where the face is visible and at least ~80 px wide.")
     return faces
@@ -255,7 +254,7 @@ def _source_identity(
     embedding = None
     if choice is not None:
         vectors = [analyser.embed(photo, [member], choice)[0].vector for photo, member, _ in members]
-        embedding = l2_normalise(np.mean([l2_normalise(v) for v in vectors], axis=0))
+        embedding = mean_identity(vectors)
     return SourceIdentity(
         swap=SwapSource(image=image, face=face, embedding=embedding),
         members=[(photo, member) for photo, member, _ in members],
@@ -291,7 +290,7 @@ def swap_prepared(
     started = time.perf_counter()
     analyser = FaceAnalyser(engine)
     progress(0.1, "finding the target faces")
-    analysis = analyser.analyse(target, options.analysis)
+    analysis = analyser.analyze(target, options.analysis)
     report_choice, report_warning = report_embedder(engine, options, prepared)
     pairs = _target_pairs(analyser, target, analysis, options, prepared, report_choice)
     target_embeddings = _target_embeddings(analyser, target, pairs, options, prepared)
@@ -370,37 +369,6 @@ def swap_one_face(
     return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
 
 
-def _integer_window(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
-    """The image window a crop covers when `matrix` is a whole-pixel shift that stays inside the image, else None."""
-    if not np.array_equal(matrix[:, :2], np.eye(2)) or not np.array_equal(matrix[:, 2], np.round(matrix[:, 2])):
-        return None
-    x, y = int(-matrix[0, 2]), int(-matrix[1, 2])
-    width, height = size
-    if x < 0 or y < 0 or x + width > image.shape[1] or y + height > image.shape[0]:
-        return None
-    return slice(y, y + height), slice(x, x + width)
-
-
-def crop_face(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The crop a swapper asked for: a plain copy for whole-pixel shifts, else a bicubic warp (edges replicated)."""
-    window = _integer_window(image, matrix, size)
-    if window is not None:
-        return image[window].copy()
-    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-
-
-def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`paste_back`, with a direct blend into the window for whole-pixel shifts (same result, no resampling)."""
-    window = _integer_window(image, matrix, (crop.shape[1], crop.shape[0]))
-    if window is None:
-        return paste_back(image, crop, matrix, mask)
-    result = image.copy()
-    weight = np.clip(mask, 0.0, 1.0)[..., None]
-    region = result[window].astype(np.float32)
-    result[window] = np.clip(np.rint(region + weight * (crop.astype(np.float32) - region)), 0, 255).astype(np.uint8)
-    return result
-
-
 def _restore(
     engine: Engine, image: np.ndarray, faces: list[Face], options: RestoreOptions
 ) -> tuple[np.ndarray, dict[int, dict[str, object]], dict[str, str]]:
@@ -451,7 +419,7 @@ def identity_report(
         source_vector = _identity_vector(analyser, identity, choice)
         source_score, same_as_source = compare(swapped, source_vector, match)
         target_score, _ = compare(swapped, original_vector, match)
-        closer = source_score < target_score if match.metric == "euclidean" else source_score > target_score
+        closer = match.is_better(source_score, target_score)
         record.update(
             {
                 "source_similarity": round(source_score, 4),
