@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facekit import recommended
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS, DiffusionRefiner
 from facekit.adapters.restorers import Restorer
@@ -40,14 +41,15 @@ from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
 from facekit.masking import MaskOptions, load_masker
-from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
 
 
 @dataclass(frozen=True)
 class RestoreOptions:
     """Everything a restore job needs besides the image."""
 
-    model: str | None = None  # a restore model id; None = the best ready one
+    model: str | None = None  # a restore model id; None = the best ready one (see facekit.recommended.choose)
+    download_recommended: bool = False  # with model None: fetch the recommended restorer now when none is on disk
     model_file: Path | None = None  # or your own ONNX file of `family`
     family: str = "gfpgan"
     fidelity: float = 0.5  # CodeFormer's weight: 0 = quality, 1 = identity
@@ -92,8 +94,24 @@ class RestoreOptions:
         return self.diffusion is not None or self.diffusion_file is not None
 
 
-def load_restorer(engine: Engine, options: RestoreOptions) -> tuple[Restorer, str]:
+def load_restorer(engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> tuple[Restorer, str]:
     """The restorer the options name (built once by the engine) and its label."""
+    restorer, label, _ = load_restorer_with_reason(engine, options, progress)
+    return restorer, label
+
+
+def load_restorer_with_reason(
+    engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress
+) -> tuple[Restorer, str, str | None]:
+    """The restorer, its label and, when the options named none, why that one was chosen."""
+    if options.model_file is None and options.model is None:
+        choice = recommended.choose(engine, "restore", options.download_recommended, download_progress(progress))
+        return engine.adapter(choice.model_id, expected_task="restore"), choice.model_id, choice.reason
+    restorer, label = _named_restorer(engine, options)
+    return restorer, label, None
+
+
+def _named_restorer(engine: Engine, options: RestoreOptions) -> tuple[Restorer, str]:
     if options.model_file is not None:
         if FAMILY_TASKS.get(options.family) != "restore" or options.family == "classic":
             families = sorted(f for f, task in FAMILY_TASKS.items() if task == "restore" and f != "classic")
@@ -125,10 +143,12 @@ def restore_faces(
     progress: JobProgress = no_progress,
 ) -> tuple[np.ndarray, list[dict[str, object]], dict[str, str]]:
     """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
-    restorer, label = load_restorer(engine, options)
+    restorer, label, reason = load_restorer_with_reason(engine, options, progress)
     refiner, refiner_label = load_refiner(engine, options)
     masker = load_masker(engine, options.mask)
     models = {"restorer": label, "mask": masker.label}
+    if reason is not None:
+        models["restorer_choice"] = reason
     if refiner_label is not None:
         models["diffusion"] = refiner_label
     result = image_bgr.copy()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 class SwapOptions:
     """Everything a swap needs besides the images."""
 
-    model: str | None = None  # swap model id; None = best ready (mesh offline)
+    model: str | None = None  # swap model id; None = best ready (mesh offline; see facekit.recommended.choose)
+    download_recommended: bool = False  # with model None: fetch the recommended swapper and its embedder when none is on disk
     model_file: Path | None = None  # a user's ONNX file of `family`
     family: str = "inswapper"
     source_index: int | None = None  # face of each source photo; None = its largest
@@ -122,7 +124,7 @@ def prepare_sources(
     if options.face_map and len(sources) > 1:
         raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
     labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
-    swapper, swapper_label = load_swapper(engine, options)
+    swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
     masker = load_masker(engine, options.mask)
     analyser = FaceAnalyser(engine)
     photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
@@ -138,6 +140,8 @@ def prepare_sources(
     if swapper.embedding_family is None:  # a texture swapper: keep the source's occluders out of the transfer
         identities = {key: _with_face_content(identity, masker) for key, identity in identities.items()}
     models = {"swapper": swapper_label, "mask": masker.label}
+    if choice_reason is not None:
+        models["swapper_choice"] = choice_reason
     if embedder_label is not None:
         models["source_embedder"] = embedder_label
     return PreparedSources(
@@ -163,11 +167,19 @@ def _with_face_content(identity: SourceIdentity, masker: FaceMasker) -> SourceId
 
 def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
     """The swap adapter: a user's file, a named model, or the best ready one."""
+    swapper, label, _ = load_swapper_with_reason(engine, options)
+    return swapper, label
+
+
+def load_swapper_with_reason(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str, str | None]:
+    """The swap adapter, its label and, when the options named none, why that one was chosen."""
     if options.model_file is not None:
         adapter = engine.adapter_for_file(options.model_file, options.family)
-        return adapter, f"file:{Path(options.model_file).name}"
-    model_id = options.model or engine.default_model("swap").id
-    return engine.adapter(model_id, expected_task="swap"), model_id
+        return adapter, f"file:{Path(options.model_file).name}", None
+    if options.model is None:
+        choice = recommended.choose(engine, "swap", options.download_recommended)
+        return engine.adapter(choice.model_id, expected_task="swap"), choice.model_id, choice.reason
+    return engine.adapter(options.model, expected_task="swap"), options.model, None
 
 
 def source_embedder(engine: Engine, options: SwapOptions, swapper: FaceSwapper) -> tuple[EmbedderChoice, str, str]:
