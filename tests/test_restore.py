@@ -194,7 +194,9 @@ def test_cli_skip_existing_and_offline_download_error(engine, models, t1, tmp_pa
     source = tmp_path / "one.png"
     Image.fromarray(t1[250:480, 0:620, ::-1]).save(source)
     target = tmp_path / "restored.png"
-    shutil.copy(source, target)
+    shutil.copy(source, target)  # a file FaceKit did not write is redone, not trusted
+    assert cli(engine, str(source), "-o", str(target), "--model", "classic", "--skip-existing") == 0
+    assert "skipped" not in capsys.readouterr().out and Image.open(target).text["facekit:job"] == "restore"
     assert cli(engine, str(source), "-o", str(target), "--model", "classic", "--skip-existing") == 0
     assert "skipped" in capsys.readouterr().out
     with pytest.raises(ModelUnavailableError, match="codeformer.onnx"):
