@@ -209,6 +209,13 @@ class Tracker:
                 keep.append(track)
         self.live = keep
 
+    def follow(self, frame: int, boxes: dict[int, np.ndarray]) -> None:
+        """A frame without detection: the given tracks moved to these boxes (followed by landmarks); the rest missed it."""
+        for track in self.live:
+            if track.id in boxes:
+                self._extend(track, frame, boxes[track.id])
+        self._age(frame, set(boxes))
+
     def all_tracks(self) -> list[Track]:
         return sorted(self.ended + self.live, key=lambda t: t.id)
 
@@ -225,3 +232,24 @@ def _remember_identity(track: Track, embedding: np.ndarray | None, metric: str) 
         return
     vector = _prepared(embedding, metric)
     track.embedding = vector if track.embedding is None else _prepared(0.8 * track.embedding + 0.2 * vector, metric)
+
+
+class TrackSmoother:
+    """One One-Euro filter per (track, point set): `smooth(track_id, "68", points, time, face_width)`."""
+
+    def __init__(self, strength: float, beta: float = 4.0) -> None:
+        self.cutoff = smoothing_cutoff(strength)
+        self.beta = beta
+        self._filters: dict[tuple[int, str], OneEuroFilter] = {}
+
+    def smooth(self, track_id: int, name: str, points: np.ndarray, time: float, scale: float) -> np.ndarray:
+        if self.cutoff is None:
+            return np.asarray(points, dtype=np.float32)
+        key = (track_id, name)
+        if key not in self._filters:
+            self._filters[key] = OneEuroFilter(min_cutoff=self.cutoff, beta=self.beta)
+        return self._filters[key](points, time, scale)
+
+    def forget(self, live_ids: set[int]) -> None:
+        """Drop the filters of tracks that ended."""
+        self._filters = {key: value for key, value in self._filters.items() if key[0] in live_ids}
