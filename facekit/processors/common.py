@@ -13,6 +13,7 @@ from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnal
 from facekit.errors import FaceKitError, NoFaceError
 from facekit.face.types import Face
 from facekit.imageio import decode_image
+from facekit.weights import ProgressCallback, format_bytes
 
 #: progress(fraction 0..1, message) - the CLI draws a bar, the app passes gr.Progress
 JobProgress = Callable[[float, str], None]
@@ -20,6 +21,16 @@ JobProgress = Callable[[float, str], None]
 
 def no_progress(fraction: float, message: str) -> None:
     """A JobProgress that ignores updates."""
+
+
+def download_progress(progress: JobProgress) -> ProgressCallback:
+    """A weight-store progress callback that reports a download through a job's progress (bytes done of the file's size)."""
+
+    def update(label: str, done: int, total: int | None) -> None:
+        fraction = done / total if total else 0.0
+        progress(fraction, f"downloading {label}: {format_bytes(done)} of {format_bytes(total)}")
+
+    return update
 
 
 @dataclass

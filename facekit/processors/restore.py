@@ -2,7 +2,7 @@
 
 Per face: the face is warped onto the restorer's template at its size, the
 restorer (and, when asked, DifFace-style diffusion refinement) runs on the
-crop, and the result is pasted back through a feathered box mask scaled by
+crop, and the result is pasted back through the job's masks (facekit.masking) scaled by
 `blend` (0 keeps the original, 1 takes the restored crop inside the mask).
 
 Paste order: largest face first, smallest last (ties by face index), each
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facekit import recommended
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS, DiffusionRefiner
 from facekit.adapters.restorers import Restorer
@@ -37,19 +38,18 @@ from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, comp
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
-from facekit.face.mask import box_mask
 from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
-from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
-
-MASK_BLUR = 0.3
+from facekit.masking import MaskOptions, load_masker
+from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
 
 
 @dataclass(frozen=True)
 class RestoreOptions:
     """Everything a restore job needs besides the image."""
 
-    model: str | None = None  # a restore model id; None = the best ready one
+    model: str | None = None  # a restore model id; None = the best ready one (see facekit.recommended.choose)
+    download_recommended: bool = False  # with model None: fetch the recommended restorer now when none is on disk
     model_file: Path | None = None  # or your own ONNX file of `family`
     family: str = "gfpgan"
     fidelity: float = 0.5  # CodeFormer's weight: 0 = quality, 1 = identity
@@ -66,6 +66,7 @@ class RestoreOptions:
     diffusion_start: int = DEFAULT_START
     diffusion_eta: float = DEFAULT_ETA
     diffusion_seed: int = 0
+    mask: MaskOptions = MaskOptions()  # paste-back masks (default: box+region+occlusion with a parser, else box+area)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.blend <= 1.0:
@@ -93,8 +94,24 @@ class RestoreOptions:
         return self.diffusion is not None or self.diffusion_file is not None
 
 
-def load_restorer(engine: Engine, options: RestoreOptions) -> tuple[Restorer, str]:
+def load_restorer(engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> tuple[Restorer, str]:
     """The restorer the options name (built once by the engine) and its label."""
+    restorer, label, _ = load_restorer_with_reason(engine, options, progress)
+    return restorer, label
+
+
+def load_restorer_with_reason(
+    engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress
+) -> tuple[Restorer, str, str | None]:
+    """The restorer, its label and, when the options named none, why that one was chosen."""
+    if options.model_file is None and options.model is None:
+        choice = recommended.choose(engine, "restore", options.download_recommended, download_progress(progress))
+        return engine.adapter(choice.model_id, expected_task="restore"), choice.model_id, choice.reason
+    restorer, label = _named_restorer(engine, options)
+    return restorer, label, None
+
+
+def _named_restorer(engine: Engine, options: RestoreOptions) -> tuple[Restorer, str]:
     if options.model_file is not None:
         if FAMILY_TASKS.get(options.family) != "restore" or options.family == "classic":
             families = sorted(f for f, task in FAMILY_TASKS.items() if task == "restore" and f != "classic")
@@ -126,13 +143,16 @@ def restore_faces(
     progress: JobProgress = no_progress,
 ) -> tuple[np.ndarray, list[dict[str, object]], dict[str, str]]:
     """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
-    restorer, label = load_restorer(engine, options)
+    restorer, label, reason = load_restorer_with_reason(engine, options, progress)
     refiner, refiner_label = load_refiner(engine, options)
-    models = {"restorer": label}
+    masker = load_masker(engine, options.mask)
+    models = {"restorer": label, "mask": masker.label}
+    if reason is not None:
+        models["restorer_choice"] = reason
     if refiner_label is not None:
         models["diffusion"] = refiner_label
     result = image_bgr.copy()
-    mask = box_mask(restorer.size, blur=MASK_BLUR) * np.float32(options.blend)
+    size = (restorer.size, restorer.size)
     seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
     ordered = paste_order(faces)
     for number, face in enumerate(ordered):
@@ -144,6 +164,7 @@ def restore_faces(
             restored = refiner.refine(
                 restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
             )
+        mask = masker.crop_mask(result, face, affine_matrix, size) * np.float32(options.blend)
         result = paste_back(result, restored, affine_matrix, mask)
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")
