@@ -93,7 +93,8 @@ def test_ray_and_local_write_the_same_files_and_rows_and_skip_existing_resumes(r
     names = sorted(os.listdir(ray_out))
     assert names == sorted(os.listdir(local_out)) and len(names) == 17
     for name in names:  # the same code ran on the same bytes: pixel-equal
-        np.testing.assert_array_equal(np.asarray(Image.open(os.path.join(ray_out, name))), np.asarray(Image.open(os.path.join(local_out, name))))
+        ray_pixels, local_pixels = (np.asarray(Image.open(os.path.join(folder, name))) for folder in (ray_out, local_out))
+        np.testing.assert_array_equal(ray_pixels, local_pixels)
     table = [json.loads(line) for line in (tmp_path / "ray.jsonl").read_text().splitlines()]
     assert len(table) == 20 and {row["status"] for row in table} == {"ok", "error"}
     assert all(row["worker"] for row in table) and len({row["worker"] for row in table}) == 2  # both actors worked
