@@ -54,6 +54,7 @@ class SwapSource:
     image: np.ndarray  # BGR uint8 photo holding `face`
     face: Face  # the chosen face, with 68 points when a landmarker ran
     embedding: np.ndarray | None = None  # L2-normalised ArcFace vector (mean of several photos, renormalised)
+    face_mask: np.ndarray | None = None  # image-sized 0..1: 1 on the face's own pixels, 0 on occluders (texture swappers skip those)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ BUILDERS: dict[str, str] = {
     "inswapper": "facekit.adapters.inswapper:build_inswapper",
     "mesh": "facekit.adapters.mesh:build_mesh",
     "geometric": "facekit.adapters.geometric:build_geometric",
+    "bisenet": "facekit.adapters.parse:build_bisenet",
 }
 
 
