@@ -44,6 +44,7 @@ class RestoreFaceReport:
     index: int
     box: np.ndarray
     seconds: float
+    repairs: dict[str, object] | None = None  # classic: the damage it measured and what it repaired
     identity: IdentityScore | None = None  # restored face vs the same face before
 
     @property
@@ -52,6 +53,8 @@ class RestoreFaceReport:
 
     def as_dict(self) -> JsonDict:
         record: JsonDict = {"index": self.index, "box": box_list(self.box, 1), "seconds": round(self.seconds, 3)}
+        if self.repairs is not None:
+            record["repairs"] = self.repairs
         if self.identity is not None:
             record.update(
                 {

@@ -156,10 +156,17 @@ def restore_faces(
     result = image_bgr.copy()
     size = (restorer.size, restorer.size)
     seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
+    repairs: dict[int, dict[str, object]] = {}
     ordered = paste_order(faces)
     for number, face in enumerate(ordered):
         started = time.perf_counter()
         step = _face_progress(progress, number, len(ordered))
+        in_place = getattr(restorer, "restore_region", None)
+        if in_place is not None and refiner is None:  # classic: repairs the face in the photo's own pixels
+            result, repairs[id(face)] = in_place(result, face.box, options.blend)
+            seconds[id(face)] = time.perf_counter() - started
+            step(1.0, f"restored face {number + 1}/{len(ordered)}")
+            continue
         crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
         restored = restorer.restore(crop, options.fidelity)
         if refiner is not None:
@@ -170,7 +177,9 @@ def restore_faces(
         result = paste_back(result, restored, affine_matrix, mask)
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")
-    reports = [RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)]) for face in faces]
+    reports = [
+        RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
+    ]
     if options.identity and faces:
         scorer = IdentityScorer(FaceAnalyser(engine), options.embedder)
         for report, score in zip(reports, scorer.compare_faces(image_bgr, result, faces), strict=True):
