@@ -8,9 +8,9 @@ import gradio as gr
 
 from app.common import example_photos, friendly_errors, image_from_upload, model_choices, rgb
 from app.upload import image_upload
-from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
+from facekit.analysis import AnalysisOptions, FaceAnalyser
 from facekit.engine import Engine
-from facekit.processors.analyze import AnalysedImage, analysis_record, draw_analysis, similarity_matrix
+from facekit.processors.analyze import AnalyzePipeline, analysis_record, draw_analysis
 
 
 def build_analyze_tab(engine: Engine) -> None:
@@ -19,17 +19,18 @@ def build_analyze_tab(engine: Engine) -> None:
     @friendly_errors
     def analyze(image: Any, second_image: Any, detector: str | None, score_threshold: float) -> tuple[Any, dict, dict[str, Any]]:
         """Detect faces with landmarks and pose; compare every face (and those of an optional second photo)."""
-        options = AnalysisOptions(detector=detector or None, score_threshold=float(score_threshold))
-        items = [_analysed("image", image_from_upload(image), analyser, options)]
+        pipeline = AnalyzePipeline(analyser, AnalysisOptions(detector=detector or None, score_threshold=float(score_threshold)))
+        items = [pipeline("image", image_from_upload(image))]
         if second_image is not None:
-            items.append(_analysed("second", image_from_upload(second_image, "second image"), analyser, options))
+            items.append(pipeline("second", image_from_upload(second_image, "second image")))
         records = [analysis_record(item) for item in items]
         table: dict[str, Any] = {"headers": ["face"], "data": []}
         if sum(len(item.analysis.faces) for item in items) >= 2:
-            matrix = similarity_matrix(analyser, items, EmbedderChoice())
+            matrix = pipeline.similarity(items)
             names = list(matrix["faces"])  # type: ignore[arg-type]
             rows = [[name, *row] for name, row in zip(names, matrix["matrix"], strict=True)]  # type: ignore[arg-type]
-            table = {"headers": [f"{matrix['model']} ({matrix['same_person_when']})", *names], "data": rows}
+            corner = f"{matrix['model']} {matrix['score']} ({matrix['direction']}; same person when {matrix['same_person_when']})"
+            table = {"headers": [corner, *names], "data": rows}
             records.append({"similarity": {k: v for k, v in matrix.items() if k != "matrix"}})
         return rgb(draw_analysis(items[0].image, items[0].analysis)), {"images": records}, table
 
@@ -54,7 +55,3 @@ def build_analyze_tab(engine: Engine) -> None:
         api_name="analyze",
         concurrency_id="jobs",
     )
-
-
-def _analysed(name: str, image: Any, analyser: FaceAnalyser, options: AnalysisOptions) -> AnalysedImage:
-    return AnalysedImage(name=name, image=image, analysis=analyser.analyze(image, options))

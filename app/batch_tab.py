@@ -16,8 +16,8 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.imageio import decode_image, encode_png
 from facekit.processors.common import JobResult
-from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
-from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.provenance import provenance_metadata
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,8 @@ JOBS = ("restore", "frontalize")
 
 def run_job(engine: Engine, job: str, image: Any, model: str | None) -> JobResult:
     if job == "restore":
-        return restore_image(engine, image, RestoreOptions(model=model or None))
-    return frontalize_image(engine, image, FrontalizeOptions(refine=model or None))
+        return RestorePipeline.from_engine(engine, RestoreOptions(model=model or None))(image)
+    return FrontalizePipeline.from_engine(engine, FrontalizeOptions(refine=model or None))(image)
 
 
 def batch_files(engine: Engine, results: ResultFolder, files: list[str], job: str, model: str | None, progress: Any) -> tuple[str, dict]:

@@ -12,7 +12,7 @@ from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
 from facekit.processors.common import FaceSelection
-from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
+from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 from facekit.processors.reports import FrontalizeFaceReport
 from facekit.provenance import provenance_metadata
 
@@ -52,7 +52,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
         """Turn each selected face to look straight at the camera (FFHQ-512 crops). faces: 'all' or '0,2'."""
         photo = image_from_upload(image, "photo")
         options = FrontalizeOptions(faces=FaceSelection.parse(faces), refine=refine or None)
-        result = frontalize_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
+        result = FrontalizePipeline.from_engine(engine, options)(photo, lambda fraction, message: progress(fraction, desc=message))
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]
         sheet = results.write(result.image, "frontal-sheet", metadata)

@@ -12,7 +12,7 @@ from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
 from facekit.processors.reports import RestoreFaceReport
-from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.provenance import provenance_metadata
 
 REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder", "seconds"]
@@ -75,7 +75,11 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
             diffusion_start=int(diffusion_start),
             diffusion_eta=float(diffusion_eta),
         )
-        result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
+
+        def job_progress(fraction: float, message: str) -> None:
+            progress(fraction, desc=message)
+
+        result = RestorePipeline.from_engine(engine, options, job_progress)(photo, job_progress)
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)
         before = labelled_image(photo, {})

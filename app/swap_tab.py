@@ -15,7 +15,7 @@ from facekit.face.identity import IdentityScore
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
-from facekit.processors.swap import SwapOptions, parse_face_map, swap_image
+from facekit.processors.swap import SwapOptions, SwapPipeline, parse_face_map
 from facekit.provenance import add_visible_label, provenance_metadata
 
 REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source", "embedder"]
@@ -74,7 +74,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,
         )
-        result = swap_image(engine, sources, target_image, options, progress=lambda f, m: progress(f, desc=m))
+        result = SwapPipeline.from_engine(engine, sources, options)(target_image, lambda f, m: progress(f, desc=m))
         output = add_visible_label(result.image) if visible_label else result.image
         metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
         download = results.write(output, "swapped", metadata)

@@ -112,7 +112,7 @@ def load_frontalizer(engine: Engine, options: FrontalizeOptions) -> tuple[Fronta
     return engine.adapter(model_id, expected_task="frontalize"), model_id
 
 
-def load_refiner(engine: Engine, options: FrontalizeOptions) -> tuple[Any, str] | None:
+def load_frontal_restorer(engine: Engine, options: FrontalizeOptions) -> tuple[Any, str] | None:
     """The restorer run on frontal crops (None when no refinement was asked for)."""
     if options.refine_file is not None:
         return engine.adapter_for_file(options.refine_file, options.refine_family), f"file:{options.refine_file.name}"
@@ -192,6 +192,85 @@ def measure_frontal(scorer: IdentityScorer, image: np.ndarray, face: Face, front
 # --------------------------------------------------------------------------- the job
 
 
+@dataclass
+class FrontalizeResult(JobResult):
+    """A JobResult whose image is the (aligned input | frontal) sheet, plus each frontal face and its input crop."""
+
+    frontal: list[FrontalFace] = field(default_factory=list)
+
+
+@dataclass
+class FrontalizePipeline:
+    """The frontalize job with its components passed in; `from_engine` builds them from the options."""
+
+    analyser: FaceAnalyser
+    frontalizer: Frontalizer
+    refiner: Any | None = None  # a Restorer run on each frontal crop
+    identity: IdentityScorer | None = None  # None: the output is not re-measured (no pose-after / identity)
+    options: FrontalizeOptions = FrontalizeOptions()
+    models: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_engine(cls, engine: Engine, options: FrontalizeOptions) -> FrontalizePipeline:
+        analyser = FaceAnalyser(engine)
+        frontalizer, label = load_frontalizer(engine, options)
+        refiner = load_frontal_restorer(engine, options)
+        models = {"frontalizer": label} | ({"refiner": refiner[1]} if refiner is not None else {})
+        identity = IdentityScorer(analyser, options.embedder) if options.measure else None
+        return cls(analyser, frontalizer, refiner[0] if refiner is not None else None, identity, options, models)
+
+    def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> FrontalizeResult:
+        """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
+
+        The result's main image is a sheet of (aligned input | frontal) rows, or
+        the input itself when no face could be frontalized (the report says why).
+        """
+        started = time.perf_counter()
+        # 1. find the faces; 2. choose them
+        progress(0.0, "detecting faces")
+        analysis = self.analyser.analyze(image_bgr, AnalysisOptions())
+        faces = select_faces(self.analyser, image_bgr, analysis, self.options.faces, self.options.embedder)
+        # 3. frontalize (and measure) each face
+        run = self.frontalize_faces(image_bgr, faces, progress)
+        # 4. the sheet
+        sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal]) if run.frontal else image_bgr.copy()
+        return FrontalizeResult(
+            image=sheet,
+            faces=run.reports,
+            models={**analysis.models, **run.models},
+            seconds=time.perf_counter() - started,
+            warnings=run.warnings,
+            extra_images={f"face{f.index}": f.image for f in run.frontal},
+            frontal=run.frontal,
+        )
+
+    def frontalize_faces(self, image_bgr: np.ndarray, faces: list[Face], progress: JobProgress = no_progress) -> FrontalizeRun:
+        """Frontalize exactly the given faces of an image (no detection); skipped faces get a message."""
+        options = self.options
+        run = FrontalizeRun(models=dict(self.models))
+        height, width = image_bgr.shape[:2]
+        for position, face in enumerate(faces):
+            progress(position / max(len(faces), 1), f"frontalizing face {face.index}")
+            pose = face.pose
+            try:
+                if pose is None and face.landmarks_68 is not None:
+                    pose = estimate_pose(face.landmarks_68, (width, height))
+                message = limit_message(face, pose, options)
+                if message is not None:
+                    run.skip(face, pose, message)
+                    continue
+                frontal = _frontalize_one(self.identity, image_bgr, face, pose, self.frontalizer, self.refiner, options)
+            except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
+                run.skip(face, pose, f"Face {face.index} could not be frontalized: {error}")
+                continue
+            run.frontal.append(frontal)
+            run.reports.append(frontal.report)
+        if self.identity is not None and run.frontal:
+            run.models["embedder"] = self.identity.label
+        progress(1.0, "done")
+        return run
+
+
 def frontalize_faces(
     engine: Engine,
     image_bgr: np.ndarray,
@@ -199,34 +278,8 @@ def frontalize_faces(
     options: FrontalizeOptions,
     progress: JobProgress = no_progress,
 ) -> FrontalizeRun:
-    """Frontalize exactly the given faces of an image (no detection); skipped faces get a message."""
-    scorer = IdentityScorer(FaceAnalyser(engine), options.embedder) if options.measure else None
-    frontalizer, frontalizer_label = load_frontalizer(engine, options)
-    refiner = load_refiner(engine, options)
-    run = FrontalizeRun(models={"frontalizer": frontalizer_label})
-    if refiner is not None:
-        run.models["refiner"] = refiner[1]
-    height, width = image_bgr.shape[:2]
-    for position, face in enumerate(faces):
-        progress(position / max(len(faces), 1), f"frontalizing face {face.index}")
-        pose = face.pose
-        try:
-            if pose is None and face.landmarks_68 is not None:
-                pose = estimate_pose(face.landmarks_68, (width, height))
-            message = limit_message(face, pose, options)
-            if message is not None:
-                run.skip(face, pose, message)
-                continue
-            frontal = _frontalize_one(scorer, image_bgr, face, pose, frontalizer, refiner, options)
-        except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
-            run.skip(face, pose, f"Face {face.index} could not be frontalized: {error}")
-            continue
-        run.frontal.append(frontal)
-        run.reports.append(frontal.report)
-    if scorer is not None and run.frontal:
-        run.models["embedder"] = scorer.label
-    progress(1.0, "done")
-    return run
+    """Frontalize exactly `faces` (no detection): `FrontalizePipeline.from_engine(engine, options).frontalize_faces(...)`."""
+    return FrontalizePipeline.from_engine(engine, options).frontalize_faces(image_bgr, faces, progress)
 
 
 def _frontalize_one(
@@ -235,7 +288,7 @@ def _frontalize_one(
     face: Face,
     pose: Pose | None,
     frontalizer: Frontalizer,
-    refiner: tuple[Any, str] | None,
+    refiner: Any | None,
     options: FrontalizeOptions,
 ) -> FrontalFace:
     started = time.perf_counter()
@@ -243,7 +296,7 @@ def _frontalize_one(
     frontalize_ms = (time.perf_counter() - started) * 1000.0
     output = result.image
     if refiner is not None:
-        output = refine_frontal(refiner[0], output, result.template, options.fidelity)
+        output = refine_frontal(refiner, output, result.template, options.fidelity)
     original_crop, _ = warp(image_bgr, face.landmarks_5, result.template, result.size)
     report = FrontalizeFaceReport(
         index=face.index,
@@ -269,44 +322,14 @@ def _visible_fraction(result: FrontalResult) -> float | None:
     return round(float((result.visibility * result.face_mask).sum() / mask_total), 4)
 
 
-def analyse_and_frontalize(
-    engine: Engine,
-    image_bgr: np.ndarray,
-    options: FrontalizeOptions = FrontalizeOptions(),
-    progress: JobProgress = no_progress,
-) -> FrontalizeRun:
-    """Detect, select and frontalize; the run keeps each face's aligned input crop (for sheets)."""
-    analyser = FaceAnalyser(engine)
-    progress(0.0, "detecting faces")
-    analysis = analyser.analyze(image_bgr, AnalysisOptions())
-    faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
-    run = frontalize_faces(engine, image_bgr, faces, options, progress)
-    run.models = {**analysis.models, **run.models}
-    return run
-
-
 def frontalize_image(
     engine: Engine,
     image_bgr: np.ndarray,
     options: FrontalizeOptions = FrontalizeOptions(),
     progress: JobProgress = no_progress,
-) -> JobResult:
-    """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
-
-    The result's main image is a sheet of (aligned input | frontal) rows, or
-    the input itself when no face could be frontalized (the report says why).
-    """
-    started = time.perf_counter()
-    run = analyse_and_frontalize(engine, image_bgr, options, progress)
-    sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal]) if run.frontal else image_bgr.copy()
-    return JobResult(
-        image=sheet,
-        faces=run.reports,
-        models=run.models,
-        seconds=time.perf_counter() - started,
-        warnings=run.warnings,
-        extra_images={f"face{f.index}": f.image for f in run.frontal},
-    )
+) -> FrontalizeResult:
+    """Shorthand for `FrontalizePipeline.from_engine(engine, options)(image_bgr, progress)`."""
+    return FrontalizePipeline.from_engine(engine, options)(image_bgr, progress)
 
 
 # --------------------------------------------------------------------------- sheets

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,7 @@ from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
-from facekit.masking import MaskOptions, load_masker
+from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport
@@ -137,6 +137,108 @@ def paste_order(faces: list[Face]) -> list[Face]:
     return sorted(faces, key=lambda face: (-face.width * face.height, face.index))
 
 
+@dataclass
+class RestorePipeline:
+    """The restore job with its components passed in; `from_engine` builds them from the options.
+
+    A library user may pass any object with the Restorer shape (`template`,
+    `size`, `restore(crop, fidelity)`) and their own analyser or scorer.
+    """
+
+    analyser: FaceAnalyser
+    restorer: Restorer
+    refiner: DiffusionRefiner | None = None
+    identity: IdentityScorer | None = None  # None: no before/after identity report
+    masker: FaceMasker = field(default_factory=lambda: FaceMasker(options=MaskOptions(types=("box",)), types=("box",)))
+    options: RestoreOptions = RestoreOptions()
+    models: dict[str, str] = field(default_factory=dict)  # what each component is, for the report
+
+    @classmethod
+    def from_engine(cls, engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> RestorePipeline:
+        """Load every component the options name (fails here, before any image, on a missing model)."""
+        analyser = FaceAnalyser(engine)
+        restorer, label, reason = load_restorer_with_reason(engine, options, progress)
+        refiner, refiner_label = load_refiner(engine, options)
+        masker = load_masker(engine, options.mask)
+        models = {"restorer": label, "mask": masker.label}
+        if reason is not None:
+            models["restorer_choice"] = reason
+        if refiner_label is not None:
+            models["diffusion"] = refiner_label
+        identity = IdentityScorer(analyser, options.embedder) if options.identity else None
+        return cls(analyser, restorer, refiner, identity, masker, options, models)
+
+    def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
+        """Analyse, select faces, (upscale,) restore them; an image without faces comes back (upscaled) with a warning."""
+        started = time.perf_counter()
+        options = self.options
+        # 1. find the faces
+        analysis = self.analyser.analyze(image_bgr, options.analysis)
+        progress(0.05, f"found {len(analysis.faces)} face(s)")
+        warnings = list(analysis.warnings)
+        # 2. choose the faces to restore
+        faces: list[Face] = []
+        if analysis.faces:
+            faces = select_faces(self.analyser, image_bgr, analysis, options.faces, options.embedder)
+        else:
+            warnings.append("No face was found; the image is returned without face restoration.")
+        # 3. upscale the whole image (faces follow)
+        image, models = image_bgr, dict(analysis.models)
+        if options.upscale > 1.0:
+            image = upscale_image(image_bgr, options.upscale, options.upscale_method)
+            faces = [scaled_face(face, options.upscale) for face in faces]
+            models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
+        # 4. restore each face and paste it back; 5. score identities
+        reports: list[RestoreFaceReport] = []
+        if faces:
+            image, reports, used = self.restore_faces(image, faces, _tail(progress, 0.05))
+            models.update(used)
+            warnings.extend(_identity_warnings(reports))
+        progress(1.0, "done")
+        return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+    def restore_faces(
+        self, image_bgr: np.ndarray, faces: list[Face], progress: JobProgress = no_progress
+    ) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
+        """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
+        options, restorer = self.options, self.restorer
+        masker = self.masker
+        models = dict(self.models)
+        result = image_bgr.copy()
+        size = (restorer.size, restorer.size)
+        seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
+        repairs: dict[int, dict[str, object]] = {}
+        ordered = paste_order(faces)
+        for number, face in enumerate(ordered):
+            started = time.perf_counter()
+            step = _face_progress(progress, number, len(ordered))
+            in_place = getattr(restorer, "restore_region", None)
+            if in_place is not None and self.refiner is None:  # classic: repairs the face in the photo's own pixels
+                result, repairs[id(face)] = in_place(result, face.box, options.blend)
+                seconds[id(face)] = time.perf_counter() - started
+                step(1.0, f"restored face {number + 1}/{len(ordered)}")
+                continue
+            # 1. align onto the restorer's template; 2. restore (3. refine); 4. paste back through the masks
+            crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
+            restored = restorer.restore(crop, options.fidelity)
+            if self.refiner is not None:
+                restored = self.refiner.refine(
+                    restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
+                )
+            mask = masker.crop_mask(result, face, affine_matrix, size) * np.float32(options.blend)
+            result = paste_back(result, restored, affine_matrix, mask)
+            seconds[id(face)] = time.perf_counter() - started
+            step(1.0, f"restored face {number + 1}/{len(ordered)}")
+        reports = [
+            RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
+        ]
+        if self.identity is not None and faces:
+            for report, score in zip(reports, self.identity.compare_faces(image_bgr, result, faces), strict=True):
+                report.identity = score
+            models["embedder"] = self.identity.label
+        return result, reports, models
+
+
 def restore_faces(
     engine: Engine,
     image_bgr: np.ndarray,
@@ -144,48 +246,8 @@ def restore_faces(
     options: RestoreOptions,
     progress: JobProgress = no_progress,
 ) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
-    """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
-    restorer, label, reason = load_restorer_with_reason(engine, options, progress)
-    refiner, refiner_label = load_refiner(engine, options)
-    masker = load_masker(engine, options.mask)
-    models = {"restorer": label, "mask": masker.label}
-    if reason is not None:
-        models["restorer_choice"] = reason
-    if refiner_label is not None:
-        models["diffusion"] = refiner_label
-    result = image_bgr.copy()
-    size = (restorer.size, restorer.size)
-    seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
-    repairs: dict[int, dict[str, object]] = {}
-    ordered = paste_order(faces)
-    for number, face in enumerate(ordered):
-        started = time.perf_counter()
-        step = _face_progress(progress, number, len(ordered))
-        in_place = getattr(restorer, "restore_region", None)
-        if in_place is not None and refiner is None:  # classic: repairs the face in the photo's own pixels
-            result, repairs[id(face)] = in_place(result, face.box, options.blend)
-            seconds[id(face)] = time.perf_counter() - started
-            step(1.0, f"restored face {number + 1}/{len(ordered)}")
-            continue
-        crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
-        restored = restorer.restore(crop, options.fidelity)
-        if refiner is not None:
-            restored = refiner.refine(
-                restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
-            )
-        mask = masker.crop_mask(result, face, affine_matrix, size) * np.float32(options.blend)
-        result = paste_back(result, restored, affine_matrix, mask)
-        seconds[id(face)] = time.perf_counter() - started
-        step(1.0, f"restored face {number + 1}/{len(ordered)}")
-    reports = [
-        RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
-    ]
-    if options.identity and faces:
-        scorer = IdentityScorer(FaceAnalyser(engine), options.embedder)
-        for report, score in zip(reports, scorer.compare_faces(image_bgr, result, faces), strict=True):
-            report.identity = score
-        models["embedder"] = scorer.label
-    return result, reports, models
+    """Restore exactly `faces` (no detection): `RestorePipeline.from_engine(engine, options).restore_faces(...)`."""
+    return RestorePipeline.from_engine(engine, options, progress).restore_faces(image_bgr, faces, progress)
 
 
 def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgress:
@@ -196,30 +258,8 @@ def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgres
 
 
 def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions, progress: JobProgress = no_progress) -> JobResult:
-    """Analyse, select faces, (upscale,) restore them; an image without faces comes back (upscaled) with a warning."""
-    started = time.perf_counter()
-    analyser = FaceAnalyser(engine)
-    analysis = analyser.analyze(image_bgr, options.analysis)
-    progress(0.05, f"found {len(analysis.faces)} face(s)")
-    warnings: list[str] = []
-    if analysis.faces:
-        faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
-    else:
-        faces = []
-        warnings.append("No face was found; the image is returned without face restoration.")
-    image = image_bgr
-    models = dict(analysis.models)
-    if options.upscale > 1.0:
-        image = upscale_image(image_bgr, options.upscale, options.upscale_method)
-        faces = [scaled_face(face, options.upscale) for face in faces]
-        models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
-    reports: list[RestoreFaceReport] = []
-    if faces:
-        image, reports, used = restore_faces(engine, image, faces, options, _tail(progress, 0.05))
-        models.update(used)
-        warnings.extend(_identity_warnings(reports))
-    progress(1.0, "done")
-    return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+    """Shorthand for `RestorePipeline.from_engine(engine, options, progress)(image_bgr, progress)`."""
+    return RestorePipeline.from_engine(engine, options, progress)(image_bgr, progress)
 
 
 def scaled_face(face: Face, factor: float) -> Face:
