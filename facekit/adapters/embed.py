@@ -22,7 +22,6 @@ vectors from different models):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import dlib
 import numpy as np
@@ -39,14 +38,6 @@ from facekit.face.align import TEMPLATES, warp
 from facekit.face.types import Face
 
 COLOURS = ("rgb", "bgr")
-
-
-class Embedder(Protocol):
-    """Turns each face of an image into an identity vector (one row per face)."""
-
-    def embed(self, image_bgr: np.ndarray, face: Face) -> np.ndarray: ...
-
-    def embed_faces(self, image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray: ...
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:

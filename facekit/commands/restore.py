@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facekit.adapters.families import families_for
 from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.engine import Engine
@@ -14,7 +15,7 @@ from facekit.processors.common import FaceSelection
 from facekit.processors.restore import RestoreOptions, load_refiner, load_restorer, restore_image
 from facekit.provenance import provenance_metadata
 
-RESTORE_FAMILIES = ("gfpgan", "codeformer")
+RESTORE_FAMILIES = families_for("restore", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:

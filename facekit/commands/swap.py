@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facekit.adapters.families import families_for
 from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.engine import Engine
@@ -18,7 +19,7 @@ from facekit.provenance import provenance_metadata
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
 
-SWAP_FAMILIES = ("inswapper",)
+SWAP_FAMILIES = families_for("swap", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:

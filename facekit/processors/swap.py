@@ -33,6 +33,7 @@ from facekit.face.align import paste_back, transform_points
 from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask
 from facekit.face.types import Face
+from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
 
 if TYPE_CHECKING:
@@ -68,10 +69,14 @@ class SwapOptions:
             raise FaceKitError("The face map names a target face twice.", "Map each target face once.")
         if self.face_map and self.faces.mode != "all":
             raise FaceKitError("Give either a face map or a face selection, not both.", "A map already names every target face.")
-        if self.model is not None and self.model_file is not None:
-            raise FaceKitError("Both a model id and a model file were given.", "Use --model ID or --model-file PATH, not both.")
+        self.swapper_ref.check_family("swap")  # also: not both a model id and a file; the family is a swap family
         if self.source_index is not None and self.face_map:
             raise FaceKitError("Give either a source face index or a face map, not both.", "The map names the source faces.")
+
+
+    @property
+    def swapper_ref(self) -> ModelRef:
+        return ModelRef.of(self.model, self.model_file, self.family)
 
 
 def parse_face_map(text: str) -> tuple[tuple[int, int], ...]:
@@ -157,11 +162,8 @@ def prepare_sources(
 
 def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
     """The swap adapter: a user's file, a named model, or the best ready one."""
-    if options.model_file is not None:
-        adapter = engine.adapter_for_file(options.model_file, options.family)
-        return adapter, f"file:{Path(options.model_file).name}"
-    model_id = options.model or engine.default_model("swap").id
-    return engine.adapter(model_id, expected_task="swap"), model_id
+    ref = engine.resolve("swap", options.swapper_ref)
+    return engine.swapper(ref), ref.label
 
 
 def source_embedder(engine: Engine, options: SwapOptions, swapper: FaceSwapper) -> tuple[EmbedderChoice, str, str]:
@@ -355,7 +357,7 @@ def swap_one_face(
 ) -> np.ndarray:
     """Crop the face as the swapper wants, swap, and paste back through the face mask."""
     matrix, size = swapper.crop_transform(face)
-    crop = crop_face(image, matrix, size)
+    crop = crop_face(image, matrix, size, swapper.resampling)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
     return paste_face(image, swapped, matrix, swap_mask(size, points, options.mask_blur))
@@ -372,12 +374,20 @@ def _integer_window(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]
     return slice(y, y + height), slice(x, x + width)
 
 
-def crop_face(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The crop a swapper asked for: a plain copy for whole-pixel shifts, else a bicubic warp (edges replicated)."""
+_RESAMPLING = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+
+
+def crop_face(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], resampling: str = "bilinear") -> np.ndarray:
+    """The crop a swapper asked for: a plain copy for whole-pixel shifts, else a warp with the swapper's resampling (edges replicated).
+
+    Learned swappers get the resampling they were trained on (inswapper:
+    bilinear, as InsightFace's `norm_crop2` and FaceFusion crop); the family
+    table (facekit/adapters/families.py) states it per family.
+    """
     window = _integer_window(image, matrix, size)
     if window is not None:
         return image[window].copy()
-    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, matrix, size, flags=_RESAMPLING[resampling], borderMode=cv2.BORDER_REPLICATE)
 
 
 def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:
