@@ -8,8 +8,8 @@ import gradio as gr
 
 from app.common import example_photos, friendly_errors, image_from_upload, model_choices, rgb
 from app.upload import image_upload
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.processors.analyze import AnalysedImage, analysis_record, draw_analysis, similarity_matrix
 
 
@@ -57,4 +57,4 @@ def build_analyze_tab(engine: Engine) -> None:
 
 
 def _analysed(name: str, image: Any, analyser: FaceAnalyser, options: AnalysisOptions) -> AnalysedImage:
-    return AnalysedImage(name=name, image=image, analysis=analyser.analyse(image, options))
+    return AnalysedImage(name=name, image=image, analysis=analyser.analyze(image, options))

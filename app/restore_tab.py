@@ -50,6 +50,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         photo = image_from_upload(image, "image to restore")
         options = RestoreOptions(
             model=model or None,
+            download_recommended=True,
             fidelity=float(fidelity),
             blend=float(blend),
             faces=face_selection(faces, reference),
@@ -75,7 +76,11 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         with gr.Row():
             with gr.Column():
                 image = image_upload("Photo", "restore-image")
-                model = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Model (empty: best ready)")
+                model = gr.Dropdown(
+                    choices=model_choices(engine, "restore"),
+                    value=None,
+                    label="Model (empty: best ready, or the recommended one downloaded now)",
+                )
                 fidelity = gr.Slider(0, 1, value=0.5, step=0.05, label="Fidelity (0 = quality, 1 = identity)", visible=False)
                 blend = gr.Slider(0, 1, value=0.8, step=0.05, label="Blend (how much of the restored face to use)")
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")

@@ -53,6 +53,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         target_image = image_from_upload(target, "target photo")
         options = SwapOptions(
             model=model or None,
+            download_recommended=True,
             faces=FaceSelection.parse(faces) if not face_map.strip() else FaceSelection(),
             face_map=parse_face_map(face_map) if face_map.strip() else (),
             weight=float(weight),
@@ -83,7 +84,11 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                     file_types=["image"],
                     type="filepath",
                 )
-                model = gr.Dropdown(choices=model_choices(engine, "swap"), value=None, label="Swap model (empty: best ready)")
+                model = gr.Dropdown(
+                    choices=model_choices(engine, "swap"),
+                    value=None,
+                    label="Swap model (empty: best ready, or the recommended one downloaded now)",
+                )
                 faces = gr.Textbox(value="all", label="Target faces: all, or indexes such as 0,2")
                 face_map = gr.Textbox(value="", label="Or a map source:target such as 0:1,1:0 (when the source has several people)")
                 weight = gr.Slider(0, 1, value=0.5, step=0.05, label="Swap weight (inswapper: higher keeps more of the source)")

@@ -33,8 +33,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from facekit.analysis import FaceAnalyser
 from facekit.engine import Engine, EngineConfig
-from facekit.face.analyser import FaceAnalyser
 from facekit.metrics import degrade, face_box_metrics
 from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
 from tests.standins import gfpgan_identity
@@ -117,7 +117,7 @@ def classic_speed(image: np.ndarray, runs: int) -> None:
         restore_image(engine, image, options)
         whole.append(time.perf_counter() - started)
         started = time.perf_counter()
-        faces = analyser.analyse(image).faces
+        faces = analyser.analyze(image).faces
         analysis.append(time.perf_counter() - started)
         started = time.perf_counter()
         restore_faces(engine, image, faces, RestoreOptions(model="classic", identity=False))
@@ -135,7 +135,7 @@ def gfpgan_sized_speed(image: np.ndarray, runs: int) -> None:
         path = build_gfpgan_sized(Path(folder) / "gfpgan_sized.onnx")
         print(f"\nGFPGAN-sized random stand-in: {path.stat().st_size / 1e6:.0f} MB, built in {time.perf_counter() - started:.1f} s")
         engine = Engine(EngineConfig(offline=True, models_dir=Path(folder)))
-        faces = FaceAnalyser(engine).analyse(image).faces
+        faces = FaceAnalyser(engine).analyze(image).faces
         options = RestoreOptions(model_file=path, blend=0.8, identity=False)
 
         started = time.perf_counter()
@@ -183,7 +183,7 @@ def classic_quality(image: np.ndarray) -> None:
         pass_through = Path(folder) / "pass_through.onnx"
         gfpgan_identity(pass_through)
         engine = Engine(EngineConfig(offline=True, models_dir=Path(folder)))
-        faces = FaceAnalyser(engine).analyse(image).faces
+        faces = FaceAnalyser(engine).analyze(image).faces
         print(f"\nclassic on t1.jpg's {len(faces)} face boxes vs the clean photo: PSNR dB / SSIM")
         print(f"  {'degradation':12s} {'degraded':>16s} {'pass-through':>16s} {'classic b=0.8':>16s} {'classic b=1.0':>16s}")
         for kind in DEGRADATIONS:

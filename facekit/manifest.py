@@ -7,8 +7,8 @@ entry (its id, or its position when the id itself is missing) and the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from facekit.adapters.families import FAMILIES, family_tasks
 from facekit.errors import ManifestError, UnknownModelError
 from facekit.face.align import TEMPLATES
+from facekit.face.identity import Metric
+from facekit.face.identity import metric as identity_metric
 
 Task = Literal["detect", "landmarks", "embed", "restore", "swap", "frontalize", "diffusion", "parse", "bundle"]
 Source = Literal["url", "package", "builtin"]
@@ -78,8 +80,19 @@ class Match(_Frozen):
     threshold: float
     measured: str | None = None
 
+    @property
+    def scale(self) -> Metric:
+        """The metric's direction (lower or higher = more alike), decided in facekit.face.identity."""
+        return identity_metric(self.metric)
+
     def same_person(self, score: float) -> bool:
-        return score < self.threshold if self.metric == "euclidean" else score > self.threshold
+        return self.scale.same_person(score, self.threshold)
+
+    def is_better(self, score: float, than: float) -> bool:
+        return self.scale.is_better(score, than)
+
+    def best(self, scores: Iterable[float]) -> float:
+        return self.scale.best(scores)
 
 
 class OnnxIO(_Frozen):
@@ -218,11 +231,25 @@ class ModelEntry(_Frozen):
         return role in self.io.inputs or (family is not None and family.input_role(role) is not None)
 
 
+class RecommendedSet(_Frozen):
+    """A task's recommended models: `models` for the best results, `commercial` where the licence must allow it.
+
+    The first id of each list does the task; the others are what it needs (a swapper's embedder).
+    """
+
+    models: tuple[str, ...]
+    commercial: tuple[str, ...]
+
+    def ids(self, commercial_only: bool = False) -> tuple[str, ...]:
+        return self.commercial if commercial_only else self.models
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """All entries, by id, in file order."""
+    """All entries, by id, in file order, and the recommended set per task."""
 
     entries: tuple[ModelEntry, ...]
+    recommended: dict[str, RecommendedSet] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_id: dict[str, ModelEntry]
@@ -257,6 +284,14 @@ class Manifest:
     def members_of(self, archive_id: str) -> list[ModelEntry]:
         return [entry for entry in self.entries if entry.archive == archive_id]
 
+    def recommended_ids(self, commercial_only: bool = False, tasks: tuple[str, ...] | None = None) -> list[str]:
+        """The recommended models of every task (or of `tasks`), without duplicates, in manifest order of tasks."""
+        ids: list[str] = []
+        for task, chosen in self.recommended.items():
+            if tasks is None or task in tasks:
+                ids.extend(model_id for model_id in chosen.ids(commercial_only) if model_id not in ids)
+        return ids
+
 
 DEFAULT_MANIFEST_PATH = Path(__file__).resolve().parent.parent / "weights_manifest.yaml"
 
@@ -280,7 +315,8 @@ def parse_manifest(document: Any, source: str = "manifest") -> Manifest:
     entries = [_parse_entry(raw, position, source) for position, raw in enumerate(document["models"])]
     _check_unique_ids(entries, source)
     _check_archives(entries, source)
-    return Manifest(tuple(entries))
+    recommended = _parse_recommended(document.get("recommended") or {}, {entry.id: entry for entry in entries}, source)
+    return Manifest(tuple(entries), recommended)
 
 
 def _parse_entry(raw: Any, position: int, source: str) -> ModelEntry:
@@ -340,3 +376,37 @@ def _named_roles(side: str, value: Any, roles: tuple[str, ...], family: str) -> 
             known = ", ".join(roles) or "none"
             raise ValueError(f"io: {side} {', '.join(map(str, unknown))} is not a role of family {family!r} (roles: {known})")
     return value
+
+
+def _parse_recommended(raw: Any, by_id: dict[str, ModelEntry], source: str) -> dict[str, RecommendedSet]:
+    """Validate the `recommended` mapping: known tasks, known ids, the first id of the task, commercial licences."""
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{source}: 'recommended' must map tasks to {{models, commercial}}.", "See the schema at the top of the file.")
+    sets: dict[str, RecommendedSet] = {}
+    for task, value in raw.items():
+        try:
+            chosen = RecommendedSet.model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise ManifestError(
+                f"{source}: recommended.{task}, field '{'.'.join(str(p) for p in first['loc'])}': {first['msg']}.",
+                "Each task lists `models` and `commercial` ids.",
+            ) from None
+        for kind in ("models", "commercial"):
+            _check_recommended_list(task, kind, getattr(chosen, kind), by_id, source)
+        sets[str(task)] = chosen
+    return sets
+
+
+def _check_recommended_list(task: str, kind: str, ids: tuple[str, ...], by_id: dict[str, ModelEntry], source: str) -> None:
+    where = f"{source}: recommended.{task}.{kind}"
+    if not ids:
+        raise ManifestError(f"{where} is empty.", "Name at least the model that does the task (a builtin one if nothing else fits).")
+    for model_id in ids:
+        if model_id not in by_id:
+            raise ManifestError(f"{where}: unknown model id {model_id!r}.", "Use ids of this manifest.")
+        if kind == "commercial" and not by_id[model_id].licence.commercial:
+            raise ManifestError(f"{where}: {model_id!r} does not allow commercial use.", "List only models whose licence allows it.")
+    if by_id[ids[0]].task != task:
+        first_task = by_id[ids[0]].task
+        raise ManifestError(f"{where}: the first id {ids[0]!r} does the task {first_task!r}, not {task!r}.", "Put the task's model first.")

@@ -27,8 +27,8 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
 from facekit.adapters.classic import ClassicRestorer, estimate_noise_sigma, upscale_image
+from facekit.analysis import FaceAnalyser
 from facekit.errors import FaceKitError
-from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
 from facekit.metrics import degrade, face_box_metrics
 from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
@@ -49,7 +49,7 @@ MARGINS = {
 
 @pytest.fixture(scope="module")
 def faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyse(t1).faces  # found on the clean photo, so every degradation is scored on the same faces
+    return FaceAnalyser(engine).analyze(t1).faces  # found on the clean photo, so every degradation is scored on the same faces
 
 
 @pytest.fixture(scope="module")

@@ -222,3 +222,21 @@ def test_cli_reports_faces_it_cannot_frontalize(engine, tmp_path: Path, capsys) 
     assert "No face in Tom_Hanks_54745.png could be frontalized" in record["error"]
     assert "below the 200 px minimum" in record["error"]
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_a_face_with_degenerate_landmarks_is_reported_and_the_others_go_on(engine) -> None:
+    import dataclasses
+
+    image = decode_image(TOM)
+    good = frontalize_image(engine, image, FrontalizeOptions(measure=False))
+    assert good.faces[0]["status"] == "ok"
+    from facekit.analysis import FaceAnalyser
+
+    (face,) = FaceAnalyser(engine).analyze(image).faces
+    collapsed = np.repeat(face.landmarks_68.mean(axis=0, keepdims=True), 68, axis=0)
+    bad = dataclasses.replace(face, landmarks_68=collapsed, pose=None, index=1)
+    run = frontalize_faces(engine, image, [face, bad], FrontalizeOptions(measure=False))
+    assert [r["status"] for r in run.reports] == ["ok", "skipped"]
+    assert "face 1 could not be frontalized" in run.reports[1]["message"].lower()
+    assert "degenerate" in run.reports[1]["message"]
+    assert len(run.frontal) == 1 and run.warnings == [run.reports[1]["message"]]

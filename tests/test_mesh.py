@@ -9,9 +9,9 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from facekit.adapters.inswapper import SwapSource, SwapTarget
 from facekit.adapters.mesh import MeshSwapper, forehead_points, half_face_weight, hidden_side, mirror_face, mouth_is_open
+from facekit.analysis import FaceAnalyser
 from facekit.errors import FaceKitError
 from facekit.face.align import transform_points
-from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, swap_image
@@ -32,7 +32,7 @@ def t1_shuffled(engine, t1):
 
 @pytest.fixture(scope="module")
 def t1_faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyse(t1).faces
+    return FaceAnalyser(engine).analyze(t1).faces
 
 
 def test_mesh_is_the_offline_default_and_reports_dlib(tom_on_t1) -> None:

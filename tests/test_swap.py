@@ -15,13 +15,13 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import insightface_image
-from facekit.adapters.embed import l2_normalise
 from facekit.adapters.inswapper import InSwapper, SwapSource, SwapTarget, weight_alpha
+from facekit.analysis import EmbedderChoice, FaceAnalyser
 from facekit.cli_support import add_global_flags, engine_from_args
 from facekit.commands.swap import register
 from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError, NoFaceError
-from facekit.face.analyser import EmbedderChoice, FaceAnalyser
+from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, parse_face_map, prepare_sources, swap_image
@@ -180,7 +180,7 @@ def test_probe_standin_sees_emb_times_emap_over_norm(engine, models, mobilefacen
     swapper = engine.adapter_for_file(models / "probe_128.onnx", "inswapper")
     assert isinstance(swapper, InSwapper) and swapper.embedding_size == 128
     analyser = FaceAnalyser(engine)
-    face = analyser.analyse(tom).faces[0]
+    face = analyser.analyze(tom).faces[0]
     raw = analyser.embed(tom, [face], mobilefacenet)[0].vector * 3.0  # any scale: the conversion divides by ||emb||
     emap = numpy_helper.to_array(onnx.load(models / "probe_128.onnx").graph.initializer[-1])
     expected = raw @ emap / np.linalg.norm(raw)
@@ -331,7 +331,7 @@ def test_restore_touches_the_swapped_faces_only(engine, t1, tom) -> None:
     x1, y1, x2, y2 = (int(v) for v in result.faces[0]["box"])
     assert np.abs(result.image[y1:y2, x1:x2].astype(int) - plain.image[y1:y2, x1:x2].astype(int)).mean() > 0.3  # restored (measured 0.80)
     changed = np.any(result.image != t1, axis=2)
-    for other in FaceAnalyser(engine).analyse(t1).faces:
+    for other in FaceAnalyser(engine).analyze(t1).faces:
         if other.index != 1:
             bx1, by1, bx2, by2 = (int(v) for v in other.box)
             assert not changed[by1:by2, bx1:bx2].any()

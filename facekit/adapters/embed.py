@@ -4,9 +4,9 @@
 vectors from different models):
 
 - dlib ResNet (`dlib_face_recognition_resnet_model_v1.dat`): Euclidean
-  :func:`dlib_distance` < 0.6 means the same person (dlib's published
+  :func:`facekit.face.identity.euclidean_distance` < 0.6 means the same person (dlib's published
   operating point, 99.38% on LFW).
-- ArcFace w600k_r50 (InsightFace buffalo_l): cosine :func:`similarity` above
+- ArcFace w600k_r50 (InsightFace buffalo_l): cosine :func:`facekit.face.identity.cosine_similarity` above
   about 0.3-0.4 is the range commonly used for "same person"; unrelated
   faces are usually near 0.
 - MobileFaceNet test model (`mobilefacenet_test.onnx`, mean 127.5, std 128),
@@ -35,30 +35,16 @@ from facekit.adapters.dlib_models import (
     to_rgb,
 )
 from facekit.face.align import TEMPLATES, warp
+from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 
 COLOURS = ("rgb", "bgr")
 
 
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    """Scale each row (or a single vector) to unit length; zero vectors stay zero."""
-    array = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(array, axis=-1, keepdims=True)
-    return array / np.maximum(norms, 1e-12)
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two vectors (both are L2-normalised first), -1..1."""
-    return float(np.dot(l2_normalise(np.ravel(a)), l2_normalise(np.ravel(b))))
-
-
-def dlib_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance between two dlib descriptors; same person if < 0.6."""
-    return float(np.linalg.norm(np.ravel(a).astype(np.float32) - np.ravel(b).astype(np.float32)))
 
 
 class DlibResnetEmbedder:
-    """dlib's ResNet face descriptor (128-d, not normalised; compare with :func:`dlib_distance`).
+    """dlib's ResNet face descriptor (128-d, not normalised; compare with :func:`facekit.face.identity.euclidean_distance`).
 
     The face is aligned by dlib from the points of the given shape predictor
     (the 5-point or the 68-point file both work), run in the box dlib expects

@@ -243,10 +243,7 @@ def near_side_weights(rotation: np.ndarray) -> np.ndarray:
 
 def face_geometry(landmarks_68: np.ndarray, image_size: tuple[int, int]) -> FaceGeometry:
     """Pose, lifted and jaw-corrected source points, and the symmetric frontal shape of one face."""
-    try:
-        head = solve_head_pose(landmarks_68, image_size)
-    except ValueError as error:
-        raise FaceKitError(f"No head pose fits this face's landmarks ({error})", "The landmarks are degenerate; check the face.") from None
+    head = solve_head_pose(landmarks_68, image_size)  # DegenerateFaceError for landmarks no pose fits
     rotation, _ = cv2.Rodrigues(head.rvec)
     lifted = lift_landmarks(np.asarray(landmarks_68, dtype=np.float64), head, rotation)
     mirror = np.asarray(MIRROR_68)

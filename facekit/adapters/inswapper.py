@@ -36,10 +36,10 @@ from onnx import numpy_helper
 
 from facekit.adapters import _session_checks as checks
 from facekit.adapters.base import DEFAULT_SWAP_WEIGHT, Swapper, SwapSource, SwapTarget
-from facekit.adapters.embed import l2_normalise
 from facekit.adapters.registry import AdapterSpec, mean_std, square_size
 from facekit.errors import FaceKitError, ModelLoadError
 from facekit.face.align import TEMPLATES, estimate_affine
+from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 
 DEFAULT_WEIGHT = DEFAULT_SWAP_WEIGHT

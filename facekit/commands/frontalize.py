@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-import time
 from pathlib import Path
 
 from facekit.adapters.families import families_for
-from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
+from facekit.analysis import EmbedderChoice
+from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
+from facekit.batch.jobs import FrontalizeJob
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
-from facekit.face.analyser import EmbedderChoice
-from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
+from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
-from facekit.processors.frontalize import (
-    DEFAULT_MAX_YAW,
-    DEFAULT_MIN_FACE_PX,
-    FrontalizeOptions,
-    analyse_and_frontalize,
-    side_by_side,
-)
-from facekit.provenance import provenance_metadata
+from facekit.processors.frontalize import DEFAULT_MAX_YAW, DEFAULT_MIN_FACE_PX, FrontalizeOptions
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -53,9 +44,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--embedder", help="embed model id for the identity score and ref: (default: best ready)")
     parser.add_argument("--no-measure", action="store_true", help="skip re-detecting the output (no pose-after / identity scores)")
     parser.add_argument("--sheet", action="store_true", help="write side-by-side sheets (aligned input | frontal) instead")
-    parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose face files already exist")
+    parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose face files exist as finished FaceKit PNGs")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     parser.add_argument("--json", action="store_true", help="one JSON line per input")
+    add_backend_flags(parser)
     parser.set_defaults(run=run_frontalize)
 
 
@@ -77,60 +69,14 @@ def options_from_args(args: argparse.Namespace) -> FrontalizeOptions:
 
 def run_frontalize(engine: Engine, args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    items = plan_outputs(collect_inputs(args.inputs), args.output, len(args.inputs))
-
-    def process(item: BatchItem) -> dict[str, object]:
-        existing = existing_outputs(item)
-        if args.skip_existing and existing:
-            return {"skipped": "outputs exist", "files": [str(path) for path in existing]}
-        return frontalize_item(engine, item, options, sheet=args.sheet, max_pixels=args.max_pixels, quiet=args.json)
-
-    return run_batch(items, process, json_lines=args.json, skip_existing=False)
+    backend = backend_from_args(args)
+    describe = print_face if not args.json and backend.backend == "local" else None
+    job = FrontalizeJob(options, sheet=args.sheet, max_pixels=args.max_pixels, describe=describe)
+    return run_job_batch(engine, job, args.inputs, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 
 
-def face_output(item: BatchItem, index: int, sheet: bool) -> Path:
-    """OUT/<stem>_face<index>.png (or ..._sheet.png) next to the batch item's planned output."""
-    suffix = "_sheet" if sheet else ""
-    return item.output.with_name(f"{item.output.stem}_face{index}{suffix}.png")
-
-
-def existing_outputs(item: BatchItem) -> list[Path]:
-    """Face files an earlier run wrote for this input."""
-    if not item.output.parent.is_dir():
-        return []
-    pattern = re.compile(rf"{re.escape(item.output.stem)}_face\d+(_sheet)?\.png")
-    return sorted(path for path in item.output.parent.iterdir() if pattern.fullmatch(path.name))
-
-
-def frontalize_item(
-    engine: Engine, item: BatchItem, options: FrontalizeOptions, sheet: bool, max_pixels: int, quiet: bool
-) -> dict[str, object]:
-    """Frontalize one input file and write its face files; the JSON record of the run."""
-    started = time.perf_counter()
-    image = decode_image(item.input, max_pixels=max_pixels)
-    run = analyse_and_frontalize(engine, image, options)
-    written: list[str] = []
-    for face in run.frontal:
-        picture = side_by_side(face.original_crop, face.image) if sheet else face.image
-        target = face_output(item, face.index, sheet)
-        details = {"input": item.input.name, "face": face.report}
-        write_image_atomic(target, picture, metadata=provenance_metadata("frontalize", run.models, details))
-        face.report["file"] = str(target)
-        written.append(str(target))
-    if not quiet:
-        for report in run.reports:
-            print(describe_face(report), file=sys.stdout if report.get("status") == "ok" else sys.stderr)
-    if not written:
-        reasons = " ".join(str(report.get("message", "")) for report in run.reports)
-        raise FaceKitError(f"No face in {item.input.name} could be frontalized. {reasons}")
-    return {
-        "output": str(item.output.parent),
-        "files": written,
-        "faces": run.reports,
-        "models": run.models,
-        "warnings": run.warnings,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+def print_face(report: dict[str, object]) -> None:
+    print(describe_face(report), file=sys.stdout if report.get("status") == "ok" else sys.stderr)
 
 
 def describe_face(face: dict[str, object]) -> str:

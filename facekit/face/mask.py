@@ -9,6 +9,10 @@ import numpy as np
 
 MaskRegion = Literal["face", "lower_face", "mouth"]
 
+FOREHEAD_LIFT = 0.12  # swap paste mask: brows raised by this fraction of the chin-to-brow distance
+HULL_FEATHER = 0.04  # swap paste mask: hull edge Gaussian sigma, fraction of the face width
+MASK_WORKING_SIDE = 160  # masks of larger crops are drawn at about this size and scaled up
+
 # iBUG 68 indices whose convex hull outlines each region.
 _REGION_POINTS: dict[str, tuple[int, ...]] = {
     "face": tuple(range(0, 27)),
@@ -85,3 +89,25 @@ def combine_masks(*masks: np.ndarray) -> np.ndarray:
     if len(shapes) != 1:
         raise ValueError(f"Masks differ in size: {sorted(shapes)}.")
     return np.minimum.reduce([mask.astype(np.float32) for mask in masks])
+
+
+def swap_mask(size: tuple[int, int], points_68: np.ndarray | None, blur: float = 0.3) -> np.ndarray:
+    """Feathered box mask, cut to the face hull (brows raised a little, lips always inside) when 68 points are known.
+
+    Large crops get their mask drawn at a reduced size and scaled up: it is
+    smooth, and the wide Gaussian blurs would otherwise cost more than the swap.
+    """
+    shrink = max(1, round(min(size) / MASK_WORKING_SIDE))
+    small = (max(1, round(size[0] / shrink)), max(1, round(size[1] / shrink)))
+    box = box_mask(small, blur=blur)
+    if points_68 is None:
+        mask = box
+    else:
+        points = np.asarray(points_68, dtype=np.float32).reshape(68, 2) * np.float32(small[0] / size[0])
+        raised = points.copy()
+        raised[17:27] += FOREHEAD_LIFT * (points[17:27].mean(axis=0) - points[8])
+        feather = HULL_FEATHER * float(np.ptp(points[:17, 0])) / small[0]
+        face = landmark_hull_mask(small, raised, "face", feather=feather)
+        mouth = landmark_hull_mask(small, points, "mouth", feather=feather)
+        mask = combine_masks(box, np.maximum(face, mouth))
+    return mask if small == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)

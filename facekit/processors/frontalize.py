@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 
 from facekit.adapters.base import Frontalizer, FrontalResult, Restorer
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import estimate_affine, paste_back, template_points, warp
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.mask import box_mask
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Face, Pose
@@ -183,7 +183,7 @@ def measure_frontal(
     """Pose and identity of the output, measured by detecting its face and 68 landmarks again."""
     side = min(_MEASURE_SIDE, frontal.shape[0])
     small = cv2.resize(frontal, (side, side), interpolation=cv2.INTER_AREA)
-    analysis = analyser.analyse(small, AnalysisOptions())
+    analysis = analyser.analyze(small, AnalysisOptions())
     found = _main_face(analysis.faces, side)
     if found is None or found.landmarks_68 is None:
         return {"pose_after": None, "identity": None, "measure_note": "no face was detected on the output"}
@@ -225,16 +225,16 @@ def frontalize_faces(
     for position, face in enumerate(faces):
         progress(position / max(len(faces), 1), f"frontalizing face {face.index}")
         pose = face.pose
-        if pose is None and face.landmarks_68 is not None:
-            pose = estimate_pose(face.landmarks_68, (width, height))
-        message = limit_message(face, pose, options)
-        if message is not None:
-            run.reports.append({"index": face.index, "status": "skipped", "message": message, **_before(face, pose)})
-            run.warnings.append(message)
-            continue
         try:
+            if pose is None and face.landmarks_68 is not None:
+                pose = estimate_pose(face.landmarks_68, (width, height))
+            message = limit_message(face, pose, options)
+            if message is not None:
+                run.reports.append({"index": face.index, "status": "skipped", "message": message, **_before(face, pose)})
+                run.warnings.append(message)
+                continue
             frontal = _frontalize_one(analyser, image_bgr, face, pose, frontalizer, refiner, options)
-        except FaceKitError as error:  # a problem with this face (e.g. degenerate landmarks), not the job
+        except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
             message = f"Face {face.index} could not be frontalized: {error}"
             run.reports.append({"index": face.index, "status": "skipped", "message": message, **_before(face, pose)})
             run.warnings.append(message)
@@ -303,7 +303,7 @@ def analyse_and_frontalize(
     """Detect, select and frontalize; the run keeps each face's aligned input crop (for sheets)."""
     analyser = FaceAnalyser(engine)
     progress(0.0, "detecting faces")
-    analysis = analyser.analyse(image_bgr, AnalysisOptions())
+    analysis = analyser.analyze(image_bgr, AnalysisOptions())
     faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
     run = frontalize_faces(engine, image_bgr, faces, options, progress)
     run.models = {**analysis.models, **run.models}

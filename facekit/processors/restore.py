@@ -30,17 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
+from facekit import recommended
 from facekit.adapters.base import Refiner, Restorer
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.mask import box_mask
 from facekit.face.types import Face
 from facekit.model_ref import ModelRef
-from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
 
 MASK_BLUR = 0.3
 
@@ -49,7 +50,8 @@ MASK_BLUR = 0.3
 class RestoreOptions:
     """Everything a restore job needs besides the image."""
 
-    model: str | None = None  # a restore model id; None = the best ready one
+    model: str | None = None  # a restore model id; None = the best ready one (see facekit.recommended.choose)
+    download_recommended: bool = False  # with model None: fetch the recommended restorer now when none is on disk
     model_file: Path | None = None  # or your own ONNX file of `family`
     family: str = "gfpgan"
     fidelity: float = 0.5  # CodeFormer's weight: 0 = quality, 1 = identity
@@ -100,10 +102,22 @@ class RestoreOptions:
         return ModelRef.of(self.diffusion, self.diffusion_file, "diffusion")
 
 
-def load_restorer(engine: Engine, options: RestoreOptions) -> tuple[Restorer, str]:
+def load_restorer(engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> tuple[Restorer, str]:
     """The restorer the options name (built once by the engine) and its label."""
-    ref = engine.resolve("restore", options.restorer_ref)
-    return engine.restorer(ref), ref.label
+    restorer, label, _ = load_restorer_with_reason(engine, options, progress)
+    return restorer, label
+
+
+def load_restorer_with_reason(
+    engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress
+) -> tuple[Restorer, str, str | None]:
+    """The restorer, its label and, when the options named none, why that one was chosen."""
+    ref, reason = options.restorer_ref, None
+    if ref.is_best:
+        choice = recommended.choose(engine, "restore", options.download_recommended, download_progress(progress))
+        ref, reason = ModelRef(model_id=choice.model_id), choice.reason
+    ref = engine.resolve("restore", ref)
+    return engine.restorer(ref), ref.label, reason
 
 
 def load_refiner(engine: Engine, options: RestoreOptions) -> tuple[Refiner | None, str | None]:
@@ -127,9 +141,11 @@ def restore_faces(
     progress: JobProgress = no_progress,
 ) -> tuple[np.ndarray, list[dict[str, object]], dict[str, str]]:
     """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
-    restorer, label = load_restorer(engine, options)
+    restorer, label, reason = load_restorer_with_reason(engine, options, progress)
     refiner, refiner_label = load_refiner(engine, options)
     models = {"restorer": label}
+    if reason is not None:
+        models["restorer_choice"] = reason
     if refiner_label is not None:
         models["diffusion"] = refiner_label
     result = image_bgr.copy()
@@ -189,7 +205,7 @@ def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions
     """Analyse, select faces, (upscale,) restore them; an image without faces comes back (upscaled) with a warning."""
     started = time.perf_counter()
     analyser = FaceAnalyser(engine)
-    analysis = analyser.analyse(image_bgr, options.analysis)
+    analysis = analyser.analyze(image_bgr, options.analysis)
     progress(0.05, f"found {len(analysis.faces)} face(s)")
     warnings: list[str] = []
     if analysis.faces:

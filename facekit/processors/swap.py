@@ -22,16 +22,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from facekit.adapters.embed import l2_normalise
+from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
+from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
-from facekit.face.align import paste_back, transform_points
-from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
-from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask
+from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
+from facekit.face.identity import mean_identity
+from facekit.face.mask import swap_mask
 from facekit.face.types import Face
 from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
@@ -39,16 +39,12 @@ from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
 
-FOREHEAD_LIFT = 0.12  # paste mask: brows raised by this fraction of the chin-to-brow distance
-HULL_FEATHER = 0.04  # paste mask: hull edge Gaussian sigma, fraction of the face width
-MASK_WORKING_SIDE = 160  # masks of larger crops are drawn at about this size and scaled up
-
-
 @dataclass(frozen=True)
 class SwapOptions:
     """Everything a swap needs besides the images."""
 
-    model: str | None = None  # swap model id; None = best ready (mesh offline)
+    model: str | None = None  # swap model id; None = best ready (mesh offline; see facekit.recommended.choose)
+    download_recommended: bool = False  # with model None: fetch the recommended swapper and its embedder when none is on disk
     model_file: Path | None = None  # a user's ONNX file of `family`
     family: str = "inswapper"
     source_index: int | None = None  # face of each source photo; None = its largest
@@ -132,7 +128,7 @@ def prepare_sources(
     if options.face_map and len(sources) > 1:
         raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
     labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
-    swapper, swapper_label = load_swapper(engine, options)
+    swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
     analyser = FaceAnalyser(engine)
     photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
     warnings: list[str] = []
@@ -145,6 +141,8 @@ def prepare_sources(
         choice, embedder_label, embedder_family = source_embedder(engine, options, swapper)
     identities = {key: _source_identity(analyser, members, choice) for key, members in members_by_key.items()}
     models = {"swapper": swapper_label}
+    if choice_reason is not None:
+        models["swapper_choice"] = choice_reason
     if embedder_label is not None:
         models["source_embedder"] = embedder_label
     return PreparedSources(
@@ -162,8 +160,18 @@ def prepare_sources(
 
 def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
     """The swap adapter: a user's file, a named model, or the best ready one."""
-    ref = engine.resolve("swap", options.swapper_ref)
-    return engine.swapper(ref), ref.label
+    swapper, label, _ = load_swapper_with_reason(engine, options)
+    return swapper, label
+
+
+def load_swapper_with_reason(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str, str | None]:
+    """The swap adapter, its label and, when the options named none, why that one was chosen."""
+    ref, reason = options.swapper_ref, None
+    if ref.is_best:
+        choice = recommended.choose(engine, "swap", options.download_recommended)
+        ref, reason = ModelRef(model_id=choice.model_id), choice.reason
+    ref = engine.resolve("swap", ref)
+    return engine.swapper(ref), ref.label, reason
 
 
 def source_embedder(engine: Engine, options: SwapOptions, swapper: FaceSwapper) -> tuple[EmbedderChoice, str, str]:
@@ -206,7 +214,7 @@ def _family_ids(engine: Engine, family: str) -> list[str]:
 
 
 def _source_faces(analyser: FaceAnalyser, image: np.ndarray, label: str, options: SwapOptions) -> list[Face]:
-    faces = analyser.analyse(image, options.analysis).faces
+    faces = analyser.analyze(image, options.analysis).faces
     if not faces:
         raise NoFaceError(f"No face was found in the {label}.", "Use a source photo where the face is visible and at least ~80 px wide.")
     return faces
@@ -250,7 +258,7 @@ def _source_identity(
     embedding = None
     if choice is not None:
         vectors = [analyser.embed(photo, [member], choice)[0].vector for photo, member, _ in members]
-        embedding = l2_normalise(np.mean([l2_normalise(v) for v in vectors], axis=0))
+        embedding = mean_identity(vectors)
     return SourceIdentity(
         swap=SwapSource(image=image, face=face, embedding=embedding),
         members=[(photo, member) for photo, member, _ in members],
@@ -286,7 +294,7 @@ def swap_prepared(
     started = time.perf_counter()
     analyser = FaceAnalyser(engine)
     progress(0.1, "finding the target faces")
-    analysis = analyser.analyse(target, options.analysis)
+    analysis = analyser.analyze(target, options.analysis)
     report_choice, report_warning = report_embedder(engine, options, prepared)
     pairs = _target_pairs(analyser, target, analysis, options, prepared, report_choice)
     target_embeddings = _target_embeddings(analyser, target, pairs, options, prepared)
@@ -357,71 +365,10 @@ def swap_one_face(
 ) -> np.ndarray:
     """Crop the face as the swapper wants, swap, and paste back through the face mask."""
     matrix, size = swapper.crop_transform(face)
-    crop = crop_face(image, matrix, size, swapper.resampling)
+    crop = crop_face(image, matrix, size, RESAMPLING[swapper.resampling])  # the family table says which (17.1)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
     return paste_face(image, swapped, matrix, swap_mask(size, points, options.mask_blur))
-
-
-def _integer_window(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
-    """The image window a crop covers when `matrix` is a whole-pixel shift that stays inside the image, else None."""
-    if not np.array_equal(matrix[:, :2], np.eye(2)) or not np.array_equal(matrix[:, 2], np.round(matrix[:, 2])):
-        return None
-    x, y = int(-matrix[0, 2]), int(-matrix[1, 2])
-    width, height = size
-    if x < 0 or y < 0 or x + width > image.shape[1] or y + height > image.shape[0]:
-        return None
-    return slice(y, y + height), slice(x, x + width)
-
-
-_RESAMPLING = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
-
-
-def crop_face(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], resampling: str = "bilinear") -> np.ndarray:
-    """The crop a swapper asked for: a plain copy for whole-pixel shifts, else a warp with the swapper's resampling (edges replicated).
-
-    Learned swappers get the resampling they were trained on (inswapper:
-    bilinear, as InsightFace's `norm_crop2` and FaceFusion crop); the family
-    table (facekit/adapters/families.py) states it per family.
-    """
-    window = _integer_window(image, matrix, size)
-    if window is not None:
-        return image[window].copy()
-    return cv2.warpAffine(image, matrix, size, flags=_RESAMPLING[resampling], borderMode=cv2.BORDER_REPLICATE)
-
-
-def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`paste_back`, with a direct blend into the window for whole-pixel shifts (same result, no resampling)."""
-    window = _integer_window(image, matrix, (crop.shape[1], crop.shape[0]))
-    if window is None:
-        return paste_back(image, crop, matrix, mask)
-    result = image.copy()
-    weight = np.clip(mask, 0.0, 1.0)[..., None]
-    region = result[window].astype(np.float32)
-    result[window] = np.clip(np.rint(region + weight * (crop.astype(np.float32) - region)), 0, 255).astype(np.uint8)
-    return result
-
-
-def swap_mask(size: tuple[int, int], points_68: np.ndarray | None, blur: float = 0.3) -> np.ndarray:
-    """Feathered box mask, cut to the face hull (brows raised a little, lips always inside) when 68 points are known.
-
-    Large crops get their mask drawn at a reduced size and scaled up: it is
-    smooth, and the wide Gaussian blurs would otherwise cost more than the swap.
-    """
-    shrink = max(1, round(min(size) / MASK_WORKING_SIDE))
-    small = (max(1, round(size[0] / shrink)), max(1, round(size[1] / shrink)))
-    box = box_mask(small, blur=blur)
-    if points_68 is None:
-        mask = box
-    else:
-        points = np.asarray(points_68, dtype=np.float32).reshape(68, 2) * np.float32(small[0] / size[0])
-        raised = points.copy()
-        raised[17:27] += FOREHEAD_LIFT * (points[17:27].mean(axis=0) - points[8])
-        feather = HULL_FEATHER * float(np.ptp(points[:17, 0])) / small[0]
-        face = landmark_hull_mask(small, raised, "face", feather=feather)
-        mouth = landmark_hull_mask(small, points, "mouth", feather=feather)
-        mask = combine_masks(box, np.maximum(face, mouth))
-    return mask if small == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
 
 
 def _restore(
@@ -474,7 +421,7 @@ def identity_report(
         source_vector = _identity_vector(analyser, identity, choice)
         source_score, same_as_source = compare(swapped, source_vector, match)
         target_score, _ = compare(swapped, original_vector, match)
-        closer = source_score < target_score if match.metric == "euclidean" else source_score > target_score
+        closer = match.is_better(source_score, target_score)
         record.update(
             {
                 "source_similarity": round(source_score, 4),

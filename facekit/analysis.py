@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from facekit.adapters.embed import dlib_distance, similarity
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import DegenerateFaceError, FaceKitError
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Embedding, Face
 from facekit.manifest import Match
@@ -59,6 +58,7 @@ class Analysis:
     faces: list[Face]
     models: dict[str, str]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. a face whose landmarks no pose fits
 
 
 class FaceAnalyser:
@@ -67,10 +67,11 @@ class FaceAnalyser:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def analyse(self, image_bgr: np.ndarray, options: AnalysisOptions = AnalysisOptions()) -> Analysis:
+    def analyze(self, image_bgr: np.ndarray, options: AnalysisOptions = AnalysisOptions()) -> Analysis:
         height, width = image_bgr.shape[:2]
         detector_id = options.detector or self.engine.default_model("detect").id
         timings: dict[str, float] = {}
+        warnings: list[str] = []
         started = time.perf_counter()
         detector = self.engine.adapter(detector_id, expected_task="detect")
         faces = detector.detect(image_bgr, options.score_threshold, options.nms_threshold, options.max_faces)
@@ -90,9 +91,14 @@ class FaceAnalyser:
             started = time.perf_counter()
             for face in faces:
                 if face.landmarks_68 is not None:
-                    face.pose = estimate_pose(face.landmarks_68, (width, height))
+                    try:
+                        face.pose = estimate_pose(face.landmarks_68, (width, height))
+                    except DegenerateFaceError as error:  # this face has no pose; the others keep theirs
+                        warnings.append(f"face {face.index}: {error.message}")
             timings["pose"] = _ms_since(started)
-        return Analysis(width=width, height=height, faces=faces, models=models, timings_ms=timings)
+        return Analysis(width=width, height=height, faces=faces, models=models, timings_ms=timings, warnings=warnings)
+
+    analyse = analyze  # the old spelling, kept while other branches move over; use analyze
 
     def _landmark_model(self, faces: list[Face], options: AnalysisOptions) -> str | None:
         if options.landmarks is not None:
@@ -134,7 +140,7 @@ class FaceAnalyser:
 
 def compare(a: np.ndarray, b: np.ndarray, match: Match) -> tuple[float, bool]:
     """Score two embeddings with the model's metric; (score, same person?)."""
-    score = dlib_distance(a, b) if match.metric == "euclidean" else similarity(a, b)
+    score = match.scale.score(a, b)
     return score, match.same_person(score)
 
 
