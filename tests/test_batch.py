@@ -136,7 +136,7 @@ def test_a_full_disk_stops_the_batch_cleanly(tmp_path, monkeypatch, capsys) -> N
 
     assert run_batch(items, process, json_lines=True, stream=io.StringIO()) == EXIT_DISK_FULL
     err = capsys.readouterr().err
-    assert "error: no space left on " in err and "for b.png (needs" in err and "Traceback" not in err
+    assert "error: No space left on /" in err and "for b.png (needs" in err and "Traceback" not in err
     assert seen == ["a.png", "b.png"]  # stopped: c.png was not attempted
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]  # no temporary or partial file left
     assert Image.open(tmp_path / "out" / "a.png").text[RUN_KEY] == "run1"

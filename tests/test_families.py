@@ -13,12 +13,12 @@ from facekit.adapters.registry import BUILDERS
 from facekit.commands.restore import RESTORE_FAMILIES
 from facekit.commands.swap import SWAP_FAMILIES
 from facekit.errors import FaceKitError, ManifestError
-from facekit.face.align import TEMPLATES
+from facekit.face.align import RESAMPLING, TEMPLATES, crop_face
 from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, TEMPLATE_NAMES, load_manifest, parse_manifest
 from facekit.model_ref import ModelRef
 from facekit.processors.frontalize import FrontalizeOptions
 from facekit.processors.restore import RestoreOptions
-from facekit.processors.swap import SwapOptions, crop_face
+from facekit.processors.swap import SwapOptions
 
 SHIPPED = load_manifest(DEFAULT_MANIFEST_PATH)
 
@@ -117,7 +117,7 @@ def test_learned_swapper_crop_is_bilinear_like_the_reference() -> None:
     image = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)
     angle = np.deg2rad(7.0)
     matrix = np.array([[0.61 * np.cos(angle), -0.61 * np.sin(angle), -40.3], [0.61 * np.sin(angle), 0.61 * np.cos(angle), -22.7]])
-    crop = crop_face(image, matrix, (128, 128), FAMILIES["inswapper"].resampling)
+    crop = crop_face(image, matrix, (128, 128), RESAMPLING[FAMILIES["inswapper"].resampling])
     reference = cv2.warpAffine(image, matrix, (128, 128), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     assert np.array_equal(crop, reference)
     bicubic = cv2.warpAffine(image, matrix, (128, 128), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)

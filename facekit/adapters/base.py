@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from facekit.face.mask import FaceParse
 from facekit.face.types import Face, Pose
 
 DEFAULT_SWAP_WEIGHT = 0.5
@@ -97,6 +98,7 @@ class SwapSource:
     image: np.ndarray  # BGR uint8 photo holding `face`
     face: Face  # the chosen face, with 68 points when a landmarker ran
     embedding: np.ndarray | None = None  # L2-normalised vector of `Swapper.embedding_family` (mean of several photos, renormalised)
+    face_mask: np.ndarray | None = None  # image-sized 0..1: 1 on the face's own pixels, 0 on occluders (texture swappers skip those)
 
 
 @dataclass(frozen=True)
@@ -171,12 +173,13 @@ class Frontalizer(Protocol):
 
 @runtime_checkable
 class Parser(Protocol):
-    """Face parsing: an aligned crop (uint8 BGR, `size` x `size` on `template`) -> HxW class labels (uint8)."""
+    """Labels every pixel of one face with a CelebAMask-HQ class (the face warped onto `template` at `size`)."""
 
+    name: str
     template: str
     size: int
 
-    def parse(self, crop_bgr: np.ndarray) -> np.ndarray: ...
+    def parse(self, image_bgr: np.ndarray, face: Face) -> FaceParse: ...
 
 
 #: task -> the Protocol its adapters satisfy (the engine's typed accessors check against it).

@@ -11,12 +11,15 @@ import argparse
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from facekit.batch.execute import new_run_id, process_item
-from facekit.batch.inputs import BatchItem, plan_items
+from facekit.batch.inputs import IMAGE_SUFFIXES, BatchItem, plan_items, suffix
 from facekit.batch.jobs import BatchJob
 from facekit.batch.local import run_batch
 from facekit.batch.results import ResultsTable
+from facekit.batch.storage import is_uri
+from facekit.disk import check_folder_path
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 
@@ -95,6 +98,8 @@ def run_job_batch(
     engine: Engine, job: BatchJob, inputs: list[str], out: str, options: BackendOptions, json_lines: bool, skip_existing: bool
 ) -> int:
     """Run `job` on every input with the chosen backend; the exit code."""
+    if not is_uri(out):  # -o below a file: one error line before any work (issue 18.12)
+        check_folder_path(Path(out).parent if suffix(out) in IMAGE_SUFFIXES else Path(out), "-o")
     items = plan_items(inputs, out, options.recursive)
     results = ResultsTable(options.results) if options.results else None
     try:

@@ -2,7 +2,7 @@
 
 Per face: the face is warped onto the restorer's template at its size, the
 restorer (and, when asked, DifFace-style diffusion refinement) runs on the
-crop, and the result is pasted back through a feathered box mask scaled by
+crop, and the result is pasted back through the job's masks (facekit.masking) scaled by
 `blend` (0 keeps the original, 1 takes the restored crop inside the mask).
 
 Paste order: largest face first, smallest last (ties by face index), each
@@ -38,12 +38,10 @@ from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, comp
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
-from facekit.face.mask import box_mask
 from facekit.face.types import Face
+from facekit.masking import MaskOptions, load_masker
 from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
-
-MASK_BLUR = 0.3
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,7 @@ class RestoreOptions:
     diffusion_start: int = DEFAULT_START
     diffusion_eta: float = DEFAULT_ETA
     diffusion_seed: int = 0
+    mask: MaskOptions = MaskOptions()  # paste-back masks (default: box+region+occlusion with a parser, else box+area)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.blend <= 1.0:
@@ -143,13 +142,14 @@ def restore_faces(
     """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
     restorer, label, reason = load_restorer_with_reason(engine, options, progress)
     refiner, refiner_label = load_refiner(engine, options)
-    models = {"restorer": label}
+    masker = load_masker(engine, options.mask)
+    models = {"restorer": label, "mask": masker.label}
     if reason is not None:
         models["restorer_choice"] = reason
     if refiner_label is not None:
         models["diffusion"] = refiner_label
     result = image_bgr.copy()
-    mask = box_mask(restorer.size, blur=MASK_BLUR) * np.float32(options.blend)
+    size = (restorer.size, restorer.size)
     seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
     ordered = paste_order(faces)
     for number, face in enumerate(ordered):
@@ -161,6 +161,7 @@ def restore_faces(
             restored = refiner.refine(
                 restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
             )
+        mask = masker.crop_mask(result, face, affine_matrix, size) * np.float32(options.blend)
         result = paste_back(result, restored, affine_matrix, mask)
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")

@@ -31,8 +31,8 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
-from facekit.face.mask import swap_mask
 from facekit.face.types import Face
+from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
 
@@ -55,7 +55,7 @@ class SwapOptions:
     embedder: EmbedderChoice | None = None  # identity report (and ref: selection); None = not the one feeding the swapper
     source_embedder: EmbedderChoice | None = None  # what feeds an embedding-driven swapper; None = best ready of its family
     analysis: AnalysisOptions = AnalysisOptions()
-    mask_blur: float = 0.3  # feathered box mask, as in the restore job
+    mask: MaskOptions = MaskOptions()  # paste-back masks (default: box+region+occlusion with a parser, else box+area)
     identity: bool = True  # score each swapped face against the source and the original face
 
     def __post_init__(self) -> None:
@@ -114,6 +114,7 @@ class PreparedSources:
     source_embedder_family: str | None
     models: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    masker: FaceMasker | None = None  # paste-back masks (and the source-side occluder mask of a texture swapper)
 
 
 def prepare_sources(
@@ -129,6 +130,7 @@ def prepare_sources(
         raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
     labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
     swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
+    masker = load_masker(engine, options.mask)
     analyser = FaceAnalyser(engine)
     photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
     warnings: list[str] = []
@@ -140,7 +142,9 @@ def prepare_sources(
     if swapper.embedding_family is not None:
         choice, embedder_label, embedder_family = source_embedder(engine, options, swapper)
     identities = {key: _source_identity(analyser, members, choice) for key, members in members_by_key.items()}
-    models = {"swapper": swapper_label}
+    if swapper.embedding_family is None:  # a texture swapper: keep the source's occluders out of the transfer
+        identities = {key: _with_face_content(identity, masker) for key, identity in identities.items()}
+    models = {"swapper": swapper_label, "mask": masker.label}
     if choice_reason is not None:
         models["swapper_choice"] = choice_reason
     if embedder_label is not None:
@@ -155,7 +159,15 @@ def prepare_sources(
         source_embedder_family=embedder_family,
         models=models,
         warnings=warnings,
+        masker=masker,
     )
+
+
+def _with_face_content(identity: SourceIdentity, masker: FaceMasker) -> SourceIdentity:
+    """The identity with its source face's own-pixel mask (hat brim, hair, glasses -> 0) for the swapper."""
+    source = identity.swap
+    content = masker.face_content(source.image, source.face)
+    return replace(identity, swap=replace(source, face_mask=content))
 
 
 def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
@@ -301,7 +313,7 @@ def swap_prepared(
     image = target
     for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
         progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
-        image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options)
+        image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
     models = {**analysis.models, **prepared.models}
     restore_reports: dict[int, dict[str, object]] = {}
     if options.restore is not None:
@@ -362,13 +374,15 @@ def swap_one_face(
     source: SwapSource,
     target_embedding: np.ndarray | None,
     options: SwapOptions,
+    masker: FaceMasker | None = None,
 ) -> np.ndarray:
-    """Crop the face as the swapper wants, swap, and paste back through the face mask."""
+    """Crop the face as the swapper wants, swap, and paste back through the face mask (the masker's; box+area without one)."""
     matrix, size = swapper.crop_transform(face)
     crop = crop_face(image, matrix, size, RESAMPLING[swapper.resampling])  # the family table says which (17.1)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
-    return paste_face(image, swapped, matrix, swap_mask(size, points, options.mask_blur))
+    masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
+    return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
 
 
 def _restore(
