@@ -151,10 +151,17 @@ def restore_faces(
     result = image_bgr.copy()
     size = (restorer.size, restorer.size)
     seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
+    repairs: dict[int, dict[str, object]] = {}
     ordered = paste_order(faces)
     for number, face in enumerate(ordered):
         started = time.perf_counter()
         step = _face_progress(progress, number, len(ordered))
+        in_place = getattr(restorer, "restore_region", None)
+        if in_place is not None and refiner is None:  # classic: repairs the face in the photo's own pixels
+            result, repairs[id(face)] = in_place(result, face.box, options.blend)
+            seconds[id(face)] = time.perf_counter() - started
+            step(1.0, f"restored face {number + 1}/{len(ordered)}")
+            continue
         crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
         restored = restorer.restore(crop, options.fidelity)
         if refiner is not None:
@@ -166,6 +173,9 @@ def restore_faces(
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")
     reports = [_face_report(face, seconds[id(face)]) for face in faces]
+    for face, report in zip(faces, reports, strict=True):
+        if id(face) in repairs:
+            report["repairs"] = repairs[id(face)]
     if options.identity and faces:
         models["embedder"] = _add_identity(engine, image_bgr, result, faces, options.embedder, reports)
     return result, reports, models
