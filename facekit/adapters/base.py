@@ -58,6 +58,10 @@ class Embedder(Protocol):
 
     def embed_faces(self, image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray: ...
 
+    def embed_batches(self, batches: list[tuple[np.ndarray, list[Face]]]) -> list[np.ndarray]:
+        """Several (image, faces) pairs in as few model calls as possible; one array per pair."""
+        ...
+
 
 @runtime_checkable
 class Restorer(Protocol):
