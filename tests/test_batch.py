@@ -171,7 +171,7 @@ def test_parquet_list_file_and_results_table(tmp_path) -> None:
     items = list(plan_items([str(tmp_path / "list.parquet")], str(tmp_path / "out")))
     assert [item.name for item in items] == ["b.png", "a.png"]
     with ResultsTable(tmp_path / "results.parquet") as table:
-        run_batch(items, lambda item: {"faces": [{"index": 0, "identity_similarity": 0.25}]}, True, stream=io.StringIO(), results=table)
+        run_batch(items, lambda item: {"faces": [{"index": 0, "identity_distance": 0.25}]}, True, stream=io.StringIO(), results=table)
     rows = pq.read_table(tmp_path / "results.parquet").to_pylist()
     assert [(row["status"], row["faces"], row["identity_scores"]) for row in rows] == [("ok", 1, [0.25])] * 2
     assert rows[0]["worker"] and json.loads(rows[0]["report"])["input"] == str(folder / "b.png")

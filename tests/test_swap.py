@@ -140,10 +140,10 @@ def inswapper_options(model: Path, embedder: EmbedderChoice, **kwargs) -> SwapOp
     return SwapOptions(model_file=model, family="inswapper", source_embedder=embedder, **kwargs)
 
 
-def face_boxes_psnr(original: np.ndarray, result: np.ndarray, faces: list[dict]) -> float:
+def face_boxes_psnr(original: np.ndarray, result: np.ndarray, faces: list) -> float:
     regions = []
     for face in faces:
-        x1, y1, x2, y2 = (int(round(v)) for v in face["box"])
+        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
         regions.append((original[y1:y2, x1:x2], result[y1:y2, x1:x2]))
     before = np.concatenate([r[0].reshape(-1, 3) for r in regions])
     after = np.concatenate([r[1].reshape(-1, 3) for r in regions])
@@ -167,9 +167,9 @@ def test_identity_standin_returns_the_target_nearly_unchanged(engine, models, mo
     assert result.models["identity_embedder"] == "dlib_resnet"  # not the ArcFace model that fed the swapper
     # Measured: 42.6-43.8 dB per face box (bicubic crop to 128, bilinear paste back); 54.9 dB over the image.
     assert min(face_boxes_psnr(t1, result.image, [face]) for face in result.faces) > 40.0
-    for face in result.faces:
-        assert face["source_similarity"] > 0.6  # dlib distance (measured 0.72-0.85): still the original person...
-        assert face["target_similarity"] < 0.15  # ...nearly identical to itself (measured 0.05-0.09)
+    for face in result.face_dicts():
+        assert face["source_distance"] > 0.6  # dlib distance (measured 0.72-0.85): still the original person...
+        assert face["target_distance"] < 0.15  # ...nearly identical to itself (measured 0.05-0.09)
         assert face["closer_to_source"] is False
 
 
@@ -263,7 +263,7 @@ def test_an_emap_that_does_not_fit_the_source_input_is_rejected(tmp_path) -> Non
 def test_face_map_swaps_each_mapped_face_only(engine, models, mobilefacenet, t1) -> None:
     options = inswapper_options(models / "identity_128.onnx", mobilefacenet, face_map=((0, 1), (1, 0)))
     result = swap_image(engine, [t1], t1, options)
-    assert [(f["index"], f["source"]) for f in result.faces] == [(1, "source photo 1 face 0"), (0, "source photo 1 face 1")]
+    assert [(f.index, f.source) for f in result.faces] == [(1, "source photo 1 face 0"), (0, "source photo 1 face 1")]
 
 
 def test_map_index_out_of_range_is_a_clear_error(engine, models, mobilefacenet, t1, tom) -> None:
@@ -297,7 +297,7 @@ def test_reference_selection_picks_the_right_face(engine, models, mobilefacenet,
     Image.fromarray(reference).save(path)
     options = inswapper_options(models / "identity_128.onnx", mobilefacenet, faces=FaceSelection.parse(f"ref:{path}"))
     result = swap_image(engine, [t1], t1, options)
-    assert [face["index"] for face in result.faces] == [3]
+    assert [face.index for face in result.faces] == [3]
 
 
 def test_options_refuse_contradictions() -> None:
@@ -312,10 +312,10 @@ def test_restore_touches_the_swapped_faces_only(engine, t1, tom) -> None:
 
     result = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), restore=RestoreOptions(model="classic")))
     assert result.models["restorer"] == "classic" and result.models["swapper"] == "mesh"
-    assert [face["index"] for face in result.faces] == [1]
-    assert "identity_similarity" in result.faces[0]["restore"]
+    assert [face.index for face in result.faces] == [1]
+    assert "identity_distance" in result.face_dicts()[0]["restore"]
     plain = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), identity=False))
-    x1, y1, x2, y2 = (int(v) for v in result.faces[0]["box"])
+    x1, y1, x2, y2 = (int(v) for v in result.faces[0].box)
     assert np.abs(result.image[y1:y2, x1:x2].astype(int) - plain.image[y1:y2, x1:x2].astype(int)).mean() > 0.3  # restored (measured 0.80)
     changed = np.any(result.image != t1, axis=2)
     for other in FaceAnalyser(engine).analyze(t1).faces:
@@ -351,7 +351,7 @@ def test_cli_batch_writes_outputs_with_provenance_and_json(tmp_path, shared_mode
         record = by_name[name]
         assert [face["index"] for face in record["faces"]] == [0, 3]
         for face in record["faces"]:
-            assert {"source_similarity", "target_similarity", "identity_embedder"} <= set(face)
+            assert {"source_distance", "target_distance", "identity_embedder", "identity_direction"} <= set(face)
         assert record["models"]["swapper"] == "mesh"
         written = Image.open(record["output"])
         assert written.text["facekit:job"] == "swap" and written.text["facekit:ai_edited"] == "true"

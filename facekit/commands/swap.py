@@ -46,8 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     swap.add_argument("--skip-existing", action="store_true", help="leave targets whose output is a finished FaceKit PNG")
     swap.add_argument("--json", action="store_true",
-                      help="one JSON line per image; faces carry source_similarity and target_similarity "
-                           "(scores in identity_metric: Euclidean distances for dlib_resnet, lower = more alike)")
+                      help="one JSON line per image; faces carry source_distance and target_distance (dlib_resnet, "
+                           "lower = more alike) or source_similarity and target_similarity (ArcFace, higher = more alike)")
     add_backend_flags(swap)
     swap.set_defaults(run=run_swap)
 

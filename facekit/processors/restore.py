@@ -34,7 +34,7 @@ from facekit import recommended
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS, DiffusionRefiner
 from facekit.adapters.restorers import Restorer
-from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
@@ -42,6 +42,8 @@ from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
 from facekit.masking import MaskOptions, load_masker
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
+from facekit.processors.identity import IdentityScorer
+from facekit.processors.reports import RestoreFaceReport
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def restore_faces(
     faces: list[Face],
     options: RestoreOptions,
     progress: JobProgress = no_progress,
-) -> tuple[np.ndarray, list[dict[str, object]], dict[str, str]]:
+) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
     """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
     restorer, label, reason = load_restorer_with_reason(engine, options, progress)
     refiner, refiner_label = load_refiner(engine, options)
@@ -154,10 +156,17 @@ def restore_faces(
     result = image_bgr.copy()
     size = (restorer.size, restorer.size)
     seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
+    repairs: dict[int, dict[str, object]] = {}
     ordered = paste_order(faces)
     for number, face in enumerate(ordered):
         started = time.perf_counter()
         step = _face_progress(progress, number, len(ordered))
+        in_place = getattr(restorer, "restore_region", None)
+        if in_place is not None and refiner is None:  # classic: repairs the face in the photo's own pixels
+            result, repairs[id(face)] = in_place(result, face.box, options.blend)
+            seconds[id(face)] = time.perf_counter() - started
+            step(1.0, f"restored face {number + 1}/{len(ordered)}")
+            continue
         crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
         restored = restorer.restore(crop, options.fidelity)
         if refiner is not None:
@@ -168,9 +177,14 @@ def restore_faces(
         result = paste_back(result, restored, affine_matrix, mask)
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")
-    reports = [_face_report(face, seconds[id(face)]) for face in faces]
+    reports = [
+        RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
+    ]
     if options.identity and faces:
-        models["embedder"] = _add_identity(engine, image_bgr, result, faces, options.embedder, reports)
+        scorer = IdentityScorer(FaceAnalyser(engine), options.embedder)
+        for report, score in zip(reports, scorer.compare_faces(image_bgr, result, faces), strict=True):
+            report.identity = score
+        models["embedder"] = scorer.label
     return result, reports, models
 
 
@@ -179,30 +193,6 @@ def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgres
         progress((number + fraction) / total, f"face {number + 1}/{total}: {message}")
 
     return update
-
-
-def _face_report(face: Face, seconds: float) -> dict[str, object]:
-    return {"index": face.index, "box": [round(float(v), 1) for v in face.box], "seconds": round(seconds, 3)}
-
-
-def _add_identity(
-    engine: Engine, before: np.ndarray, after: np.ndarray, faces: list[Face], choice: EmbedderChoice, reports: list[dict[str, object]]
-) -> str:
-    """Add each face's before/after identity score to its report; return the embedder's label."""
-    analyser = FaceAnalyser(engine)
-    adapter, label, match = analyser.embedder(choice)
-    originals = analyser.embed(before, faces, choice)  # cached on the faces
-    restored = adapter.embed_faces(after, faces)  # not cached: these are the restored pixels
-    for report, original, vector in zip(reports, originals, restored, strict=True):
-        score, same = compare(original.vector, np.asarray(vector, dtype=np.float32), match)
-        report.update(
-            identity_similarity=round(score, 4),
-            identity_metric=match.metric,
-            identity_threshold=match.threshold,
-            same_person=bool(same),
-            embedder=label,
-        )
-    return label
 
 
 def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions, progress: JobProgress = no_progress) -> JobResult:
@@ -223,7 +213,7 @@ def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions
         image = upscale_image(image_bgr, options.upscale, options.upscale_method)
         faces = [scaled_face(face, options.upscale) for face in faces]
         models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
-    reports: list[dict[str, object]] = []
+    reports: list[RestoreFaceReport] = []
     if faces:
         image, reports, used = restore_faces(engine, image, faces, options, _tail(progress, 0.05))
         models.update(used)
@@ -250,10 +240,11 @@ def _tail(progress: JobProgress, start: float) -> JobProgress:
     return update
 
 
-def _identity_warnings(reports: list[dict[str, object]]) -> list[str]:
+def _identity_warnings(reports: list[RestoreFaceReport]) -> list[str]:
     return [
-        f"face {report['index']}: the restored face may not be the same person "
-        f"({report['embedder']} {report['identity_metric']} score {report['identity_similarity']}, limit {report['identity_threshold']})."
+        f"face {report.index}: the restored face may not be the same person "
+        f"({report.identity.model} {report.identity.kind} {report.identity.value:.4f}, {report.identity.direction}, "
+        f"limit {report.identity.threshold})."
         for report in reports
-        if report.get("same_person") is False
+        if report.identity is not None and not report.identity.same_person
     ]
