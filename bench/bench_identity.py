@@ -30,10 +30,10 @@ from pathlib import Path
 
 import cv2
 import insightface
-import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
+from bench.common import save_graph
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.engine import Engine, EngineConfig
 from facekit.processors.restore import RestoreOptions, restore_image
@@ -59,9 +59,7 @@ def pass_through_gfpgan(path: Path) -> Path:
     """GFPGAN's I/O names and shapes, output = input (the network costs nothing)."""
     tensor = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 3, 512, 512]) for name in ("input", "output")]
     graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "gfpgan_pass", [tensor[0]], [tensor[1]])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    save_graph(graph, path)
     return path
 
 
