@@ -21,9 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from test_geometric import MeshScene, face_from_landmarks
 
-from conftest import insightface_image
 from facekit.commands import frontalize as frontalize_command
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
@@ -38,6 +36,7 @@ from facekit.processors.frontalize import (
     side_by_side,
     symmetry_score,
 )
+from helpers import MeshScene, face_from_landmarks, insightface_image
 
 TOM = insightface_image("Tom_Hanks_54745.png")
 T1 = insightface_image("t1.jpg")
