@@ -217,3 +217,13 @@ def test_app_batch_keeps_the_good_results_when_one_file_raises_any_error(engine,
     assert errors[0] is None and errors[2] is None and "ZeroDivisionError" in errors[1]
     with zipfile.ZipFile(archive) as opened:
         assert sorted(opened.namelist()) == ["000_a.png", "002_c.png", "report.json"]
+
+
+def test_ray_flags_with_the_local_backend_are_refused(tmp_path, capsys) -> None:
+    from facekit import cli
+
+    folder = _inputs(tmp_path, ["a.png"])
+    argv = ["--offline", "--models-dir", str(tmp_path / "m"), "restore", str(folder), "-o", str(tmp_path / "out"), "--workers", "4"]
+    assert cli.main(argv) == 2
+    assert "--workers only apply to --backend ray" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

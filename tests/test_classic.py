@@ -61,7 +61,7 @@ def test_classic_improves_degraded_faces(engine, t1, faces, pass_through, kind: 
     degraded = apply_steps(t1, SUITE[kind])
     restored, reports, models = restore_faces(engine, degraded, faces, RestoreOptions(model="classic", identity=False))
     copied, _, _ = restore_faces(engine, degraded, faces, RestoreOptions(model_file=pass_through, identity=False))
-    assert models["restorer"] == "classic"
+    assert models["restorer"] == "classic" and "ellipse" in models["mask"]
     before_psnr, before_ssim = face_box_metrics(t1, degraded, faces)
     after_psnr, after_ssim = face_box_metrics(t1, restored, faces)
     copied_psnr, _ = face_box_metrics(t1, copied, faces)

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facekit.adapters.classic_region import restore_region
+from facekit.adapters.classic_region import WindowMask, restore_region
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.errors import FaceKitError
 
@@ -113,9 +113,11 @@ class ClassicRestorer:
         self.name = "classic"
         self._settings = settings
 
-    def restore_region(self, image_bgr: np.ndarray, box: np.ndarray, strength: float) -> tuple[np.ndarray, dict[str, object]]:
+    def restore_region(
+        self, image_bgr: np.ndarray, box: np.ndarray, strength: float, window_mask: WindowMask | None = None
+    ) -> tuple[np.ndarray, dict[str, object]]:
         """The photo with the face in `box` repaired in place, only as much as it needs (see classic_region)."""
-        result, damage = restore_region(image_bgr, box, strength)
+        result, damage = restore_region(image_bgr, box, strength, window_mask)
         return result, damage.as_dict()
 
     def restore(self, crop_bgr: np.ndarray, fidelity: float = 0.5) -> np.ndarray:

@@ -33,6 +33,7 @@ one has no edge. Numbers: `python -m bench.bench_restore --quality`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -214,17 +215,29 @@ def repair_window(window_bgr: np.ndarray, settings: RegionSettings) -> tuple[np.
     return repaired, damage
 
 
+#: window_mask((left, top, right, bottom)) -> float mask 0..1 of the window's size (the job's mask options)
+WindowMask = Callable[[tuple[int, int, int, int]], np.ndarray]
+
+
 def restore_region(
-    image_bgr: np.ndarray, box: np.ndarray, strength: float, settings: RegionSettings = RegionSettings()
+    image_bgr: np.ndarray,
+    box: np.ndarray,
+    strength: float,
+    window_mask: WindowMask | None = None,
+    settings: RegionSettings = RegionSettings(),
 ) -> tuple[np.ndarray, Damage]:
-    """The photo with one face repaired in place (only what it needs; blended through a soft ellipse by `strength`)."""
+    """The photo with one face repaired in place (only what it needs), blended by `strength` through a soft
+    ellipse around the face, times `window_mask` when given."""
     window = face_window(box, image_bgr.shape, settings.margin)
     left, top, right, bottom = window
     original = image_bgr[top:bottom, left:right]
     repaired, damage = repair_window(original, settings)
     result = image_bgr.copy()
     if damage.deblocked or damage.denoised or damage.deblurred:
-        weight = (ellipse_weight(box, window) * np.float32(strength))[..., None]
+        weight = ellipse_weight(box, window) * np.float32(strength)
+        if window_mask is not None:
+            weight = np.minimum(weight, np.asarray(window_mask(window), dtype=np.float32) * np.float32(strength))
+        weight = weight[..., None]
         mixed = original.astype(np.float32) + weight * (repaired.astype(np.float32) - original)
         result[top:bottom, left:right] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return result, damage

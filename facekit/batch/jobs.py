@@ -7,8 +7,11 @@ turns one decoded image into the encoded files to write plus its report
 record. The local runner and the Ray actors call exactly this function, so
 both backends write the same files and the same rows.
 
-Video jobs plug in here too: a spec whose prepared function takes the input
-location instead of a decoded image (see `PreparedJob.reads_image`).
+Video jobs plug in here (helper V's commands/video.py): a spec with
+`output_suffix = ".mp4"`, `input_suffixes = VIDEO_SUFFIXES` and a prepared
+job with `reads_image=False`, whose `run(item, empty)` streams item.input
+itself, writes item.output atomically itself (OUT.part renamed) and returns
+`JobOutput([], record)`. Both backends then run it unchanged.
 """
 
 from __future__ import annotations

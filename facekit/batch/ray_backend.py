@@ -86,7 +86,7 @@ class FaceKitWorker:
         self.run_id = run_id
         if engine_config.intra_op_threads == 0:  # "one per core" would oversubscribe a node shared by several actors
             engine_config = dataclasses.replace(engine_config, intra_op_threads=threads)
-        cv2.setNumThreads(threads)
+        cv2.setNumThreads(engine_config.intra_op_threads)
         self.prepared = job.prepare(Engine(engine_config))
 
     def __call__(self, batch: Any) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import SwapJob, source_bytes
 from facekit.cli_support import add_global_flags, tqdm_progress
+from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
 from facekit.engine import Engine
 from facekit.imageio import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
@@ -48,6 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--json", action="store_true",
                       help="one JSON line per image; faces carry source_distance and target_distance (dlib_resnet, "
                            "lower = more alike) or source_similarity and target_similarity (ArcFace, higher = more alike)")
+    add_mask_flags(swap)
     add_backend_flags(swap)
     swap.set_defaults(run=run_swap)
 
@@ -66,6 +68,7 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
         source_embedder=_source_embedder(args),
         analysis=AnalysisOptions(detector=args.detector),
         identity=not args.no_identity,
+        mask=mask_options_from_args(args),
     )
 
 

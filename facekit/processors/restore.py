@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
 from facekit.manifest import FAMILY_TASKS
-from facekit.masking import MaskOptions, load_masker
+from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport
@@ -163,7 +164,8 @@ def restore_faces(
         step = _face_progress(progress, number, len(ordered))
         in_place = getattr(restorer, "restore_region", None)
         if in_place is not None and refiner is None:  # classic: repairs the face in the photo's own pixels
-            result, repairs[id(face)] = in_place(result, face.box, options.blend)
+            chosen_mask = None if options.mask == MaskOptions() else _window_mask(masker, result, face)  # asked-for masks only
+            result, repairs[id(face)] = in_place(result, face.box, options.blend, chosen_mask)
             seconds[id(face)] = time.perf_counter() - started
             step(1.0, f"restored face {number + 1}/{len(ordered)}")
             continue
@@ -177,6 +179,8 @@ def restore_faces(
         result = paste_back(result, restored, affine_matrix, mask)
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")
+    if repairs:
+        models["mask"] = "face ellipse (classic repairs in place)" + ("" if options.mask == MaskOptions() else f" x {masker.label}")
     reports = [
         RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
     ]
@@ -186,6 +190,17 @@ def restore_faces(
             report.identity = score
         models["embedder"] = scorer.label
     return result, reports, models
+
+
+def _window_mask(masker: FaceMasker, image_bgr: np.ndarray, face: Face) -> Callable[[tuple[int, int, int, int]], np.ndarray]:
+    """The job's mask drawn over an image window (a pure translation of the photo), for in-place restorers."""
+
+    def draw(window: tuple[int, int, int, int]) -> np.ndarray:
+        left, top, right, bottom = window
+        translation = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top]])
+        return masker.crop_mask(image_bgr, face, translation, (right - left, bottom - top))
+
+    return draw
 
 
 def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgress:
