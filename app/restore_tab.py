@@ -19,10 +19,10 @@ REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder",
 
 
 def takes_fidelity(engine: Engine, model_id: str | None) -> bool:
-    """Whether a restore model has CodeFormer's `weight` input (from the manifest, without loading it)."""
+    """Whether a restore model's family has a `fidelity` input role (from the manifest, without loading it)."""
     if not model_id:
         return False
-    return "weight" in (engine.manifest.get(model_id).io.inputs or ())
+    return engine.manifest.get(model_id).takes("fidelity")
 
 
 def report_rows(faces: Sequence[RestoreFaceReport]) -> list[list[object]]:

@@ -22,7 +22,6 @@ vectors from different models):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import dlib
 import numpy as np
@@ -40,16 +39,6 @@ from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 
 COLOURS = ("rgb", "bgr")
-
-
-class Embedder(Protocol):
-    """Turns each face of an image into an identity vector (one row per face)."""
-
-    def embed(self, image_bgr: np.ndarray, face: Face) -> np.ndarray: ...
-
-    def embed_faces(self, image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray: ...
-
-    def embed_batches(self, batches: list[tuple[np.ndarray, list[Face]]]) -> list[np.ndarray]: ...
 
 
 class DlibResnetEmbedder:

@@ -242,6 +242,7 @@ class MeshSwapper:
     embedding_family = None
     embedding_size = None
     uses_weight = False
+    resampling = "bicubic"  # the texture crop (families.py says so too)
 
     def __init__(
         self,
@@ -366,4 +367,6 @@ def _points_68(face: Face, role: str) -> np.ndarray:
 
 
 def build_mesh(spec: AdapterSpec) -> MeshSwapper:
-    return MeshSwapper()
+    swapper = MeshSwapper()
+    swapper.resampling = spec.family_info.resampling
+    return swapper

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from facekit.adapters.families import families_for
 from facekit.analysis import EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import FrontalizeJob
@@ -30,7 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="frontalize model id (default: best ready, i.e. geometric)")
     parser.add_argument("--refine", metavar="ID", help="restore model run on each frontal face: classic, gfpgan_1.4, codeformer, ...")
     parser.add_argument("--refine-file", metavar="PATH", help="your own restorer ONNX file for --refine (see --refine-family)")
-    parser.add_argument("--refine-family", default="gfpgan", help="family of --refine-file: gfpgan or codeformer (default gfpgan)")
+    parser.add_argument(
+        "--refine-family", default="gfpgan", choices=families_for("restore", model_file=True), help="family of --refine-file"
+    )
     parser.add_argument("--fidelity", type=float, default=0.5, help="CodeFormer fidelity 0..1 for --refine (default 0.5)")
     parser.add_argument("--size", type=int, default=512, help="output size in pixels on the FFHQ template (default 512)")
     parser.add_argument(

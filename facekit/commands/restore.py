@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import RestoreJob
@@ -15,7 +16,7 @@ from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
 from facekit.processors.restore import RestoreOptions
 
-RESTORE_FAMILIES = ("gfpgan", "codeformer")
+RESTORE_FAMILIES = families_for("restore", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:

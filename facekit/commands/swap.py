@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import SwapJob, source_bytes
@@ -19,7 +20,7 @@ from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
 
-SWAP_FAMILIES = ("inswapper",)
+SWAP_FAMILIES = families_for("swap", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:

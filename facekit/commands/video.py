@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
@@ -27,7 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _common(restore)
     restore.add_argument("--model", help="restore model id (default: the best ready one)")
     restore.add_argument("--model-file", help="your own ONNX restorer file (with --family)")
-    restore.add_argument("--family", default="gfpgan", choices=("gfpgan", "codeformer"), help="family of --model-file")
+    restore.add_argument("--family", default="gfpgan", choices=families_for("restore", model_file=True), help="family of --model-file")
     restore.add_argument("--fidelity", type=float, default=0.5, help="CodeFormer: 0 = quality .. 1 = identity (default 0.5)")
     restore.add_argument("--blend", type=float, default=0.8, help="strength of the restored face, 0..1 (default 0.8)")
     restore.set_defaults(run=run_video_restore)
@@ -36,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--source", action="append", required=True, metavar="PHOTO", help="source photo (repeat for more of the person)")
     swap.add_argument("--model", help="swap model id (default: the best ready one; mesh offline)")
     swap.add_argument("--model-file", help="your own ONNX swapper file (with --family)")
-    swap.add_argument("--family", default="inswapper", choices=("inswapper",), help="family of --model-file")
+    swap.add_argument("--family", default="inswapper", choices=families_for("swap", model_file=True), help="family of --model-file")
     swap.add_argument("--source-index", type=int, help="which face of each source photo (default: its largest)")
     swap.add_argument("--weight", type=float, default=DEFAULT_WEIGHT, help="inswapper identity weight 0..1 (default 0.5)")
     swap.add_argument("--restore", metavar="ID", help="restore the swapped faces with this restore model")

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facekit.adapters.geometric import Frontalizer, FrontalResult
+from facekit.adapters.base import Frontalizer, FrontalResult, Restorer
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
@@ -28,6 +28,7 @@ from facekit.face.align import estimate_affine, paste_back, template_points, war
 from facekit.face.mask import box_mask
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Face, Pose
+from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import FrontalizeFaceReport, FrontalMeasure
@@ -73,6 +74,16 @@ class FrontalizeOptions:
             raise FaceKitError(f"min_face_px {self.min_face_px} is negative.", f"Use a value such as {DEFAULT_MIN_FACE_PX:g}.")
         if not 0.0 <= self.fidelity <= 1.0:
             raise FaceKitError(f"fidelity {self.fidelity} is outside 0..1.", "Use 0.5.")
+        self.frontalizer_ref.check_family("frontalize")
+        self.refine_ref.check_family("restore")  # a swapper named as the refiner is an error here, not a crash later
+
+    @property
+    def frontalizer_ref(self) -> ModelRef:
+        return ModelRef.of(self.model, self.model_file, self.family)
+
+    @property
+    def refine_ref(self) -> ModelRef:
+        return ModelRef.of(self.refine, self.refine_file, self.refine_family)
 
 
 @dataclass
@@ -106,19 +117,16 @@ class FrontalizeRun:
 
 def load_frontalizer(engine: Engine, options: FrontalizeOptions) -> tuple[Frontalizer, str]:
     """The frontalizer adapter and the label the report uses for it."""
-    if options.model_file is not None:
-        return engine.adapter_for_file(options.model_file, options.family), f"file:{options.model_file.name}"
-    model_id = options.model or engine.default_model("frontalize").id
-    return engine.adapter(model_id, expected_task="frontalize"), model_id
+    ref = engine.resolve("frontalize", options.frontalizer_ref)
+    return engine.frontalizer(ref), ref.label
 
 
-def load_refiner(engine: Engine, options: FrontalizeOptions) -> tuple[Any, str] | None:
+def load_refiner(engine: Engine, options: FrontalizeOptions) -> tuple[Restorer, str] | None:
     """The restorer run on frontal crops (None when no refinement was asked for)."""
-    if options.refine_file is not None:
-        return engine.adapter_for_file(options.refine_file, options.refine_family), f"file:{options.refine_file.name}"
-    if options.refine is None:
+    if options.refine is None and options.refine_file is None:
         return None
-    return engine.adapter(options.refine, expected_task="restore"), options.refine
+    ref = engine.resolve("restore", options.refine_ref)
+    return engine.restorer(ref), ref.label
 
 
 def refine_frontal(restorer: Any, image: np.ndarray, template: str, fidelity: float) -> np.ndarray:

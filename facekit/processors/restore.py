@@ -32,16 +32,16 @@ from pathlib import Path
 import numpy as np
 
 from facekit import recommended
+from facekit.adapters.base import Refiner, Restorer
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
-from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS, DiffusionRefiner
-from facekit.adapters.restorers import Restorer
+from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
-from facekit.manifest import FAMILY_TASKS
 from facekit.masking import FaceMasker, MaskOptions, load_masker
+from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport
@@ -80,8 +80,7 @@ class RestoreOptions:
             raise FaceKitError(f"Upscale factor {self.upscale} is outside 1..{MAX_UPSCALE:g}.", "Use e.g. --upscale 2.")
         if self.upscale_method not in UPSCALE_METHODS:
             raise FaceKitError(f"Unknown upscale method {self.upscale_method!r}.", f"Use one of: {', '.join(UPSCALE_METHODS)}.")
-        if self.model is not None and self.model_file is not None:
-            raise FaceKitError("Both a model id and a model file were given.", "Use --model ID or --model-file PATH, not both.")
+        self.restorer_ref.check_family("restore")  # also: not both a model id and a file
         if self.diffusion is not None and self.diffusion_file is not None:
             raise FaceKitError("Both a diffusion model id and a file were given.", "Use one of them.")
         if not 1 <= self.diffusion_steps <= 1000 or not 0 <= self.diffusion_start <= self.diffusion_steps:
@@ -96,6 +95,14 @@ class RestoreOptions:
     def refines(self) -> bool:
         return self.diffusion is not None or self.diffusion_file is not None
 
+    @property
+    def restorer_ref(self) -> ModelRef:
+        return ModelRef.of(self.model, self.model_file, self.family)
+
+    @property
+    def diffusion_ref(self) -> ModelRef:
+        return ModelRef.of(self.diffusion, self.diffusion_file, "diffusion")
+
 
 def load_restorer(engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> tuple[Restorer, str]:
     """The restorer the options name (built once by the engine) and its label."""
@@ -107,30 +114,20 @@ def load_restorer_with_reason(
     engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress
 ) -> tuple[Restorer, str, str | None]:
     """The restorer, its label and, when the options named none, why that one was chosen."""
-    if options.model_file is None and options.model is None:
+    ref, reason = options.restorer_ref, None
+    if ref.is_best:
         choice = recommended.choose(engine, "restore", options.download_recommended, download_progress(progress))
-        return engine.adapter(choice.model_id, expected_task="restore"), choice.model_id, choice.reason
-    restorer, label = _named_restorer(engine, options)
-    return restorer, label, None
+        ref, reason = ModelRef(model_id=choice.model_id), choice.reason
+    ref = engine.resolve("restore", ref)
+    return engine.restorer(ref), ref.label, reason
 
 
-def _named_restorer(engine: Engine, options: RestoreOptions) -> tuple[Restorer, str]:
-    if options.model_file is not None:
-        if FAMILY_TASKS.get(options.family) != "restore" or options.family == "classic":
-            families = sorted(f for f, task in FAMILY_TASKS.items() if task == "restore" and f != "classic")
-            raise FaceKitError(f"{options.family!r} is not a family of restore model files.", f"Use --family {' or '.join(families)}.")
-        return engine.adapter_for_file(options.model_file, options.family), f"file:{Path(options.model_file).name}"
-    model_id = options.model or engine.default_model("restore").id
-    return engine.adapter(model_id, expected_task="restore"), model_id
-
-
-def load_refiner(engine: Engine, options: RestoreOptions) -> tuple[DiffusionRefiner | None, str | None]:
+def load_refiner(engine: Engine, options: RestoreOptions) -> tuple[Refiner | None, str | None]:
     """The diffusion refiner the options name, if any, and its label."""
-    if options.diffusion_file is not None:
-        return engine.adapter_for_file(options.diffusion_file, "diffusion"), f"file:{Path(options.diffusion_file).name}"
-    if options.diffusion is not None:
-        return engine.adapter(options.diffusion, expected_task="diffusion"), options.diffusion
-    return None, None
+    if not options.refines:
+        return None, None
+    ref = engine.resolve("diffusion", options.diffusion_ref)
+    return engine.refiner(ref), ref.label
 
 
 def paste_order(faces: list[Face]) -> list[Face]:

@@ -33,10 +33,11 @@ from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, 
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
-from facekit.face.align import crop_face, paste_face, transform_points
+from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
+from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport, SwapFaceReport
@@ -70,10 +71,14 @@ class SwapOptions:
             raise FaceKitError("The face map names a target face twice.", "Map each target face once.")
         if self.face_map and self.faces.mode != "all":
             raise FaceKitError("Give either a face map or a face selection, not both.", "A map already names every target face.")
-        if self.model is not None and self.model_file is not None:
-            raise FaceKitError("Both a model id and a model file were given.", "Use --model ID or --model-file PATH, not both.")
+        self.swapper_ref.check_family("swap")  # also: not both a model id and a file; the family is a swap family
         if self.source_index is not None and self.face_map:
             raise FaceKitError("Give either a source face index or a face map, not both.", "The map names the source faces.")
+
+
+    @property
+    def swapper_ref(self) -> ModelRef:
+        return ModelRef.of(self.model, self.model_file, self.family)
 
 
 def parse_face_map(text: str) -> tuple[tuple[int, int], ...]:
@@ -179,13 +184,12 @@ def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str
 
 def load_swapper_with_reason(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str, str | None]:
     """The swap adapter, its label and, when the options named none, why that one was chosen."""
-    if options.model_file is not None:
-        adapter = engine.adapter_for_file(options.model_file, options.family)
-        return adapter, f"file:{Path(options.model_file).name}", None
-    if options.model is None:
+    ref, reason = options.swapper_ref, None
+    if ref.is_best:
         choice = recommended.choose(engine, "swap", options.download_recommended)
-        return engine.adapter(choice.model_id, expected_task="swap"), choice.model_id, choice.reason
-    return engine.adapter(options.model, expected_task="swap"), options.model, None
+        ref, reason = ModelRef(model_id=choice.model_id), choice.reason
+    ref = engine.resolve("swap", ref)
+    return engine.swapper(ref), ref.label, reason
 
 
 def source_embedder(engine: Engine, options: SwapOptions, swapper: FaceSwapper) -> tuple[EmbedderChoice, str, str]:
@@ -381,7 +385,7 @@ def swap_one_face(
 ) -> np.ndarray:
     """Crop the face as the swapper wants, swap, and paste back through the face mask (the masker's; box+area without one)."""
     matrix, size = swapper.crop_transform(face)
-    crop = crop_face(image, matrix, size)
+    crop = crop_face(image, matrix, size, RESAMPLING[swapper.resampling])  # the family table says which (17.1)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
     masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
