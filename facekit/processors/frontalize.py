@@ -28,6 +28,7 @@ from facekit.face.align import estimate_affine, paste_back, template_points, war
 from facekit.face.mask import box_mask
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Face, Pose
+from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
 from facekit.processors.identity import IdentityScorer
@@ -63,6 +64,7 @@ class FrontalizeOptions:
     min_face_px: float = DEFAULT_MIN_FACE_PX
     embedder: EmbedderChoice = EmbedderChoice()
     measure: bool = True  # re-detect the output and score pose, identity and symmetry
+    mask: MaskOptions = MaskOptions()  # what the symmetric fill may mirror: the face's own pixels (parser, else skin colour)
 
     def __post_init__(self) -> None:
         low, high = _SIZE_RANGE
@@ -215,6 +217,7 @@ class FrontalizePipeline:
     frontalizer: Frontalizer
     refiner: Any | None = None  # a Restorer run on each frontal crop
     identity: IdentityScorer | None = None  # None: the output is not re-measured (no pose-after / identity)
+    masker: FaceMasker | None = None  # what is the face's own content (not mirrored); None: every pixel
     options: FrontalizeOptions = FrontalizeOptions()
     models: dict[str, str] = field(default_factory=dict)
 
@@ -223,9 +226,11 @@ class FrontalizePipeline:
         analyser = FaceAnalyser(engine)
         frontalizer, label = load_frontalizer(engine, options)
         refiner = load_frontal_restorer(engine, options)
-        models = {"frontalizer": label} | ({"refiner": refiner[1]} if refiner is not None else {})
+        masker = load_masker(engine, options.mask)
+        models = {"frontalizer": label, "mirror_mask": _mirror_mask_label(masker)}
+        models |= {"refiner": refiner[1]} if refiner is not None else {}
         identity = IdentityScorer(analyser, options.embedder) if options.measure else None
-        return cls(analyser, frontalizer, refiner[0] if refiner is not None else None, identity, options, models)
+        return cls(analyser, frontalizer, refiner[0] if refiner is not None else None, identity, masker, options, models)
 
     def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> FrontalizeResult:
         """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
@@ -267,7 +272,7 @@ class FrontalizePipeline:
                 if message is not None:
                     run.skip(face, pose, message)
                     continue
-                frontal = _frontalize_one(self.identity, image_bgr, face, pose, self.frontalizer, self.refiner, options)
+                frontal = _frontalize_one(self.identity, image_bgr, face, pose, self.frontalizer, self.refiner, options, self.masker)
             except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
                 run.skip(face, pose, f"Face {face.index} could not be frontalized: {error}")
                 continue
@@ -298,9 +303,11 @@ def _frontalize_one(
     frontalizer: Frontalizer,
     refiner: Any | None,
     options: FrontalizeOptions,
+    masker: FaceMasker | None,
 ) -> FrontalFace:
     started = time.perf_counter()
-    result = frontalizer.frontalize(image_bgr, face, size=options.size)
+    content = masker.face_content(image_bgr, face) if masker is not None else None  # hair, hands, glasses are not mirrored
+    result = frontalizer.frontalize(image_bgr, face, size=options.size, face_content=content)
     frontalize_ms = (time.perf_counter() - started) * 1000.0
     output = result.image
     if refiner is not None:
@@ -321,6 +328,11 @@ def _frontalize_one(
         measure=measure_frontal(scorer, image_bgr, face, output) if scorer is not None else None,
     )
     return FrontalFace(index=face.index, image=output, original_crop=original_crop, report=report, result=result)
+
+
+def _mirror_mask_label(masker: FaceMasker) -> str:
+    """What decides which pixels the symmetric fill may mirror."""
+    return f"parser {masker.parser_label}" if masker.parser_label is not None else "skin colour (no parser)"
 
 
 def _visible_fraction(result: FrontalResult) -> float | None:
