@@ -37,7 +37,7 @@ from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import FaceDataError, FaceKitError
 from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
@@ -191,6 +191,7 @@ class RestorePipeline:
         if faces:
             image, reports, used = self.restore_faces(image, faces, _tail(progress, 0.05))
             models.update(used)
+            warnings.extend(report.skipped for report in reports if report.skipped is not None)
             warnings.extend(_identity_warnings(reports))
         progress(1.0, "done")
         return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
@@ -199,45 +200,58 @@ class RestorePipeline:
         self, image_bgr: np.ndarray, faces: list[Face], progress: JobProgress = no_progress
     ) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
         """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
-        options, restorer = self.options, self.restorer
-        masker = self.masker
+        options, masker = self.options, self.masker
         models = dict(self.models)
         result = image_bgr.copy()
-        size = (restorer.size, restorer.size)
         seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
         repairs: dict[int, dict[str, object]] = {}
         ordered = paste_order(faces)
+        skipped: dict[int, str] = {}
         for number, face in enumerate(ordered):
             started = time.perf_counter()
             step = _face_progress(progress, number, len(ordered))
-            in_place = getattr(restorer, "restore_region", None)
-            if in_place is not None and self.refiner is None:  # classic: repairs the face in the photo's own pixels
-                chosen_mask = None if options.mask == MaskOptions() else _window_mask(masker, result, face)  # asked-for masks only
-                result, repairs[id(face)] = in_place(result, face.box, options.blend, chosen_mask)
-                seconds[id(face)] = time.perf_counter() - started
-                step(1.0, f"restored face {number + 1}/{len(ordered)}")
-                continue
-            # 1. align onto the restorer's template; 2. restore (3. refine); 4. paste back through the masks
-            crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
-            restored = restorer.restore(crop, options.fidelity)
-            if self.refiner is not None:
-                restored = self.refiner.refine(
-                    restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
-                )
-            mask = masker.crop_mask(result, face, affine_matrix, size) * np.float32(options.blend)
-            result = paste_back(result, restored, affine_matrix, mask)
+            try:
+                result, repair = self._restore_one(result, face, masker, step)
+            except FaceDataError as error:  # this face's data is unusable (e.g. degenerate landmarks): skip it, go on
+                skipped[id(face)] = f"Face {face.index} was not restored: {error}"
+            else:
+                if repair is not None:
+                    repairs[id(face)] = repair
             seconds[id(face)] = time.perf_counter() - started
             step(1.0, f"restored face {number + 1}/{len(ordered)}")
         if repairs:
             models["mask"] = "face ellipse (classic repairs in place)" + ("" if options.mask == MaskOptions() else f" x {masker.label}")
         reports = [
-            RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
+            RestoreFaceReport(
+                index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face)), skipped=skipped.get(id(face))
+            )
+            for face in faces
         ]
-        if self.identity is not None and faces:
-            for report, score in zip(reports, self.identity.compare_faces(image_bgr, result, faces), strict=True):
+        scored = [(report, face) for report, face in zip(reports, faces, strict=True) if report.skipped is None]
+        if self.identity is not None and scored:
+            for (report, _), score in zip(scored, self.identity.compare_faces(image_bgr, result, [f for _, f in scored]), strict=True):
                 report.identity = score
             models["embedder"] = self.identity.label
         return result, reports, models
+
+
+    def _restore_one(
+        self, image: np.ndarray, face: Face, masker: FaceMasker, step: JobProgress
+    ) -> tuple[np.ndarray, dict[str, object] | None]:
+        """One face: (1. align, 2. restore, 3. refine, 4. paste back) or an in-place repair; (image, repair record)."""
+        options, restorer = self.options, self.restorer
+        in_place = getattr(restorer, "restore_region", None)
+        if in_place is not None and self.refiner is None:  # classic: repairs the face in the photo's own pixels
+            chosen_mask = None if options.mask == MaskOptions() else _window_mask(masker, image, face)  # asked-for masks only
+            return in_place(image, face.box, options.blend, chosen_mask)
+        crop, affine_matrix = warp(image, face.landmarks_5, restorer.template, restorer.size)
+        restored = restorer.restore(crop, options.fidelity)
+        if self.refiner is not None:
+            restored = self.refiner.refine(
+                restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
+            )
+        mask = masker.crop_mask(image, face, affine_matrix, (restorer.size, restorer.size)) * np.float32(options.blend)
+        return paste_back(image, restored, affine_matrix, mask), None
 
 
 def restore_faces(

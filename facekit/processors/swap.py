@@ -32,7 +32,7 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
+from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.types import Face
@@ -326,28 +326,34 @@ class SwapPipeline:
         pairs = _target_pairs(self.analyser, target, analysis, options, prepared, self.report_choice)
         # 2. swap each face and paste it back
         target_embeddings = _target_embeddings(self.analyser, target, pairs, options, prepared)
-        image = target
+        image, skipped = target, {}
         for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
             progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
-            image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
+            try:
+                image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
+            except FaceDataError as error:  # this face's data is unusable (e.g. degenerate landmarks): skip it, go on
+                skipped[id(face)] = f"Face {face.index} was not swapped: {error}"
+        swapped = [(identity, face) for identity, face in pairs if id(face) not in skipped]
         models = {**analysis.models, **prepared.models}
         # 3. restore the swapped faces
         restore_reports: dict[int, RestoreFaceReport] = {}
         if self.restore is not None:
             progress(0.8, "restoring the swapped faces")
-            fresh = [replace(face, embeddings={}) for _, face in pairs]
+            fresh = [replace(face, embeddings={}) for _, face in swapped]
             image, reports, restore_models = self.restore.restore_faces(image, fresh)
             restore_reports = {report.index: report for report in reports}
             models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
         # 4. score identities
         progress(0.9, "scoring identities")
         faces = face_reports(pairs)
-        if self.identity is not None:
-            score_swapped_faces(self.identity, target, image, pairs, faces)
+        for report, (_, face) in zip(faces, pairs, strict=True):
+            report.skipped = skipped.get(id(face))
+        if self.identity is not None and swapped:
+            score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
             models["identity_embedder"] = self.identity.label
         for report in faces:
             report.restore = restore_reports.get(report.index)
-        warnings = list(prepared.warnings) + ([self.report_warning] if self.report_warning else [])
+        warnings = list(prepared.warnings) + ([self.report_warning] if self.report_warning else []) + list(skipped.values())
         if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
             warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
         progress(1.0, "done")
