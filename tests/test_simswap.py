@@ -54,7 +54,7 @@ def test_probe_sees_unit_embedding_and_per_channel_imagenet_numbers(engine, prob
     assert np.array_equal(out[..., 1], crop[..., 1])  # G through encode/decode unchanged: per-channel numbers invert exactly
     assert np.all(out[..., 0] == round(IMAGENET_MEAN[2]))  # B = 0 in the normalised space decodes to channel 2's mean (104)...
     assert round(IMAGENET_MEAN[2]) != round(IMAGENET_MEAN[0])  # ...which a channel-0-only mean (124) would miss
-    np.testing.assert_allclose(decode_latent(out, 512), l2_normalise(embedding), atol=1.5e-3)  # one grey level is 1/(58.4 * gain)  # no emap: SimSwap's converter
+    np.testing.assert_allclose(decode_latent(out, 512), l2_normalise(embedding), atol=1.5e-3)  # no emap: SimSwap's converter
 
 
 @pytest.mark.parametrize("weight", [0.2, 0.5, 0.8])
