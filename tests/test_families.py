@@ -118,16 +118,6 @@ def test_typed_accessors_check_the_task(engine) -> None:
     assert engine.load("frontalize", "geometric") is engine.frontalizer(ModelRef(model_id="geometric"))
 
 
-def test_parse_family_without_its_adapter_says_so(engine, tmp_path: Path) -> None:
-    model = tmp_path / "parser.onnx"
-    model.write_bytes(b"not yet")
-    try:
-        import facekit.adapters.parse  # noqa: F401  (helper M's module, once it lands)
-    except ModuleNotFoundError:
-        with pytest.raises(FaceKitError, match="no adapter in this FaceKit version yet"):
-            engine.parser(ModelRef(file=model, family="bisenet"))
-
-
 def test_learned_swapper_crop_is_bilinear_like_the_reference() -> None:
     """Issue 17.1: the inswapper input crop equals cv2.warpAffine with INTER_LINEAR (norm_crop2's default)."""
     rng = np.random.default_rng(0)
