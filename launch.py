@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=bool(os.environ.get("SPACE_ID")),
         help="public-demo mode: visible 'AI-edited' labels on swaps by default (on automatically on Hugging Face Spaces)",
     )
+    parser.add_argument(
+        "--max-faces",
+        type=int,
+        default=None,
+        help="work on at most this many faces per photo, the most confident (default 64; 20 with --hosted); a warning says when capped",
+    )
     add_global_flags(parser, suppress=False)
     return parser.parse_args(argv)
 
@@ -48,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from app import build_demo  # gradio is imported only by the app
 
-    demo = build_demo(engine, hosted=args.hosted)
+    if args.max_faces is not None and args.max_faces < 1:
+        print("error: --max-faces must be 1 or more.", file=sys.stderr)
+        return 2
+    demo = build_demo(engine, hosted=args.hosted, max_faces=args.max_faces)
     demo.launch(server_name=host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD, show_error=False)
     return 0
 

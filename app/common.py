@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,12 @@ def friendly_errors(handler: Handler) -> Handler:
             raise gr.Error("Something went wrong on the server while processing this image; it has been logged.") from None
 
     return wrapped  # type: ignore[return-value]
+
+
+def show_notes(notes: Iterable[str]) -> None:
+    """Show each note (a face cap, a skipped face, an ignored option) as a warning toast beside the result."""
+    for note in notes:
+        gr.Warning(note)
 
 
 def image_from_upload(upload: Any, what: str = "image") -> np.ndarray:

@@ -13,7 +13,7 @@ import cv2
 import dlib
 import numpy as np
 
-from facekit.adapters.detect import check_bgr_image, select_faces
+from facekit.adapters.detect import check_bgr_image, kept_indices, select_faces
 from facekit.errors import ModelLoadError
 from facekit.face.align import landmarks_5_from_68
 from facekit.face.types import Face
@@ -129,6 +129,8 @@ class DlibHogDetector:
             return []
         boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], dtype=np.float32) / scale
         scores = 1.0 / (1.0 + np.exp(-np.asarray(margins, dtype=np.float32)))
+        keep = kept_indices(boxes, scores, score_threshold, nms_threshold, max_faces)  # landmarks only for these
+        boxes, scores = boxes[keep], scores[keep]
         points_68 = np.stack([shape_points(self._predictor(rgb, to_rectangle(box))) for box in boxes])
         points_5 = np.stack([landmarks_5_from_68(points) for points in points_68])
         return select_faces(boxes, scores, points_5, score_threshold, nms_threshold, max_faces, points_68)

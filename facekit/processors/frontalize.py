@@ -22,7 +22,7 @@ import numpy as np
 
 from facekit.adapters.geometric import Frontalizer, FrontalResult
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import FaceKitError, NoFaceError
 from facekit.face.align import estimate_affine, paste_back, template_points, warp
 from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.mask import box_mask
@@ -60,6 +60,7 @@ class FrontalizeOptions:
     min_face_px: float = DEFAULT_MIN_FACE_PX
     embedder: EmbedderChoice = EmbedderChoice()
     measure: bool = True  # re-detect the output and score pose, identity and symmetry
+    analysis: AnalysisOptions = AnalysisOptions()  # detection on the input (threshold, face cap)
 
     def __post_init__(self) -> None:
         low, high = _SIZE_RANGE
@@ -295,10 +296,11 @@ def analyse_and_frontalize(
     """Detect, select and frontalize; the run keeps each face's aligned input crop (for sheets)."""
     analyser = FaceAnalyser(engine)
     progress(0.0, "detecting faces")
-    analysis = analyser.analyse(image_bgr, AnalysisOptions())
+    analysis = analyser.analyse(image_bgr, options.analysis)
     faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
     run = frontalize_faces(engine, image_bgr, faces, options, progress)
     run.models = {**analysis.models, **run.models}
+    run.warnings[:0] = analysis.notes
     return run
 
 
@@ -310,12 +312,14 @@ def frontalize_image(
 ) -> JobResult:
     """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
 
-    The result's main image is a sheet of (aligned input | frontal) rows, or
-    the input itself when no face could be frontalized (the report says why).
+    The result's main image is a sheet of (aligned input | frontal) rows. When
+    no face could be frontalized, NoFaceError says why for each face.
     """
     started = time.perf_counter()
     run = analyse_and_frontalize(engine, image_bgr, options, progress)
-    sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal]) if run.frontal else image_bgr.copy()
+    if not run.frontal:
+        raise NoFaceError(f"No face could be frontalized: {' '.join(run.warnings)}", "Use a photo with a less turned, larger face.")
+    sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal])
     return JobResult(
         image=sheet,
         faces=run.reports,

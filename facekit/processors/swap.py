@@ -305,7 +305,7 @@ def swap_prepared(
             record["restore"] = restore_reports[record["index"]]
     if options.identity:
         models["identity_embedder"] = str(faces[0]["identity_embedder"]) if faces else report_choice.label
-    warnings = list(prepared.warnings) + ([report_warning] if report_warning else [])
+    warnings = analysis.notes + list(prepared.warnings) + ([report_warning] if report_warning else [])
     if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
         warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
     progress(1.0, "done")
