@@ -27,7 +27,7 @@ def pair_table(matrix: dict[str, Any]) -> dict[str, Any]:
     shown = pairs[:MAX_TABLE_PAIRS]
     score_header = "distance (lower = more alike)" if matrix["metric"] == "euclidean" else "similarity (higher = more alike)"
     return {
-        "headers": ["face", "face", score_header, f"same person ({matrix['same_person_when']})"],
+        "headers": ["face", "face", score_header, f"same ({matrix['same_person_when'].split()[-2]} {matrix['threshold']})"],
         "data": [[a, b, score, "yes" if alike else "no"] for score, a, b, alike in shown],
     }
 
@@ -46,13 +46,13 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
         if second_image is not None:
             items.append(_analysed("second", image_from_upload(second_image, "second photo"), analyser, options))
         records = [analysis_record(item) for item in items]
-        show_notes(note for item in items for note in item.analysis.notes)
-        show_notes(f"No face was found in the {PHOTO_NAMES[item.name]}." for item in items if not item.analysis.faces)
         table: dict[str, Any] = {"headers": ["face", "face", "score", "same person"], "data": []}
         if sum(len(item.analysis.faces) for item in items) >= 2:
             matrix = similarity_matrix(analyser, items, EmbedderChoice())
             table = pair_table(matrix)
             records.append({"similarity": matrix})
+        show_notes(note for item in items for note in item.analysis.notes)
+        show_notes(f"No face was found in the {PHOTO_NAMES[item.name]}." for item in items if not item.analysis.faces)
         drawn = [(rgb(draw_analysis(item.image, item.analysis)), f"{item.name}: {len(item.analysis.faces)} face(s)") for item in items]
         return drawn, {"images": records}, table
 
@@ -64,15 +64,20 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
                 second = image_upload("Second photo (optional, to compare people)", "analyze-second")
                 detector = gr.Dropdown(choices=model_choices(engine, "detect"), value=None, label="Detector (empty: best ready)")
                 threshold = gr.Slider(
-                    0.05, 0.95, value=0.5, step=0.05, label=f"Detection score threshold (at most {max_faces} faces per photo)"
+                    0.05, 0.95, value=0.5, step=0.05, label=f"Detection score threshold (at most {max_faces} faces per photo)",
+                    elem_id="analyze-threshold",
                 )
                 run = gr.Button("Analyze", variant="primary", elem_id="analyze-run")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
-                annotated = gr.Gallery(label="Faces", format="png", columns=2, height="auto", elem_id="analyze-result")
+                annotated = gr.Gallery(
+                    label="Faces", format="png", columns=2, height="auto", object_fit="contain", interactive=False,
+                    elem_id="analyze-result",
+                )
                 matrix = gr.Dataframe(
                     label=f"Closest pairs of faces (at most {MAX_TABLE_PAIRS}; every pair is in the JSON)",
                     interactive=False,
+                    column_widths=["17%", "17%", "40%", "26%"],
                     elem_id="analyze-pairs",
                 )
                 report = gr.JSON(label="Faces (JSON)", open=True, elem_id="analyze-json")

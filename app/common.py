@@ -18,6 +18,7 @@ from facekit.processors.common import FaceSelection
 
 log = logging.getLogger(__name__)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+NOTE_SECONDS = 30  # how long a warning toast stays (a person reads the result first)
 
 
 def friendly_errors(handler: Handler) -> Handler:
@@ -39,9 +40,9 @@ def friendly_errors(handler: Handler) -> Handler:
 
 
 def show_notes(notes: Iterable[str]) -> None:
-    """Show each note (a face cap, a skipped face, an ignored option) as a warning toast beside the result."""
+    """Show each note (a face cap, a skipped face, an ignored option) as a warning toast; call it when the result is ready."""
     for note in notes:
-        gr.Warning(note)
+        gr.Warning(note, duration=NOTE_SECONDS)
 
 
 def image_from_upload(upload: Any, what: str = "image") -> np.ndarray:
