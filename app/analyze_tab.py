@@ -8,8 +8,8 @@ import gradio as gr
 
 from app.common import example_photos, friendly_errors, image_from_upload, model_choices, rgb, show_notes
 from app.upload import image_upload, on_new_upload
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.processors.analyze import AnalysedImage, analysis_record, draw_analysis, similarity_matrix
 
 #: the score table lists this many pairs at most (closest first); the JSON holds the whole (capped) matrix
@@ -93,4 +93,4 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
 
 
 def _analysed(name: str, image: Any, analyser: FaceAnalyser, options: AnalysisOptions) -> AnalysedImage:
-    return AnalysedImage(name=name, image=image, analysis=analyser.analyse(image, options))
+    return AnalysedImage(name=name, image=image, analysis=analyser.analyze(image, options))

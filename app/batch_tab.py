@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,16 @@ import gradio as gr
 from app.common import friendly_errors, model_choices
 from app.results import ResultFolder
 from app.upload import PhotoFiles
+from facekit.analysis import DEFAULT_MAX_FACES, AnalysisOptions
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
-from facekit.face.analyser import AnalysisOptions
 from facekit.imageio import decode_image, encode_png
 from facekit.processors.common import JobResult
 from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
 from facekit.processors.restore import RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
+
+log = logging.getLogger(__name__)
 
 MAX_FILES = 50
 JOBS = ("restore", "frontalize")
@@ -30,6 +33,28 @@ def run_job(engine: Engine, job: str, image: Any, model: str | None, max_faces: 
     if job == "restore":
         return restore_image(engine, image, RestoreOptions(model=model or None, analysis=analysis))
     return frontalize_image(engine, image, FrontalizeOptions(refine=model or None, analysis=analysis))
+
+
+def batch_files(
+    engine: Engine,
+    results: ResultFolder,
+    files: list[str],
+    job: str,
+    model: str | None,
+    progress: Any,
+    max_faces: int = DEFAULT_MAX_FACES,
+) -> tuple[str, dict]:
+    """Run `job` on every file into one zip (PNGs + report.json); a file that fails, for any reason, is a report item."""
+    archive_path = results.new_path(f"{job}-batch", ".zip")
+    report: dict[str, Any] = {"job": job, "items": []}
+    with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for number, file in enumerate(files):
+            name = Path(file).name
+            progress(number / len(files), desc=f"{name} ({number + 1}/{len(files)})")
+            report["items"].append(_one(engine, archive, job, model, Path(file), number, max_faces))
+        archive.writestr("report.json", json.dumps(report, indent=2, default=str))
+    progress(1.0, desc="done")
+    return str(archive_path), report
 
 
 def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
@@ -45,16 +70,7 @@ def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> No
             raise gr.Error(f"{len(files)} files is more than this app takes at once ({MAX_FILES}); split the batch.")
         if job not in JOBS:
             raise gr.Error(f"Unknown job {job!r}; choose one of {', '.join(JOBS)}.")
-        archive_path = results.new_path(f"{job}-batch", ".zip")
-        report: dict[str, Any] = {"job": job, "items": []}
-        with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_STORED) as archive:
-            for number, file in enumerate(files):
-                name = Path(file).name
-                progress(number / len(files), desc=f"{name} ({number + 1}/{len(files)})")
-                report["items"].append(_one(engine, archive, job, model, Path(file), number, max_faces))
-            archive.writestr("report.json", json.dumps(report, indent=2, default=str))
-        progress(1.0, desc="done")
-        return str(archive_path), report
+        return batch_files(engine, results, files, job, model, progress, max_faces)
 
     with gr.Tab("Batch", id="batch"):
         gr.Markdown(
@@ -80,6 +96,9 @@ def _one(
         result = run_job(engine, job, decode_image(path), model, max_faces)
     except FaceKitError as error:
         return {"input": path.name, "error": str(error)}
+    except Exception as error:  # noqa: BLE001 - one bad file must not lose the other results (issue 18.5)
+        log.exception("batch item %s failed", path.name)
+        return {"input": path.name, "error": f"FaceKit could not process this file ({type(error).__name__}); the error has been logged."}
     metadata = provenance_metadata(job, result.models)
     written = [f"{stem}.png"]
     archive.writestr(written[0], encode_png(result.image, metadata))

@@ -11,9 +11,10 @@ from app.models_tab import build_models_tab
 from app.restore_tab import build_restore_tab
 from app.results import ResultFolder
 from app.swap_tab import build_swap_tab
+from app.video_tab import build_video_tab
 from facekit import __version__
+from facekit.analysis import DEFAULT_MAX_FACES
 from facekit.engine import Engine
-from facekit.face.analyser import DEFAULT_MAX_FACES
 
 UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than an hour
 HOSTED_MAX_FACES = 20  # a public demo works on fewer faces per photo (a crowd photo would hold a job slot for minutes)
@@ -35,6 +36,7 @@ def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool
         with gr.Tabs():
             build_restore_tab(engine, results, max_faces)
             build_swap_tab(engine, results, label_by_default=hosted, max_faces=max_faces)
+            build_video_tab(engine, results, hosted=hosted)
             build_frontalize_tab(engine, results, max_faces)
             build_analyze_tab(engine, max_faces)
             build_batch_tab(engine, results, max_faces)

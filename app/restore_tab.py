@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, face_selection, friendly_errors, image_from_upload, model_choices, show_notes
+from app.common import (
+    example_photos,
+    face_selection,
+    friendly_errors,
+    identity_header,
+    image_from_upload,
+    model_choices,
+    score_kind,
+    show_notes,
+)
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload, on_new_upload
+from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions
+from facekit.processors.reports import RestoreFaceReport
 from facekit.processors.restore import RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
 
@@ -18,17 +29,30 @@ REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder",
 
 
 def takes_fidelity(engine: Engine, model_id: str | None) -> bool:
-    """Whether a restore model has CodeFormer's `weight` input (from the manifest, without loading it)."""
+    """Whether a restore model's family has a `fidelity` input role (from the manifest, without loading it)."""
     if not model_id:
         return False
-    return "weight" in (engine.manifest.get(model_id).io.inputs or ())
+    return engine.manifest.get(model_id).takes("fidelity")
 
 
-def report_rows(faces: list[dict[str, object]]) -> list[list[object]]:
+def report_rows(faces: Sequence[RestoreFaceReport]) -> list[list[object]]:
     return [
-        [face["index"], face.get("identity_similarity"), face.get("same_person"), face.get("embedder"), face.get("seconds")]
+        [
+            face.index,
+            None if face.identity is None else round(face.identity.value, 4),
+            face.same_person,
+            None if face.identity is None else face.identity.model,
+            round(face.seconds, 3),
+        ]
         for face in faces
     ]
+
+
+def report_table(faces: Sequence[RestoreFaceReport]) -> dict[str, object]:
+    """The Faces table with its headers saying whether the identity column is a distance or a similarity."""
+    kind = score_kind(face.identity for face in faces)
+    headers = [REPORT_COLUMNS[0], identity_header("identity", kind) if kind else REPORT_COLUMNS[1], *REPORT_COLUMNS[2:]]
+    return {"headers": headers, "data": report_rows(faces)}
 
 
 def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
@@ -46,7 +70,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         diffusion_start: int = 100,
         diffusion_eta: float = 0.5,
         progress: gr.Progress = gr.Progress(),
-    ) -> tuple[Any, list[list[object]], dict[str, object], str]:
+    ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Restore the faces of a photo. model: a restore model id, or None for the best ready one; fidelity: CodeFormer only
         (0 = quality, 1 = identity); blend: 0..1; faces: 'all' or indexes such as '0,2' (left to right from 0); upscale: 1..4;
         reference: a photo of one person, to restore only the faces like it; diffusion: a diffusion model id or None.
@@ -54,6 +78,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         photo = image_from_upload(image, "image to restore")
         options = RestoreOptions(
             model=model or None,
+            download_recommended=True,
             fidelity=float(fidelity),
             blend=float(blend),
             faces=face_selection(faces, reference),
@@ -69,7 +94,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)
         before = labelled_image(photo, {})
-        return (before, labelled_image(result.image, metadata)), report_rows(result.faces), result.report(), download
+        return (before, labelled_image(result.image, metadata)), report_table(result.faces), result.report(), download
 
     with gr.Tab("Restore", id="restore"):
         gr.Markdown(
@@ -81,7 +106,11 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         with gr.Row():
             with gr.Column():
                 image = image_upload("Photo", "restore-image")
-                model = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Model (empty: best ready)")
+                model = gr.Dropdown(
+                    choices=model_choices(engine, "restore"),
+                    value=None,
+                    label="Model (empty: best ready, or the recommended one downloaded now)",
+                )
                 fidelity = gr.Slider(0, 1, value=0.5, step=0.05, label="Fidelity (0 = quality, 1 = identity)", visible=False)
                 blend = gr.Slider(0, 1, value=0.8, step=0.05, label="Blend (how much of the restored face to use)")
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")

@@ -27,8 +27,8 @@ from facekit.adapters.embed import ArcFaceEmbedder, DlibResnetEmbedder
 from facekit.adapters.landmarks import Dlib68Landmarker
 from facekit.adapters.scrfd import ScrfdDetector
 from facekit.adapters.yunet import YuNetDetector
+from facekit.analysis import AnalysisOptions, FaceAnalyser
 from facekit.engine import Engine, EngineConfig
-from facekit.face.analyser import AnalysisOptions, FaceAnalyser
 
 SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
 T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
@@ -94,7 +94,7 @@ def pipeline_rows(image, runs: int) -> list[tuple[str, str, float]]:
             "pipeline: dlib_hog + dlib 68 + pose": AnalysisOptions(),
             "pipeline: YuNet + dlib 68 + pose": AnalysisOptions(detector="yunet_2023mar"),
         }
-        return [(name, "image", median_ms(lambda o=o: analyser.analyse(image, o), runs)) for name, o in pipelines.items()]
+        return [(name, "image", median_ms(lambda o=o: analyser.analyze(image, o), runs)) for name, o in pipelines.items()]
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ import insightface
 import numpy as np
 
 from facekit.adapters.geometric import GeometricFrontalizer
+from facekit.analysis import FaceAnalyser
 from facekit.engine import Engine, EngineConfig
-from facekit.face.analyser import FaceAnalyser
 from facekit.face.types import Face
 from facekit.imageio import decode_image
 from facekit.processors.frontalize import FrontalizeOptions, frontalize_faces
@@ -49,7 +49,7 @@ def test_faces(analyser: FaceAnalyser) -> list[tuple[str, np.ndarray, Face]]:
         pass
     found = []
     for label, image in photos:
-        for face in analyser.analyse(image).faces:
+        for face in analyser.analyze(image).faces:
             found.append((f"{label}#{face.index}", image, face))
     return found
 

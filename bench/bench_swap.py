@@ -40,8 +40,8 @@ import skimage
 from onnx import TensorProto, helper, numpy_helper
 
 from facekit.adapters.inswapper import InSwapper, SwapSource, read_emap
+from facekit.analysis import AnalysisOptions, FaceAnalyser
 from facekit.engine import Engine, EngineConfig
-from facekit.face.analyser import AnalysisOptions, FaceAnalyser
 from facekit.face.types import Face
 from facekit.processors.swap import SwapOptions, crop_face, prepare_sources, swap_one_face, swap_prepared
 
@@ -80,7 +80,7 @@ def bench_mesh(runs: int) -> list[tuple[str, str]]:
     fast = SwapOptions(model="mesh", identity=False, analysis=AnalysisOptions(detector="yunet_2023mar")) if mirrors else None
     rows = []
     for name, photo in one_megapixel_photos().items():
-        faces = analyser.analyse(photo).faces
+        faces = analyser.analyze(photo).faces
         count = len(faces)
         swap_step = partial(_swap_faces, prepared.swapper, photo, faces, prepared.identity.swap, options)
         step = median_ms(swap_step, runs)
@@ -194,7 +194,7 @@ def bench_inswapper(runs: int) -> list[tuple[str, str]]:
 def _inswapper_per_face(engine: Engine, swapper: InSwapper, folder: Path, runs: int) -> list[tuple[str, str]]:
     """Network time on the big stand-in; everything else timed on a same-I/O model whose network is free."""
     t1 = cv2.imread(str(SAMPLES / "t1.jpg"))
-    face = FaceAnalyser(engine).analyse(t1).faces[3]
+    face = FaceAnalyser(engine).analyze(t1).faces[3]
     embedding = np.random.default_rng(1).normal(size=512).astype(np.float32)
     source = SwapSource(image=t1, face=face, embedding=embedding)
     options = SwapOptions()

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 
 from facekit import __version__
 from facekit.cli_support import EXIT_USER_ERROR, add_global_flags, engine_from_args
-from facekit.commands import analyze, frontalize, models, restore, swap
+from facekit.commands import analyze, frontalize, models, restore, swap, video
+from facekit.disk import os_error_sentence
 from facekit.errors import FaceKitError
 
-COMMAND_MODULES = (models, analyze, restore, swap, frontalize)
+COMMAND_MODULES = (models, analyze, restore, swap, frontalize, video)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,10 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = engine_from_args(args)
         return args.run(engine, args)
     except FaceKitError as error:
-        if args.verbose:
-            logging.exception("details")
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return _user_error(error, args.verbose)
+    except OSError as error:
+        if error.filename is None:  # not about a path the user gave: a bug, shown with its traceback
+            raise
+        return _user_error(os_error_sentence(error), args.verbose)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _user_error(error: FaceKitError, verbose: bool) -> int:
+    if verbose:
+        logging.exception("details")
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_USER_ERROR

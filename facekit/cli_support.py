@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from facekit.disk import check_folder_path
 from facekit.engine import Engine, EngineConfig
 from facekit.weights import ProgressCallback
 
@@ -37,6 +39,7 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
         providers=args.providers,
         threads=args.threads,
     )
+    check_folder_path(Path(config.models_dir), "--models-dir")
     return Engine(config)
 
 

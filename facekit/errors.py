@@ -54,3 +54,11 @@ class ImageDecodeError(FaceKitError):
 
 class NoFaceError(FaceKitError):
     """No face was found where one was needed."""
+
+
+class FaceDataError(FaceKitError):
+    """One face's data cannot be used (the job reports that face and goes on with the others)."""
+
+
+class DegenerateFaceError(FaceDataError):
+    """A face's landmarks are degenerate (coincident, not finite, or no pose fits them)."""

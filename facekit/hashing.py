@@ -31,9 +31,16 @@ def _fingerprint(path: Path, sha256: str) -> str:
 
 
 def has_valid_stamp(path: Path, sha256: str) -> bool:
-    """True when a stamp says this exact file (size, mtime) already hashed to `sha256`."""
+    """True when a stamp says this exact file (size, mtime) already hashed to `sha256`.
+
+    Size and mtime can be put back after an edit (`touch -r`), but the file's
+    ctime cannot: a file changed (ctime) after its stamp was written is
+    re-hashed.
+    """
     stamp = _stamp_path(path)
     try:
+        if stamp.stat().st_mtime_ns < path.stat().st_ctime_ns:
+            return False
         return stamp.read_text(encoding="ascii").strip() == _fingerprint(path, sha256)
     except (OSError, UnicodeDecodeError):
         return False

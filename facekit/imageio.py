@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
 from facekit.errors import ImageDecodeError
+from facekit.image_probe import describe_tiff, embedded_sizes, is_tiff
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | np.ndarray | Image.Image
 
@@ -30,9 +29,9 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
-# What Pillow's decoders raise on corrupt or truncated data.
-_DECODE_FAILURES = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, zlib.error)
 _FORMATS_BY_SUFFIX = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+# Formats Pillow can open but FaceKit refuses: EPS is decoded by running Ghostscript on the file.
+_REFUSED_FORMATS = {"EPS": "an EPS (PostScript) file, which is decoded by running a program FaceKit does not run on uploads"}
 
 
 def _sentence(error: BaseException) -> str:
@@ -91,33 +90,69 @@ def _check_pixels(width: int, height: int, name: str, max_pixels: int) -> None:
         )
 
 
+def _bomb_error(name: str, error: BaseException) -> ImageDecodeError:
+    return ImageDecodeError(
+        f"{name} is too large to decode safely: Pillow refused it ({_sentence(error)}).",
+        "Downscale the image first; very large headers often mean a decompression bomb.",
+    )
+
+
+def _unreadable(data: bytes, name: str) -> ImageDecodeError:
+    if is_tiff(data):
+        variant = describe_tiff(data)
+        return ImageDecodeError(
+            f"{name} is a TIFF variant Pillow cannot decode" + (f" ({variant})." if variant else "."),
+            "Save it as an 8- or 16-bit greyscale or RGB TIFF (or as PNG or JPEG).",
+        )
+    return ImageDecodeError(
+        f"{name} is not an image format FaceKit can read.",
+        "Use a JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC file.",
+    )
+
+
+def _failure_text(error: BaseException) -> str:
+    text = _sentence(error)[:200]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _check_embedded(data: bytes, name: str, max_pixels: int) -> None:
+    """ICO/CUR/ICNS hold whole images whose real size their directory may hide: check each one's own header."""
+    for width, height in embedded_sizes(data):
+        if width * height > max_pixels:
+            raise ImageDecodeError(
+                f"{name} holds an embedded image of {width}x{height} pixels, over the limit of {max_pixels:,} pixels "
+                "(checked before decoding it).",
+                "Use an icon with smaller images, or convert the picture you need to PNG.",
+            )
+
+
 def _open(data: bytes, name: str) -> Image.Image:
     """Open lazily: reads the header only, no pixel data."""
     try:
-        return Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageDecodeError(
-            f"{name} is too large to decode safely: Pillow refused it ({_sentence(error)}).",
-            "Downscale the image first; very large headers often mean a decompression bomb.",
-        ) from None
+        raise _bomb_error(name, error) from None
     except Image.UnidentifiedImageError:
+        raise _unreadable(data, name) from None
+    except Exception as error:  # Pillow's plugins raise many types on corrupt headers
         raise ImageDecodeError(
-            f"{name} is not an image format FaceKit can read.",
-            "Use a JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC file.",
+            f"{name} has a corrupt image header ({_failure_text(error)}).", "Re-export or re-download the image."
         ) from None
-    except _DECODE_FAILURES as error:
-        raise ImageDecodeError(
-            f"{name} has a corrupt image header ({_sentence(error)}).", "Re-export or re-download the image."
-        ) from None
+    if image.format in _REFUSED_FORMATS:
+        image.close()
+        raise ImageDecodeError(f"{name} is {_REFUSED_FORMATS[image.format]}.", "Convert it to PNG or JPEG first.")
+    return image
 
 
 def _load(image: Image.Image, name: str) -> None:
     """Decode all pixel data now, so truncated files fail here."""
     try:
         image.load()
-    except _DECODE_FAILURES as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _bomb_error(name, error) from None
+    except Exception as error:  # corrupt AVIF, DDS, ... raise RuntimeError, NotImplementedError and more
         raise ImageDecodeError(
-            f"{name} is truncated or corrupt and could not be decoded ({_sentence(error)}).",
+            f"{name} is truncated or corrupt and could not be decoded ({_failure_text(error)}).",
             "Re-export or re-download the image.",
         ) from None
 
@@ -126,7 +161,7 @@ def _upright(image: Image.Image) -> Image.Image:
     """Apply EXIF orientation; unreadable EXIF leaves the image as stored."""
     try:
         return ImageOps.exif_transpose(image)
-    except _DECODE_FAILURES:
+    except Exception:  # noqa: BLE001 - documented: unreadable EXIF leaves the image as stored
         return image
 
 
@@ -179,13 +214,22 @@ def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
 def _decode_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
     _check_pixels(image.width, image.height, name, max_pixels)
     _load(image, name)
-    return _pil_to_rgb(_upright(image), name)
+    try:
+        return _pil_to_rgb(_upright(image), name)
+    except ImageDecodeError:
+        raise
+    except Exception as error:  # a mode Pillow opened but cannot convert
+        raise ImageDecodeError(
+            f"{name} ({image.format or 'image'}, mode {image.mode}) could not be converted to RGB ({_failure_text(error)}).",
+            "Convert the image to 8-bit RGB (sRGB) and try again.",
+        ) from None
 
 
 def _decode_opened(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     """Open encoded bytes lazily, check the size, then decode fully."""
     if _is_heif(data):
         return _decode_heif(data, name, max_pixels)
+    _check_embedded(data, name, max_pixels)
     with _open(data, name) as image:
         return _decode_pil(image, name, max_pixels)
 

@@ -17,11 +17,12 @@ no socket is opened: only the models dir and folder mirrors are used.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,7 @@ from typing import Literal
 import filelock
 import requests
 
+from facekit.disk import is_no_space, no_space_error
 from facekit.errors import DownloadError, FaceKitError, HashMismatchError, ModelUnavailableError
 from facekit.hashing import has_valid_stamp, remove_stamp, sha256_of, write_stamp
 from facekit.manifest import Manifest, ModelEntry
@@ -87,7 +89,7 @@ class WeightStore:
         self.manifest = manifest
         self.config = config
         self._http = http
-        self._verified: dict[tuple[str, int, int], str] = {}
+        self._verified: dict[tuple[str, int, int, int], str] = {}  # (path, size, mtime, ctime) -> sha256
 
     # ------------------------------------------------------------------ paths
     def local_path(self, entry: ModelEntry) -> Path:
@@ -122,7 +124,7 @@ class WeightStore:
             return ModelStatus("ready", "built in")
         if entry.source == "package":
             return self._package_status(entry)
-        if entry.family == "zip":
+        if entry.is_archive:
             return self._archive_status(entry)
         return self._url_status(entry)
 
@@ -170,7 +172,7 @@ class WeightStore:
             raise FaceKitError(f"Model {model_id!r} is built in and has no weights file.", "Use it directly.")
         if entry.source == "package":
             return self._resolve_package(entry)
-        if entry.family == "zip":
+        if entry.is_archive:
             self._resolve_archive_members(entry, progress, force)
             return self.config.models_dir.resolve()
         return self._resolve_url_entry(entry, progress, force)
@@ -188,9 +190,12 @@ class WeightStore:
 
     def _resolve_url_entry(self, entry: ModelEntry, progress: ProgressCallback | None, force: bool) -> Path:
         target = self.local_path(entry)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock(target):
-            if target.exists() and not force:
+        if target.exists() and not force:  # reading a file that is in place needs no lock (read-only dirs work)
+            self._check_hash(entry, target, remove_on_mismatch=False, origin="file in the models dir")
+            return target
+        _make_folder(target.parent)
+        with self._lock(target, entry):
+            if target.exists() and not force:  # another process fetched it while we waited
                 self._check_hash(entry, target, remove_on_mismatch=False, origin="file in the models dir")
                 return target
             if force:
@@ -209,16 +214,26 @@ class WeightStore:
         failures: list[FaceKitError] = []
         for kind, location in self._sources(entry):
             try:
-                if kind == "folder":
-                    self._copy_from_folder(entry, Path(location), target, progress)
-                elif kind == "url":
-                    self._download(entry, location, target, progress)
-                else:
-                    self._extract_from_archive(entry, target, progress)
+                self._fetch_from(kind, location, entry, target, progress)
                 return
             except (DownloadError, HashMismatchError, ModelUnavailableError) as error:
                 failures.append(error)
         raise self._no_source_error(entry, target, failures)
+
+    def _fetch_from(self, kind: str, location: str, entry: ModelEntry, target: Path, progress: ProgressCallback | None) -> None:
+        """One source; a full disk removes the partial file and says how much space the file needs."""
+        try:
+            if kind == "folder":
+                self._copy_from_folder(entry, Path(location), target, progress)
+            elif kind == "url":
+                self._download(entry, location, target, progress)
+            else:
+                self._extract_from_archive(entry, target, progress)
+        except OSError as error:
+            if not is_no_space(error):
+                raise
+            _part_path(target).unlink(missing_ok=True)
+            raise no_space_error(target, entry.bytes) from None
 
     def _sources(self, entry: ModelEntry) -> list[tuple[str, str]]:
         assert entry.file is not None
@@ -365,13 +380,13 @@ class WeightStore:
 
     def _known_good(self, path: Path, sha256: str) -> bool:
         stat = path.stat()
-        if self._verified.get((str(path), stat.st_size, stat.st_mtime_ns)) == sha256:
+        if self._verified.get((str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)) == sha256:
             return True
         return path.suffix != ".part" and has_valid_stamp(path, sha256)
 
     def _remember(self, path: Path, sha256: str) -> None:
         stat = path.stat()
-        self._verified[(str(path), stat.st_size, stat.st_mtime_ns)] = sha256
+        self._verified[(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)] = sha256
         if path.suffix != ".part" and path.is_relative_to(self.config.models_dir.resolve()):
             write_stamp(path, sha256)
 
@@ -380,7 +395,7 @@ class WeightStore:
         entry = self.manifest.get(model_id)
         if entry.source == "builtin" or entry.sha256 is None:
             return True, "nothing to verify"
-        if entry.family == "zip" and not self.local_path(entry).exists():
+        if entry.is_archive and not self.local_path(entry).exists():
             return True, "archive not kept; its members are verified on their own"
         path = self.package_path(entry) if entry.source == "package" else self.local_path(entry)
         if path is None or not path.exists():
@@ -393,8 +408,27 @@ class WeightStore:
         return True, f"ok ({path})"
 
     # ---------------------------------------------------------------- helpers
-    def _lock(self, target: Path) -> filelock.FileLock:
-        return filelock.FileLock(str(target) + ".lock", timeout=self.config.lock_timeout)
+    @contextlib.contextmanager
+    def _lock(self, target: Path, entry: ModelEntry) -> Iterator[None]:
+        """Serialise fetches of one file across threads and processes; a lock that cannot be made is said plainly."""
+        lock = filelock.FileLock(str(target) + ".lock", timeout=self.config.lock_timeout)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise DownloadError(
+                f"Another process has been fetching {target.name} for over {self.config.lock_timeout:.0f} s.",
+                f"Wait for it, or delete {target}.lock if no FaceKit process is running.",
+            ) from None
+        except OSError as error:
+            raise FaceKitError(
+                f"Cannot create the lock file {target.name}.lock in {target.parent} ({error.strerror or error}): "
+                f"model {entry.id!r} must be fetched there and the folder is not writable.",
+                f"Make {target.parent} writable, use --models-dir with a writable folder, or place a verified {target.name} there.",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _session(self) -> requests.Session:
         if self._http is None:
@@ -405,6 +439,18 @@ class WeightStore:
 
 class _RetryableStatus(Exception):
     """A server answer worth retrying (5xx, 429)."""
+
+
+def _make_folder(folder: Path) -> None:
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FaceKitError(
+            f"Cannot create the models dir {folder} ({error.strerror or error}).",
+            "Use --models-dir (or FACEKIT_MODELS_DIR) with a folder you can write to.",
+        ) from None
 
 
 def _part_path(target: Path) -> Path:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 
 def save_model(path: Path, inputs: list, outputs: list, nodes: list, initializers: tuple = ()) -> Path:
@@ -31,3 +32,60 @@ def gfpgan_identity(path: Path, size: int = 512) -> Path:
     return save_model(
         path, [image_tensor("input", size)], [image_tensor("output", size)], [helper.make_node("Identity", ["input"], ["output"])]
     )
+
+
+def _bisenet_io(size: int = 512) -> tuple[list, list]:
+    """BiSeNet's I/O: `input` [1,3,512,512] -> `output` [1,19,512,512] class scores (CelebAMask-HQ order)."""
+    return [image_tensor("input", size)], [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 19, size, size])]
+
+
+def position_classes(size: int = 512, block: int = 64) -> np.ndarray:
+    """The class map `bisenet_position` outputs: class = (x // block + 8 * (y // block)) % 19."""
+    ys, xs = np.mgrid[0:size, 0:size]
+    return ((xs // block + 8 * (ys // block)) % 19).astype(np.uint8)
+
+
+def bisenet_position(path: Path, size: int = 512, block: int = 64) -> Path:
+    """BiSeNet's I/O; the scores are one-hot of `position_classes` (upsampled from one value per block) plus 0 x input."""
+    cells = size // block
+    small = position_classes(cells, 1)
+    one_hot = (np.arange(19)[:, None, None] == small[None]).astype(np.float32)[None]  # [1,19,cells,cells]
+    inputs, outputs = _bisenet_io(size)
+    nodes = [
+        helper.make_node("Resize", ["one_hot", "", "scales"], ["scores"], mode="nearest"),
+        helper.make_node("ReduceMean", ["input"], ["level"], keepdims=1),
+        helper.make_node("Mul", ["level", "zero"], ["nothing"]),
+        helper.make_node("Add", ["scores", "nothing"], ["output"]),
+    ]
+    constants = (
+        numpy_helper.from_array(one_hot, "one_hot"),
+        numpy_helper.from_array(np.array([1, 1, block, block], np.float32), "scales"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+    )
+    return save_model(path, inputs, outputs, nodes, constants)
+
+
+def bisenet_blue_is_background(path: Path, size: int = 512) -> Path:
+    """BiSeNet's I/O: background (0) where the RGB input's blue exceeds its red by ~2 std units, skin (1) elsewhere.
+
+    Scores: background = 2 (B - R) - 4 on the normalised channels 2 and 0, skin = 0, the other 17 classes = -10.
+    A pure blue BGR (255, 0, 0) patch is background only if the adapter fed RGB.
+    """
+    inputs, outputs = _bisenet_io(size)
+    nodes = [
+        helper.make_node("Split", ["input", "split"], ["red", "green", "blue"], axis=1),
+        helper.make_node("Sub", ["blue", "red"], ["blue_minus_red"]),
+        helper.make_node("Mul", ["blue_minus_red", "two"], ["doubled"]),
+        helper.make_node("Sub", ["doubled", "four"], ["background"]),
+        helper.make_node("Mul", ["green", "zero"], ["skin"]),
+        helper.make_node("Sub", ["skin", "ten"], ["other"]),
+        helper.make_node("Concat", ["background", "skin"] + ["other"] * 17, ["output"], axis=1),
+    ]
+    constants = (
+        numpy_helper.from_array(np.array([1, 1, 1], np.int64), "split"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+        numpy_helper.from_array(np.array(4.0, np.float32), "four"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(10.0, np.float32), "ten"),
+    )
+    return save_model(path, inputs, outputs, nodes, constants)

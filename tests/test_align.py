@@ -17,7 +17,7 @@ from facekit.face.align import (
     transform_points,
     warp,
 )
-from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask
+from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask, swap_mask
 
 dlib = pytest.importorskip("dlib")
 face_recognition_models = pytest.importorskip("face_recognition_models")
@@ -221,3 +221,62 @@ def test_combine_masks_takes_the_minimum() -> None:
         combine_masks(a, np.ones((2, 2), np.float32))
     with pytest.raises(ValueError):
         combine_masks()
+
+
+# ------------------------------------------------------------------ least-squares fit (issue 17.2)
+def _similarity(points: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    cos, sin = np.cos(angle), np.sin(angle)
+    return points @ (scale * np.array([[cos, sin], [-sin, cos]])) + np.array(shift)
+
+
+def test_estimate_affine_is_the_least_squares_fit_and_keeps_every_point() -> None:
+    transform = pytest.importorskip("skimage.transform")
+    target = template_points("arcface_112_v2", 112).astype(np.float64)
+    source = _similarity(target, 0.3, 1.7, (40.0, 25.0))
+    source[3] += (9.0, -6.0)  # one point off by ~11 px: LMEDS treats it as an outlier and fits the other four
+    matrix = estimate_affine(source, "arcface_112_v2", 112)
+    reference = transform.SimilarityTransform.from_estimate(source, target)
+    np.testing.assert_allclose(matrix, reference.params[:2], atol=1e-6)
+    lmeds, _ = cv2.estimateAffinePartial2D(source.astype(np.float32), target.astype(np.float32), method=cv2.LMEDS)
+    ours = np.linalg.norm(transform_points(source, matrix) - target, axis=1)
+    dropped = np.linalg.norm(transform_points(source, lmeds) - target, axis=1)
+    assert dropped.max() > 4.0 and np.sort(dropped)[:4].max() < 0.05  # LMEDS: four exact, one ignored
+    assert ours.max() < 0.7 * dropped.max()  # least squares shares the error among all five
+    assert (ours**2).sum() < (dropped**2).sum()
+
+
+def test_estimate_affine_matches_skimage_on_detector_like_noise() -> None:
+    transform = pytest.importorskip("skimage.transform")
+    rng = np.random.default_rng(7)
+    for template in TEMPLATES:
+        target = template_points(template, 256).astype(np.float64)
+        for _ in range(10):
+            source = _similarity(target, rng.uniform(-1, 1), rng.uniform(0.3, 3), tuple(rng.uniform(-50, 500, 2)))
+            source += rng.normal(0, 2.0, source.shape)
+            reference = transform.SimilarityTransform.from_estimate(source, target)
+            np.testing.assert_allclose(estimate_affine(source, template, 256), reference.params[:2], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "points", [np.full((5, 2), 40.0), np.array([[1, 2], [3, 4], [np.nan, 1], [5, 5], [6, 6]], dtype=np.float64)]
+)
+def test_degenerate_landmarks_raise_a_facekit_error(points: np.ndarray) -> None:
+    from facekit.errors import DegenerateFaceError, FaceKitError
+
+    with pytest.raises(DegenerateFaceError) as raised:
+        estimate_affine(points, "ffhq_512", 512)
+    assert isinstance(raised.value, FaceKitError) and "skipped" in str(raised.value)
+
+
+def test_swap_mask_is_the_box_cut_to_the_raised_face_hull(t1_photo, t1_faces) -> None:
+    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_faces[0]), "arcface_128", 128)
+    points = transform_points(t1_faces[0], matrix)
+    cut = swap_mask((128, 128), points)
+    box = swap_mask((128, 128), None)
+    np.testing.assert_array_equal(box, box_mask(128))
+    assert np.all(cut <= box + 1e-6)
+    nose_x, nose_y = np.round(points[30]).astype(int)
+    assert cut[nose_y, nose_x] > 0.95 and cut[nose_y, 3] < 0.05
+    big = swap_mask((512, 512), points * 4)  # drawn small and scaled up: same shape
+    assert big.shape == (512, 512)
+    np.testing.assert_allclose(cv2.resize(big, (128, 128), interpolation=cv2.INTER_AREA), cut, atol=0.15)

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from conftest import insightface_image
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.cli import main
 from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError, ModelLoadError
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice, FaceAnalyser
 
 T1 = str(insightface_image("t1.jpg"))
 
@@ -24,7 +24,7 @@ def engine(tmp_path_factory, shared_models) -> Engine:
 
 
 def test_default_analysis_uses_the_embedded_models(engine, t1) -> None:
-    analysis = FaceAnalyser(engine).analyse(t1)
+    analysis = FaceAnalyser(engine).analyze(t1)
     assert analysis.models["detector"] == "dlib_hog"
     assert len(analysis.faces) == 6
     assert [face.index for face in analysis.faces] == list(range(6))
@@ -33,7 +33,7 @@ def test_default_analysis_uses_the_embedded_models(engine, t1) -> None:
 
 
 def test_yunet_faces_get_dlib_landmarks_and_pose(engine, t1) -> None:
-    analysis = FaceAnalyser(engine).analyse(t1, AnalysisOptions(detector="yunet_2023mar"))
+    analysis = FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="yunet_2023mar"))
     assert analysis.models == {"detector": "yunet_2023mar", "landmarks": "dlib_68"}
     assert len(analysis.faces) == 6
     for face in analysis.faces:
@@ -45,7 +45,7 @@ def test_yunet_faces_get_dlib_landmarks_and_pose(engine, t1) -> None:
 
 def test_embeddings_are_cached_per_model(engine, t1, shared_models) -> None:
     analyser = FaceAnalyser(engine)
-    faces = analyser.analyse(t1).faces
+    faces = analyser.analyze(t1).faces
     dlib_vectors = analyser.embed(t1, faces)
     assert dlib_vectors[0].model_id == "dlib_resnet" and dlib_vectors[0].vector.shape == (128,)
     choice = EmbedderChoice(file=shared_models / "mobilefacenet_test.onnx")
@@ -57,16 +57,16 @@ def test_embeddings_are_cached_per_model(engine, t1, shared_models) -> None:
 
 def test_wrong_model_for_the_task_is_a_clear_error(engine, t1, shared_models) -> None:
     with pytest.raises(FaceKitError, match="does the task 'embed', not 'detect'"):
-        FaceAnalyser(engine).analyse(t1, AnalysisOptions(detector="dlib_resnet"))
+        FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="dlib_resnet"))
     with pytest.raises(FaceKitError, match="gives 106 points"):
-        FaceAnalyser(engine).analyse(t1, AnalysisOptions(detector="yunet_2023mar", landmarks="2d106det"))
+        FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="yunet_2023mar", landmarks="2d106det"))
     with pytest.raises(ModelLoadError):
         engine.adapter_for_file(shared_models / "face_detection_yunet_2023mar.onnx", "arcface")
 
 
 def test_offline_missing_model_names_the_file(engine, t1) -> None:
     with pytest.raises(FaceKitError, match="scrfd_2.5g.onnx") as caught:
-        FaceAnalyser(engine).analyse(t1, AnalysisOptions(detector="scrfd_2.5g"))
+        FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="scrfd_2.5g"))
     assert "offline" in str(caught.value)
 
 

@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES, open_session
-from facekit.adapters.embed import ArcFaceEmbedder, DlibResnetEmbedder, dlib_distance, l2_normalise, similarity
+from facekit.adapters.embed import ArcFaceEmbedder, DlibResnetEmbedder
 from facekit.adapters.scrfd import ScrfdDetector
 from facekit.errors import ModelLoadError
+from facekit.face.identity import cosine_similarity as similarity
+from facekit.face.identity import euclidean_distance as dlib_distance
+from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 
 DLIB_SAME_PERSON = 0.6  # Euclidean distance below this: same person

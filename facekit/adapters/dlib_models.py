@@ -121,8 +121,7 @@ class DlibHogDetector:
     ) -> list[Face]:
         check_bgr_image(image_bgr)
         rgb = to_rgb(image_bgr)
-        scale = min(1.0, self._max_side / max(rgb.shape[:2]))
-        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small, scale = _scaled_down(rgb, self._max_side)
         upsample = self._upsample_count(max(small.shape[:2]))
         rects, margins, _ = self._detector.run(small, upsample, _margin(score_threshold))
         if not rects:
@@ -139,6 +138,16 @@ class DlibHogDetector:
         if long_side >= self._upsample_side:
             return 0
         return min(self._max_upsample, math.ceil(math.log2(self._upsample_side / long_side)))
+
+
+def _scaled_down(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """A copy whose long side is at most `max_side` (each side at least 1 px, for extreme aspect ratios) and its scale."""
+    rows, cols = rgb.shape[:2]
+    scale = min(1.0, max_side / max(rows, cols))
+    if scale == 1.0:
+        return rgb, 1.0
+    size = (max(1, round(cols * scale)), max(1, round(rows * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
 def _margin(score_threshold: float) -> float:

@@ -4,9 +4,9 @@
 vectors from different models):
 
 - dlib ResNet (`dlib_face_recognition_resnet_model_v1.dat`): Euclidean
-  :func:`dlib_distance` < 0.6 means the same person (dlib's published
+  :func:`facekit.face.identity.euclidean_distance` < 0.6 means the same person (dlib's published
   operating point, 99.38% on LFW).
-- ArcFace w600k_r50 (InsightFace buffalo_l): cosine :func:`similarity` above
+- ArcFace w600k_r50 (InsightFace buffalo_l): cosine :func:`facekit.face.identity.cosine_similarity` above
   about 0.3-0.4 is the range commonly used for "same person"; unrelated
   faces are usually near 0.
 - MobileFaceNet test model (`mobilefacenet_test.onnx`, mean 127.5, std 128),
@@ -22,7 +22,6 @@ vectors from different models):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import dlib
 import numpy as np
@@ -36,38 +35,14 @@ from facekit.adapters.dlib_models import (
     to_rgb,
 )
 from facekit.face.align import TEMPLATES, warp
+from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 
 COLOURS = ("rgb", "bgr")
 
 
-class Embedder(Protocol):
-    """Turns each face of an image into an identity vector (one row per face)."""
-
-    def embed(self, image_bgr: np.ndarray, face: Face) -> np.ndarray: ...
-
-    def embed_faces(self, image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray: ...
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    """Scale each row (or a single vector) to unit length; zero vectors stay zero."""
-    array = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(array, axis=-1, keepdims=True)
-    return array / np.maximum(norms, 1e-12)
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two vectors (both are L2-normalised first), -1..1."""
-    return float(np.dot(l2_normalise(np.ravel(a)), l2_normalise(np.ravel(b))))
-
-
-def dlib_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance between two dlib descriptors; same person if < 0.6."""
-    return float(np.linalg.norm(np.ravel(a).astype(np.float32) - np.ravel(b).astype(np.float32)))
-
-
 class DlibResnetEmbedder:
-    """dlib's ResNet face descriptor (128-d, not normalised; compare with :func:`dlib_distance`).
+    """dlib's ResNet face descriptor (128-d, not normalised; compare with :func:`facekit.face.identity.euclidean_distance`).
 
     The face is aligned by dlib from the points of the given shape predictor
     (the 5-point or the 68-point file both work), run in the box dlib expects
@@ -103,6 +78,26 @@ class DlibResnetEmbedder:
             shapes.append(self._predictor(rgb, dlib_rectangle_for(face)))
         vectors = self._model.compute_face_descriptor(rgb, shapes, self._num_jitters, self._padding)
         return np.array([np.array(v) for v in vectors], dtype=np.float32)
+
+    def embed_batches(self, batches: list[tuple[np.ndarray, list[Face]]]) -> list[np.ndarray]:
+        """Faces of several images in one dlib call (one array per image, in order)."""
+        images = [to_rgb(image) for image, _ in batches]
+        shapes = []
+        for rgb, (_, faces) in zip(images, batches, strict=True):
+            detections = dlib.full_object_detections()
+            for face in faces:
+                detections.append(self._predictor(rgb, dlib_rectangle_for(face)))
+            shapes.append(detections)
+        kept = [i for i, (_, faces) in enumerate(batches) if faces]
+        if not kept:
+            return [np.zeros((0, 128), dtype=np.float32) for _ in batches]
+        vectors = self._model.compute_face_descriptor(
+            [images[i] for i in kept], [shapes[i] for i in kept], self._num_jitters, self._padding
+        )
+        result = [np.zeros((0, 128), dtype=np.float32) for _ in batches]
+        for i, rows in zip(kept, vectors, strict=True):
+            result[i] = np.array([np.array(v) for v in rows], dtype=np.float32)
+        return result
 
 
 class ArcFaceEmbedder:
@@ -148,6 +143,13 @@ class ArcFaceEmbedder:
     def embed_faces(self, image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
         crops = [warp(image_bgr, face.landmarks_5, self._template, self._size)[0] for face in faces]
         return self.embed_aligned(crops)
+
+    def embed_batches(self, batches: list[tuple[np.ndarray, list[Face]]]) -> list[np.ndarray]:
+        """Faces of several images through the network together (one array per image, in order)."""
+        crops = [warp(image, face.landmarks_5, self._template, self._size)[0] for image, faces in batches for face in faces]
+        vectors = self.embed_aligned(crops)
+        bounds = np.cumsum([0] + [len(faces) for _, faces in batches])
+        return [vectors[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def embed_aligned(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         """Embed crops already aligned to this model's template and size (BGR uint8)."""

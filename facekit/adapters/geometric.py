@@ -38,17 +38,17 @@ frontalizer (an ONNX family) plugs into:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from facekit.adapters.base import FrontalResult
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.errors import FaceKitError
 from facekit.face.align import TEMPLATES
 from facekit.face.pose import MIRROR_68, HeadPose, mean_shape_3d, solve_head_pose
-from facekit.face.types import Face, Pose
+from facekit.face.types import Face
 
 DEFAULT_TEMPLATE = "ffhq_512"
 DEFAULT_SIZE = 512
@@ -86,41 +86,6 @@ _GRID_FACTOR = 4
 
 
 # --------------------------------------------------------------------------- the seam
-
-
-@dataclass(frozen=True)
-class FrontalResult:
-    """A frontal face on `template` at `size` x `size`, and what the frontalizer knows about it.
-
-    `visibility` (HxW float32, 1 = seen in the photo, 0 = hidden) and
-    `symmetric_fill` (HxW float32, the weight of the mirrored side in each
-    output pixel) are None for frontalizers that cannot tell. `face_mask`
-    (HxW float32) covers the face surface; `landmarks_68` are where the
-    face's 68 points were placed in the output (the warp's own template, not
-    a measurement). `fill_fraction` is the mean of `symmetric_fill` over the
-    face mask.
-    """
-
-    image: np.ndarray
-    template: str
-    size: int
-    pose: Pose
-    fill_fraction: float
-    face_mask: np.ndarray
-    landmarks_68: np.ndarray | None = None
-    visibility: np.ndarray | None = None
-    symmetric_fill: np.ndarray | None = None
-    triangle_visibility: np.ndarray | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-class Frontalizer(Protocol):
-    """Turns one face of a photo to a frontal view aligned to `template`."""
-
-    template: str
-    size: int
-
-    def frontalize(self, image_bgr: np.ndarray, face: Face, size: int | None = None) -> FrontalResult: ...
 
 
 def build_geometric(spec: AdapterSpec) -> GeometricFrontalizer:
@@ -278,10 +243,7 @@ def near_side_weights(rotation: np.ndarray) -> np.ndarray:
 
 def face_geometry(landmarks_68: np.ndarray, image_size: tuple[int, int]) -> FaceGeometry:
     """Pose, lifted and jaw-corrected source points, and the symmetric frontal shape of one face."""
-    try:
-        head = solve_head_pose(landmarks_68, image_size)
-    except ValueError as error:
-        raise FaceKitError(f"No head pose fits this face's landmarks ({error})", "The landmarks are degenerate; check the face.") from None
+    head = solve_head_pose(landmarks_68, image_size)  # DegenerateFaceError for landmarks no pose fits
     rotation, _ = cv2.Rodrigues(head.rvec)
     lifted = lift_landmarks(np.asarray(landmarks_68, dtype=np.float64), head, rotation)
     mirror = np.asarray(MIRROR_68)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from facekit import __version__
+from facekit.analysis import DEFAULT_MAX_FACES, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
-from facekit.face.analyser import DEFAULT_MAX_FACES, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
 from facekit.processors.analyze import AnalysedImage, analysis_record, draw_analysis, similarity_matrix
 
@@ -53,7 +53,7 @@ def run_analyze(engine: Engine, args: argparse.Namespace) -> int:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
-        item = AnalysedImage(name=name, image=image, analysis=analyser.analyse(image, options))
+        item = AnalysedImage(name=name, image=image, analysis=analyser.analyze(image, options))
         items.append(item)
         if args.json:
             print(json.dumps(analysis_record(item)), flush=True)

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-import time
 from pathlib import Path
 
-from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
+from facekit.adapters.families import families_for
+from facekit.analysis import EmbedderChoice
+from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
+from facekit.batch.jobs import FrontalizeJob
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
-from facekit.face.analyser import EmbedderChoice
-from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
+from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
-from facekit.processors.frontalize import (
-    DEFAULT_MAX_YAW,
-    DEFAULT_MIN_FACE_PX,
-    FrontalizeOptions,
-    analyse_and_frontalize,
-    side_by_side,
-)
-from facekit.provenance import provenance_metadata
+from facekit.processors.frontalize import DEFAULT_MAX_YAW, DEFAULT_MIN_FACE_PX, FrontalizeOptions
+from facekit.processors.reports import FrontalizeFaceReport
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,7 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="frontalize model id (default: best ready, i.e. geometric)")
     parser.add_argument("--refine", metavar="ID", help="restore model run on each frontal face: classic, gfpgan_1.4, codeformer, ...")
     parser.add_argument("--refine-file", metavar="PATH", help="your own restorer ONNX file for --refine (see --refine-family)")
-    parser.add_argument("--refine-family", default="gfpgan", help="family of --refine-file: gfpgan or codeformer (default gfpgan)")
+    parser.add_argument(
+        "--refine-family", default="gfpgan", choices=families_for("restore", model_file=True), help="family of --refine-file"
+    )
     parser.add_argument("--fidelity", type=float, default=0.5, help="CodeFormer fidelity 0..1 for --refine (default 0.5)")
     parser.add_argument("--size", type=int, default=512, help="output size in pixels on the FFHQ template (default 512)")
     parser.add_argument(
@@ -50,9 +45,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--embedder", help="embed model id for the identity score and ref: (default: best ready)")
     parser.add_argument("--no-measure", action="store_true", help="skip re-detecting the output (no pose-after / identity scores)")
     parser.add_argument("--sheet", action="store_true", help="write side-by-side sheets (aligned input | frontal) instead")
-    parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose face files already exist")
+    parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose face files exist as finished FaceKit PNGs")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     parser.add_argument("--json", action="store_true", help="one JSON line per input")
+    add_backend_flags(parser)
     parser.set_defaults(run=run_frontalize)
 
 
@@ -74,78 +70,32 @@ def options_from_args(args: argparse.Namespace) -> FrontalizeOptions:
 
 def run_frontalize(engine: Engine, args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    items = plan_outputs(collect_inputs(args.inputs), args.output, len(args.inputs))
-
-    def process(item: BatchItem) -> dict[str, object]:
-        existing = existing_outputs(item)
-        if args.skip_existing and existing:
-            return {"skipped": "outputs exist", "files": [str(path) for path in existing]}
-        return frontalize_item(engine, item, options, sheet=args.sheet, max_pixels=args.max_pixels, quiet=args.json)
-
-    return run_batch(items, process, json_lines=args.json, skip_existing=False)
+    backend = backend_from_args(args)
+    describe = print_face if not args.json and backend.backend == "local" else None
+    job = FrontalizeJob(options, sheet=args.sheet, max_pixels=args.max_pixels, describe=describe)
+    return run_job_batch(engine, job, args.inputs, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 
 
-def face_output(item: BatchItem, index: int, sheet: bool) -> Path:
-    """OUT/<stem>_face<index>.png (or ..._sheet.png) next to the batch item's planned output."""
-    suffix = "_sheet" if sheet else ""
-    return item.output.with_name(f"{item.output.stem}_face{index}{suffix}.png")
+def print_face(report: FrontalizeFaceReport) -> None:
+    print(describe_face(report), file=sys.stdout if report.ok else sys.stderr)
 
 
-def existing_outputs(item: BatchItem) -> list[Path]:
-    """Face files an earlier run wrote for this input."""
-    if not item.output.parent.is_dir():
-        return []
-    pattern = re.compile(rf"{re.escape(item.output.stem)}_face\d+(_sheet)?\.png")
-    return sorted(path for path in item.output.parent.iterdir() if pattern.fullmatch(path.name))
-
-
-def frontalize_item(
-    engine: Engine, item: BatchItem, options: FrontalizeOptions, sheet: bool, max_pixels: int, quiet: bool
-) -> dict[str, object]:
-    """Frontalize one input file and write its face files; the JSON record of the run."""
-    started = time.perf_counter()
-    image = decode_image(item.input, max_pixels=max_pixels)
-    run = analyse_and_frontalize(engine, image, options)
-    written: list[str] = []
-    for face in run.frontal:
-        picture = side_by_side(face.original_crop, face.image) if sheet else face.image
-        target = face_output(item, face.index, sheet)
-        details = {"input": item.input.name, "face": face.report}
-        write_image_atomic(target, picture, metadata=provenance_metadata("frontalize", run.models, details))
-        face.report["file"] = str(target)
-        written.append(str(target))
-    if not quiet:
-        for report in run.reports:
-            print(describe_face(report), file=sys.stdout if report.get("status") == "ok" else sys.stderr)
-    if not written:
-        reasons = " ".join(str(report.get("message", "")) for report in run.reports)
-        raise FaceKitError(f"No face in {item.input.name} could be frontalized. {reasons}")
-    return {
-        "output": str(item.output.parent),
-        "files": written,
-        "faces": run.reports,
-        "models": run.models,
-        "warnings": run.warnings,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-
-
-def describe_face(face: dict[str, object]) -> str:
+def describe_face(face: FrontalizeFaceReport) -> str:
     """One human-readable line per face."""
-    if face.get("status") != "ok":
-        return f"  face {face['index']}: skipped: {face.get('message')}"
-    before = face.get("pose_before") or {}
-    after = face.get("pose_after")
-    identity = face.get("identity")
-    parts = [f"  face {face['index']}: yaw {before.get('yaw', 0):+.1f}"]  # type: ignore[union-attr]
-    if isinstance(after, dict):
-        parts.append(f" -> {after['yaw']:+.1f}")
-    elif "pose_after" in face:
+    if not face.ok:
+        return f"  face {face.index}: skipped: {face.message}"
+    before_yaw = face.pose_before.yaw if face.pose_before is not None else 0.0
+    parts = [f"  face {face.index}: yaw {before_yaw:+.1f}"]
+    measure = face.measure
+    if measure is not None and measure.pose_after is not None:
+        parts.append(f" -> {measure.pose_after.yaw:+.1f}")
+    elif measure is not None:
         parts.append(" -> (no face found on the output)")
-    if isinstance(identity, dict):
-        verdict = "same person" if identity["same_person"] else "NOT the same person"
-        parts.append(f", identity {identity['score']:.3f} ({identity['model']}: {verdict})")
-    parts.append(f", symmetry {face['symmetry']:.3f}, mirrored fill {100 * float(face['fill_fraction']):.0f}%")  # type: ignore[arg-type]
-    if "file" in face:
-        parts.append(f" -> {face['file']}")
+    if measure is not None and measure.identity is not None:
+        identity = measure.identity
+        verdict = "same person" if identity.same_person else "NOT the same person"
+        parts.append(f", identity {identity.kind} {identity.value:.3f} ({identity.model}, {identity.direction}: {verdict})")
+    parts.append(f", symmetry {face.symmetry or 0.0:.3f}, mirrored fill {100 * (face.fill_fraction or 0.0):.0f}%")
+    if face.file is not None:
+        parts.append(f" -> {face.file}")
     return "".join(parts)

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from facekit import recommended
 from facekit.cli_support import EXIT_VERIFY_FAILED, add_global_flags, tqdm_progress
 from facekit.engine import Engine, ModelInfo
 from facekit.errors import FaceKitError
@@ -28,6 +29,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_global_flags(download, suppress=True)
     download.add_argument("ids", nargs="*", metavar="ID")
     download.add_argument("--all", action="store_true", help="every downloadable model")
+    download.add_argument(
+        "--recommended", action="store_true", help="the recommended set (restore, swap + its embedder, detect; weights_manifest.yaml)"
+    )
+    download.add_argument(
+        "--commercial-only", action="store_true", help="with --recommended: only models whose licence allows commercial use"
+    )
     download.add_argument("--force", action="store_true", help="fetch again even if a file is present")
     download.set_defaults(run=run_models_download)
 
@@ -54,7 +61,7 @@ def format_model_table(infos: Sequence[ModelInfo]) -> str:
         (
             info.entry.id,
             info.entry.task,
-            info.entry.family,
+            info.entry.family or "-",
             info.entry.source,
             info.status.state if info.status.ready else f"{info.status.state}: {info.status.detail}",
             format_bytes(info.entry.bytes) if info.entry.file else "-",
@@ -68,6 +75,10 @@ def format_model_table(infos: Sequence[ModelInfo]) -> str:
 
 
 def run_models_download(engine: Engine, args: argparse.Namespace) -> int:
+    if args.commercial_only and not args.recommended:
+        raise FaceKitError("--commercial-only goes with --recommended.", "Run `models download --recommended --commercial-only`.")
+    if args.recommended:
+        return download_recommended(engine, args.commercial_only)
     ids = [e.id for e in engine.manifest if e.source == "url" and e.archive is None] if args.all else args.ids
     if not ids:
         raise FaceKitError("Name at least one model id, or pass --all.", "See `python -m facekit models list`.")
@@ -79,6 +90,18 @@ def run_models_download(engine: Engine, args: argparse.Namespace) -> int:
         with tqdm_progress() as progress:
             path = engine.weights.resolve(model_id, progress=progress, force=args.force)
         print(f"{model_id}: verified {path}")
+    return 0
+
+
+def download_recommended(engine: Engine, commercial_only: bool) -> int:
+    """Fetch and verify the recommended set; offline, say what is missing and how big it is (exit 1)."""
+    planned = recommended.plan(engine, commercial_only)
+    if engine.config.offline and any(p.missing and p.status.state == "unavailable" for p in planned):
+        print(recommended.offline_report(planned), file=sys.stderr)
+        print("offline: nothing was downloaded; run without --offline, or pass --mirror FOLDER that holds these files.", file=sys.stderr)
+        return EXIT_VERIFY_FAILED
+    with tqdm_progress() as progress:
+        recommended.fetch(engine, planned, progress)
     return 0
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
+from facekit.adapters.families import families_for
+from facekit.analysis import AnalysisOptions, EmbedderChoice
+from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
+from facekit.batch.jobs import RestoreJob
 from facekit.cli_support import add_global_flags, tqdm_progress
+from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice
-from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
+from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
-from facekit.processors.restore import RestoreOptions, load_refiner, load_restorer, restore_image
-from facekit.provenance import provenance_metadata
+from facekit.processors.restore import RestoreOptions
 
-RESTORE_FAMILIES = ("gfpgan", "codeformer")
+RESTORE_FAMILIES = families_for("restore", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -40,8 +42,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     restore.add_argument("--embedder", help="embed model id for the identity report (default: best ready)")
     restore.add_argument("--no-identity", action="store_true", help="skip the before/after identity report")
     restore.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
-    restore.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists")
+    restore.add_argument("--skip-existing", action="store_true", help="leave inputs whose output is a finished FaceKit PNG")
     restore.add_argument("--json", action="store_true", help="one JSON line per image")
+    add_mask_flags(restore)
+    add_backend_flags(restore)
     restore.set_defaults(run=run_restore)
 
 
@@ -58,6 +62,7 @@ def options_from_args(args: argparse.Namespace) -> RestoreOptions:
         embedder=EmbedderChoice(model_id=args.embedder),
         analysis=AnalysisOptions(detector=args.detector),
         identity=not args.no_identity,
+        mask=mask_options_from_args(args),
         diffusion=args.diffusion,
         diffusion_file=Path(args.diffusion_file) if args.diffusion_file else None,
         diffusion_steps=args.steps,
@@ -70,18 +75,9 @@ def options_from_args(args: argparse.Namespace) -> RestoreOptions:
 def run_restore(engine: Engine, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     _fetch_named_models(engine, options)
-    load_restorer(engine, options)  # fail once, before the batch, on a missing or mismatched model
-    load_refiner(engine, options)
-    items = plan_outputs(collect_inputs(args.inputs), args.output, len(args.inputs))
-
-    def process(item: BatchItem) -> dict[str, object]:
-        image = decode_image(item.input, max_pixels=args.max_pixels)
-        result = restore_image(engine, image, options)
-        details = {"input": item.input.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale}
-        write_image_atomic(item.output, result.image, metadata=provenance_metadata("restore", result.models, details))
-        return {"faces": result.faces, "models": result.models, "warnings": result.warnings}
-
-    return run_batch(items, process, json_lines=args.json, skip_existing=args.skip_existing)
+    job = RestoreJob(options, max_pixels=args.max_pixels)
+    backend = backend_from_args(args)
+    return run_job_batch(engine, job, args.inputs, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 
 
 def _fetch_named_models(engine: Engine, options: RestoreOptions) -> None:

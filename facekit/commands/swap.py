@@ -6,19 +6,21 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facekit.batch import BatchItem, collect_inputs, plan_outputs, run_batch
+from facekit.adapters.families import families_for
+from facekit.analysis import AnalysisOptions, EmbedderChoice
+from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
+from facekit.batch.jobs import SwapJob, source_bytes
 from facekit.cli_support import add_global_flags, tqdm_progress
+from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
 from facekit.engine import Engine
-from facekit.face.analyser import AnalysisOptions, EmbedderChoice
-from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
+from facekit.imageio import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
-from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map, prepare_sources, swap_prepared
-from facekit.provenance import provenance_metadata
+from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map
 
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
 
-SWAP_FAMILIES = ("inswapper",)
+SWAP_FAMILIES = families_for("swap", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -44,10 +46,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--no-identity", action="store_true", help="skip the identity report (faster)")
     swap.add_argument("--detector", help="detect model id (default: best ready)")
     swap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
-    swap.add_argument("--skip-existing", action="store_true", help="leave targets whose output exists")
+    swap.add_argument("--skip-existing", action="store_true", help="leave targets whose output is a finished FaceKit PNG")
     swap.add_argument("--json", action="store_true",
-                      help="one JSON line per image; faces carry source_similarity and target_similarity "
-                           "(scores in identity_metric: Euclidean distances for dlib_resnet, lower = more alike)")
+                      help="one JSON line per image; faces carry source_distance and target_distance (dlib_resnet, "
+                           "lower = more alike) or source_similarity and target_similarity (ArcFace, higher = more alike)")
+    add_mask_flags(swap)
+    add_backend_flags(swap)
     swap.set_defaults(run=run_swap)
 
 
@@ -65,25 +69,17 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
         source_embedder=_source_embedder(args),
         analysis=AnalysisOptions(detector=args.detector),
         identity=not args.no_identity,
+        mask=mask_options_from_args(args),
     )
 
 
 def run_swap(engine: Engine, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     _fetch_named_models(engine, options)
-    sources = [decode_image(path, max_pixels=args.max_pixels) for path in args.source]
-    names = [Path(path).name for path in args.source]
-    prepared = prepare_sources(engine, sources, options, names=names)  # fails once, before the batch
-    items = plan_outputs(collect_inputs(args.targets), args.output, len(args.targets))
-
-    def process(item: BatchItem) -> dict[str, object]:
-        target = decode_image(item.input, max_pixels=args.max_pixels)
-        result = swap_prepared(engine, prepared, target, options)
-        details = {"input": item.input.name, "sources": names, "weight": options.weight, "faces": [f["index"] for f in result.faces]}
-        write_image_atomic(item.output, result.image, metadata=provenance_metadata("swap", result.models, details))
-        return {"faces": result.faces, "models": result.models, "warnings": result.warnings}
-
-    return run_batch(items, process, json_lines=args.json, skip_existing=args.skip_existing)
+    names = tuple(Path(path).name for path in args.source)
+    job = SwapJob(options, source_bytes(args.source, DEFAULT_MAX_BYTES), names, max_pixels=args.max_pixels)
+    backend = backend_from_args(args)
+    return run_job_batch(engine, job, args.targets, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 
 
 def _restore_options(model_id: str | None) -> RestoreOptions | None:

@@ -1,9 +1,13 @@
-"""Five-point alignment: warp a face onto a named template and paste it back."""
+"""Alignment: templates, the least-squares five-point fit, crops (warp / whole-pixel windows) and paste-back."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from facekit.errors import DegenerateFaceError
+
+_MIN_POINT_VARIANCE = 1e-6  # px^2: points closer together than this are one point
 
 
 def _template(points: list[tuple[float, float]]) -> np.ndarray:
@@ -65,14 +69,39 @@ def transform_points(points: np.ndarray, affine_matrix: np.ndarray) -> np.ndarra
     return cv2.transform(array, np.asarray(affine_matrix, dtype=np.float64)).reshape(-1, 2)
 
 
+def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares 2x3 similarity (rotation, uniform scale, shift) taking Nx2 `source` onto `target`.
+
+    Umeyama's closed form (IEEE TPAMI 13(4), 1991): every point counts, none
+    is dropped as an outlier (as InsightFace's `SimilarityTransform` does).
+    Raises DegenerateFaceError when the points are not finite or coincide.
+    """
+    src = np.asarray(source, dtype=np.float64).reshape(-1, 2)
+    dst = np.asarray(target, dtype=np.float64).reshape(-1, 2)
+    if src.shape != dst.shape or len(src) < 2:
+        raise ValueError(f"similarity_fit needs two equal Nx2 point sets (N >= 2), got {src.shape} and {dst.shape}.")
+    if not (np.isfinite(src).all() and np.isfinite(dst).all()):
+        raise DegenerateFaceError("The face's landmarks are not finite numbers.", "The face is skipped; check the detector's output.")
+    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    src_centred, dst_centred = src - src_mean, dst - dst_mean
+    src_variance = float((src_centred**2).sum() / len(src))
+    if src_variance < _MIN_POINT_VARIANCE:
+        raise DegenerateFaceError(
+            "The face's landmarks all sit on one spot, so no alignment fits them.", "The face is skipped; it is too small or misdetected."
+        )
+    covariance = dst_centred.T @ src_centred / len(src)
+    u, singular, vt = np.linalg.svd(covariance)
+    reflection = np.diag([1.0, 1.0 if np.linalg.det(u) * np.linalg.det(vt) >= 0 else -1.0])
+    rotation = u @ reflection @ vt
+    scale = float(np.trace(np.diag(singular) @ reflection)) / src_variance
+    shift = dst_mean - scale * rotation @ src_mean
+    return np.column_stack([scale * rotation, shift])
+
+
 def estimate_affine(landmarks_5: np.ndarray, template: str, size: int) -> np.ndarray:
-    """2x3 similarity (rotation, uniform scale, shift) taking the points onto the template."""
-    source = np.asarray(landmarks_5, dtype=np.float32).reshape(5, 2)
-    target = template_points(template, size)
-    matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
-    if matrix is None:
-        raise ValueError("Could not fit an alignment transform: the five landmarks are degenerate.")
-    return matrix
+    """2x3 similarity taking the five points onto the template: the least-squares fit on all five."""
+    source = np.asarray(landmarks_5, dtype=np.float64).reshape(5, 2)
+    return similarity_fit(source, template_points(template, size))
 
 
 def warp(
@@ -126,4 +155,42 @@ def paste_back(
     region = result[y1:y2, x1:x2].astype(np.float32)
     blended = placed_mask * placed_crop.astype(np.float32) + (1.0 - placed_mask) * region
     result[y1:y2, x1:x2] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return result
+
+
+def _integer_window(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
+    """The image window a crop covers when `matrix` is a whole-pixel shift that stays inside the image, else None."""
+    if not np.array_equal(matrix[:, :2], np.eye(2)) or not np.array_equal(matrix[:, 2], np.round(matrix[:, 2])):
+        return None
+    x, y = int(-matrix[0, 2]), int(-matrix[1, 2])
+    width, height = size
+    if x < 0 or y < 0 or x + width > image.shape[1] or y + height > image.shape[0]:
+        return None
+    return slice(y, y + height), slice(x, x + width)
+
+
+#: Resampling names the family table uses (facekit/adapters/families.py) -> OpenCV flags. Learned models get the
+#: crop they were trained on: bilinear for inswapper (InsightFace's norm_crop2, FaceFusion), GFPGAN, ArcFace...
+RESAMPLING: dict[str, int] = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+
+
+def crop_face(
+    image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_CUBIC
+) -> np.ndarray:
+    """The (width, height) crop `matrix` maps to: a plain copy for whole-pixel shifts, else a warp (edges replicated)."""
+    window = _integer_window(image, matrix, size)
+    if window is not None:
+        return image[window].copy()
+    return cv2.warpAffine(image, matrix, size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`paste_back`, with a direct blend into the window for whole-pixel shifts (same result, no resampling)."""
+    window = _integer_window(image, matrix, (crop.shape[1], crop.shape[0]))
+    if window is None:
+        return paste_back(image, crop, matrix, mask)
+    result = image.copy()
+    weight = np.clip(mask, 0.0, 1.0)[..., None]
+    region = result[window].astype(np.float32)
+    result[window] = np.clip(np.rint(region + weight * (crop.astype(np.float32) - region)), 0, 255).astype(np.uint8)
     return result

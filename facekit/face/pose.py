@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facekit.errors import DegenerateFaceError
 from facekit.face.types import Pose
 
 
@@ -51,6 +52,7 @@ MIRROR_68: tuple[int, ...] = _mirror_permutation()
 _JAW_IMAGE_LEFT = tuple(range(0, 8))  # jaw points on the image's left when frontal
 _JAW_IMAGE_RIGHT = tuple(range(9, 17))
 _JAW_DROP_YAW_DEGREES = 20.0
+_DEGENERATE_HINT = "The face is skipped; its landmarks are degenerate."
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,13 @@ def _solve(
         object_points, image_points, camera, no_distortion, flags=cv2.SOLVEPNP_EPNP
     )
     if not ok:
-        raise ValueError("solvePnP could not fit a head pose to these landmarks.")
+        raise DegenerateFaceError("No head pose fits this face's landmarks (solvePnP failed).", _DEGENERATE_HINT)
     ok, rvec, tvec = cv2.solvePnP(
         object_points, image_points, camera, no_distortion, rvec, tvec,
         useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE,
     )
     if not ok:
-        raise ValueError("solvePnP refinement failed for these landmarks.")
+        raise DegenerateFaceError("No head pose fits this face's landmarks (refinement failed).", _DEGENERATE_HINT)
     return rvec.reshape(3), tvec.reshape(3)
 
 
@@ -175,6 +177,8 @@ def solve_head_pose(landmarks_68: np.ndarray, image_size: tuple[int, int]) -> He
     points, which slide along the silhouette instead of following the bone.
     """
     image_points = np.asarray(landmarks_68, dtype=np.float64).reshape(68, 2)
+    if not np.isfinite(image_points).all() or float(np.ptp(image_points, axis=0).max()) < 1.0:
+        raise DegenerateFaceError("The face's 68 landmarks are not finite or sit on one spot.", _DEGENERATE_HINT)
     object_points = mean_shape_3d()
     camera = camera_matrix(image_size)
     rvec, tvec = _solve(object_points, image_points, camera)

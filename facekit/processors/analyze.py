@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facekit.face.analyser import Analysis, EmbedderChoice, FaceAnalyser, compare
+from facekit.analysis import Analysis, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.pose import mean_shape_3d, solve_head_pose
 from facekit.face.types import Face
 
@@ -70,7 +70,7 @@ def similarity_matrix(analyser: FaceAnalyser, items: list[AnalysedImage], choice
         "model": label,
         "metric": match.metric,
         "threshold": match.threshold,
-        "same_person_when": f"{'distance <' if match.metric == 'euclidean' else 'cosine >'} {match.threshold}",
+        "same_person_when": match.scale.rule_text(match.threshold),
         "faces": names,
         "matrix": [[round(score, 4) for score in row] for row in scores],
         "same_person": [[match.same_person(score) for score in row] for row in scores],

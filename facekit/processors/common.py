@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.errors import FaceKitError, NoFaceError
-from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.face.types import Face
 from facekit.imageio import decode_image
+from facekit.processors.reports import FaceReport
+from facekit.weights import ProgressCallback, format_bytes
 
 #: progress(fraction 0..1, message) - the CLI draws a bar, the app passes gr.Progress
 JobProgress = Callable[[float, str], None]
@@ -22,19 +24,33 @@ def no_progress(fraction: float, message: str) -> None:
     """A JobProgress that ignores updates."""
 
 
+def download_progress(progress: JobProgress) -> ProgressCallback:
+    """A weight-store progress callback that reports a download through a job's progress (bytes done of the file's size)."""
+
+    def update(label: str, done: int, total: int | None) -> None:
+        fraction = done / total if total else 0.0
+        progress(fraction, f"downloading {label}: {format_bytes(done)} of {format_bytes(total)}")
+
+    return update
+
+
 @dataclass
 class JobResult:
     """One job on one image: the output image, a per-face report and the models used."""
 
     image: np.ndarray
-    faces: list[dict[str, object]]
+    faces: Sequence[FaceReport]  # typed per job: RestoreFaceReport, SwapFaceReport, FrontalizeFaceReport
     models: dict[str, str]
     seconds: float
     warnings: list[str] = field(default_factory=list)
     extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. frontal crops per face
 
+    def face_dicts(self) -> list[dict[str, object]]:
+        """The per-face reports as the JSON the CLI and API print (keys in docs/reports.md)."""
+        return [face.as_dict() for face in self.faces]
+
     def report(self) -> dict[str, object]:
-        return {"faces": self.faces, "models": self.models, "seconds": round(self.seconds, 3), "warnings": self.warnings}
+        return {"faces": self.face_dicts(), "models": self.models, "seconds": round(self.seconds, 3), "warnings": self.warnings}
 
 
 @dataclass(frozen=True)
@@ -99,10 +115,9 @@ def _faces_like_reference(
     wanted = analyser.embed(reference_image, [reference_face], embedder)[0].vector
     scored = [(compare(e.vector, wanted, match)[0], face) for e, face in zip(analyser.embed(image, faces, embedder), faces, strict=True)]
     limit = match.threshold if selection.threshold is None else selection.threshold
-    better = (lambda s: s < limit) if match.metric == "euclidean" else (lambda s: s > limit)
-    chosen = [face for score, face in scored if better(score)]
+    chosen = [face for score, face in scored if match.is_better(score, limit)]
     if not chosen:
-        best = min(s for s, _ in scored) if match.metric == "euclidean" else max(s for s, _ in scored)
+        best = match.best(s for s, _ in scored)
         raise NoFaceError(
             f"No face matches the reference photo {selection.reference.name} "
             f"(best {match.metric} score {best:.3f}, limit {limit}).",
@@ -113,7 +128,7 @@ def _faces_like_reference(
 
 def largest_face(analyser: FaceAnalyser, image: np.ndarray, what: str, options: AnalysisOptions = AnalysisOptions()) -> Face:
     """The biggest face of an image (for reference and source photos)."""
-    faces = analyser.analyse(image, options).faces
+    faces = analyser.analyze(image, options).faces
     if not faces:
         raise NoFaceError(f"No face was found in the {what}.", "Use a photo where the face is visible and at least ~80 px wide.")
     return max(faces, key=lambda face: face.width * face.height)

@@ -10,8 +10,12 @@ people swaps each onto its own target face.
 
 Identity report: each swapped face is scored against the source identity and
 against the original target face with a recogniser that did NOT feed the
-swapper whenever another one is ready (dlib ResNet when ArcFace fed
-inswapper), so the numbers are not the swapper grading its own input.
+swapper whenever another one is ready, so the numbers are not the swapper
+grading its own input: another ArcFace-family model first (a few ms per
+face), else another family (dlib ResNet, ~100 ms per face on CPU). The
+swapped faces are scored at the geometry they were pasted at (no second
+detection), in one batched recogniser call with any original face whose
+embedding the job has not computed yet.
 """
 
 from __future__ import annotations
@@ -22,32 +26,31 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from facekit.adapters.embed import l2_normalise
+from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
+from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
-from facekit.face.align import paste_back, transform_points
-from facekit.face.analyser import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
-from facekit.face.mask import box_mask, combine_masks, landmark_hull_mask
+from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
+from facekit.face.identity import mean_identity
 from facekit.face.types import Face
+from facekit.masking import FaceMasker, MaskOptions, load_masker
+from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+from facekit.processors.identity import IdentityScorer
+from facekit.processors.reports import RestoreFaceReport, SwapFaceReport
 
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
-
-FOREHEAD_LIFT = 0.12  # paste mask: brows raised by this fraction of the chin-to-brow distance
-HULL_FEATHER = 0.04  # paste mask: hull edge Gaussian sigma, fraction of the face width
-MASK_WORKING_SIDE = 160  # masks of larger crops are drawn at about this size and scaled up
-
 
 @dataclass(frozen=True)
 class SwapOptions:
     """Everything a swap needs besides the images."""
 
-    model: str | None = None  # swap model id; None = best ready (mesh offline)
+    model: str | None = None  # swap model id; None = best ready (mesh offline; see facekit.recommended.choose)
+    download_recommended: bool = False  # with model None: fetch the recommended swapper and its embedder when none is on disk
     model_file: Path | None = None  # a user's ONNX file of `family`
     family: str = "inswapper"
     source_index: int | None = None  # face of each source photo; None = its largest
@@ -58,7 +61,7 @@ class SwapOptions:
     embedder: EmbedderChoice | None = None  # identity report (and ref: selection); None = not the one feeding the swapper
     source_embedder: EmbedderChoice | None = None  # what feeds an embedding-driven swapper; None = best ready of its family
     analysis: AnalysisOptions = AnalysisOptions()
-    mask_blur: float = 0.3  # feathered box mask, as in the restore job
+    mask: MaskOptions = MaskOptions()  # paste-back masks (default: box+region+occlusion with a parser, else box+area)
     identity: bool = True  # score each swapped face against the source and the original face
 
     def __post_init__(self) -> None:
@@ -68,10 +71,14 @@ class SwapOptions:
             raise FaceKitError("The face map names a target face twice.", "Map each target face once.")
         if self.face_map and self.faces.mode != "all":
             raise FaceKitError("Give either a face map or a face selection, not both.", "A map already names every target face.")
-        if self.model is not None and self.model_file is not None:
-            raise FaceKitError("Both a model id and a model file were given.", "Use --model ID or --model-file PATH, not both.")
+        self.swapper_ref.check_family("swap")  # also: not both a model id and a file; the family is a swap family
         if self.source_index is not None and self.face_map:
             raise FaceKitError("Give either a source face index or a face map, not both.", "The map names the source faces.")
+
+
+    @property
+    def swapper_ref(self) -> ModelRef:
+        return ModelRef.of(self.model, self.model_file, self.family)
 
 
 def parse_face_map(text: str) -> tuple[tuple[int, int], ...]:
@@ -113,6 +120,7 @@ class PreparedSources:
     source_embedder_family: str | None
     models: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    masker: FaceMasker | None = None  # paste-back masks (and the source-side occluder mask of a texture swapper)
 
 
 def prepare_sources(
@@ -127,7 +135,8 @@ def prepare_sources(
     if options.face_map and len(sources) > 1:
         raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
     labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
-    swapper, swapper_label = load_swapper(engine, options)
+    swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
+    masker = load_masker(engine, options.mask)
     analyser = FaceAnalyser(engine)
     photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
     warnings: list[str] = []
@@ -139,7 +148,11 @@ def prepare_sources(
     if swapper.embedding_family is not None:
         choice, embedder_label, embedder_family = source_embedder(engine, options, swapper)
     identities = {key: _source_identity(analyser, members, choice) for key, members in members_by_key.items()}
-    models = {"swapper": swapper_label}
+    if swapper.embedding_family is None:  # a texture swapper: keep the source's occluders out of the transfer
+        identities = {key: _with_face_content(identity, masker) for key, identity in identities.items()}
+    models = {"swapper": swapper_label, "mask": masker.label}
+    if choice_reason is not None:
+        models["swapper_choice"] = choice_reason
     if embedder_label is not None:
         models["source_embedder"] = embedder_label
     return PreparedSources(
@@ -152,16 +165,31 @@ def prepare_sources(
         source_embedder_family=embedder_family,
         models=models,
         warnings=warnings,
+        masker=masker,
     )
+
+
+def _with_face_content(identity: SourceIdentity, masker: FaceMasker) -> SourceIdentity:
+    """The identity with its source face's own-pixel mask (hat brim, hair, glasses -> 0) for the swapper."""
+    source = identity.swap
+    content = masker.face_content(source.image, source.face)
+    return replace(identity, swap=replace(source, face_mask=content))
 
 
 def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
     """The swap adapter: a user's file, a named model, or the best ready one."""
-    if options.model_file is not None:
-        adapter = engine.adapter_for_file(options.model_file, options.family)
-        return adapter, f"file:{Path(options.model_file).name}"
-    model_id = options.model or engine.default_model("swap").id
-    return engine.adapter(model_id, expected_task="swap"), model_id
+    swapper, label, _ = load_swapper_with_reason(engine, options)
+    return swapper, label
+
+
+def load_swapper_with_reason(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str, str | None]:
+    """The swap adapter, its label and, when the options named none, why that one was chosen."""
+    ref, reason = options.swapper_ref, None
+    if ref.is_best:
+        choice = recommended.choose(engine, "swap", options.download_recommended)
+        ref, reason = ModelRef(model_id=choice.model_id), choice.reason
+    ref = engine.resolve("swap", ref)
+    return engine.swapper(ref), ref.label, reason
 
 
 def source_embedder(engine: Engine, options: SwapOptions, swapper: FaceSwapper) -> tuple[EmbedderChoice, str, str]:
@@ -204,7 +232,7 @@ def _family_ids(engine: Engine, family: str) -> list[str]:
 
 
 def _source_faces(analyser: FaceAnalyser, image: np.ndarray, label: str, options: SwapOptions) -> list[Face]:
-    faces = analyser.analyse(image, options.analysis).faces
+    faces = analyser.analyze(image, options.analysis).faces
     if not faces:
         raise NoFaceError(f"No face was found in the {label}.", "Use a source photo where the face is visible and at least ~80 px wide.")
     return faces
@@ -248,7 +276,7 @@ def _source_identity(
     embedding = None
     if choice is not None:
         vectors = [analyser.embed(photo, [member], choice)[0].vector for photo, member, _ in members]
-        embedding = l2_normalise(np.mean([l2_normalise(v) for v in vectors], axis=0))
+        embedding = mean_identity(vectors)
     return SourceIdentity(
         swap=SwapSource(image=image, face=face, embedding=embedding),
         members=[(photo, member) for photo, member, _ in members],
@@ -284,27 +312,28 @@ def swap_prepared(
     started = time.perf_counter()
     analyser = FaceAnalyser(engine)
     progress(0.1, "finding the target faces")
-    analysis = analyser.analyse(target, options.analysis)
+    analysis = analyser.analyze(target, options.analysis)
     report_choice, report_warning = report_embedder(engine, options, prepared)
     pairs = _target_pairs(analyser, target, analysis, options, prepared, report_choice)
     target_embeddings = _target_embeddings(analyser, target, pairs, options, prepared)
     image = target
     for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
         progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
-        image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options)
+        image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
     models = {**analysis.models, **prepared.models}
-    restore_reports: dict[int, dict[str, object]] = {}
+    restore_reports: dict[int, RestoreFaceReport] = {}
     if options.restore is not None:
         progress(0.8, "restoring the swapped faces")
         image, restore_reports, restore_models = _restore(engine, image, [face for _, face in pairs], options.restore)
         models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
     progress(0.9, "scoring identities")
-    faces = identity_report(analyser, target, image, pairs, report_choice) if options.identity else face_records(pairs)
-    for record in faces:
-        if record["index"] in restore_reports:
-            record["restore"] = restore_reports[record["index"]]
+    faces = face_reports(pairs)
     if options.identity:
-        models["identity_embedder"] = str(faces[0]["identity_embedder"]) if faces else report_choice.label
+        scorer = IdentityScorer(analyser, report_choice)
+        score_swapped_faces(scorer, target, image, pairs, faces)
+        models["identity_embedder"] = scorer.label
+    for report in faces:
+        report.restore = restore_reports.get(report.index)
     warnings = analysis.notes + list(prepared.warnings) + ([report_warning] if report_warning else [])
     if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
         warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
@@ -352,83 +381,31 @@ def swap_one_face(
     source: SwapSource,
     target_embedding: np.ndarray | None,
     options: SwapOptions,
+    masker: FaceMasker | None = None,
 ) -> np.ndarray:
-    """Crop the face as the swapper wants, swap, and paste back through the face mask."""
+    """Crop the face as the swapper wants, swap, and paste back through the face mask (the masker's; box+area without one)."""
     matrix, size = swapper.crop_transform(face)
-    crop = crop_face(image, matrix, size)
+    crop = crop_face(image, matrix, size, RESAMPLING[swapper.resampling])  # the family table says which (17.1)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
-    return paste_face(image, swapped, matrix, swap_mask(size, points, options.mask_blur))
-
-
-def _integer_window(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
-    """The image window a crop covers when `matrix` is a whole-pixel shift that stays inside the image, else None."""
-    if not np.array_equal(matrix[:, :2], np.eye(2)) or not np.array_equal(matrix[:, 2], np.round(matrix[:, 2])):
-        return None
-    x, y = int(-matrix[0, 2]), int(-matrix[1, 2])
-    width, height = size
-    if x < 0 or y < 0 or x + width > image.shape[1] or y + height > image.shape[0]:
-        return None
-    return slice(y, y + height), slice(x, x + width)
-
-
-def crop_face(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The crop a swapper asked for: a plain copy for whole-pixel shifts, else a bicubic warp (edges replicated)."""
-    window = _integer_window(image, matrix, size)
-    if window is not None:
-        return image[window].copy()
-    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-
-
-def paste_face(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`paste_back`, with a direct blend into the window for whole-pixel shifts (same result, no resampling)."""
-    window = _integer_window(image, matrix, (crop.shape[1], crop.shape[0]))
-    if window is None:
-        return paste_back(image, crop, matrix, mask)
-    result = image.copy()
-    weight = np.clip(mask, 0.0, 1.0)[..., None]
-    region = result[window].astype(np.float32)
-    result[window] = np.clip(np.rint(region + weight * (crop.astype(np.float32) - region)), 0, 255).astype(np.uint8)
-    return result
-
-
-def swap_mask(size: tuple[int, int], points_68: np.ndarray | None, blur: float = 0.3) -> np.ndarray:
-    """Feathered box mask, cut to the face hull (brows raised a little, lips always inside) when 68 points are known.
-
-    Large crops get their mask drawn at a reduced size and scaled up: it is
-    smooth, and the wide Gaussian blurs would otherwise cost more than the swap.
-    """
-    shrink = max(1, round(min(size) / MASK_WORKING_SIDE))
-    small = (max(1, round(size[0] / shrink)), max(1, round(size[1] / shrink)))
-    box = box_mask(small, blur=blur)
-    if points_68 is None:
-        mask = box
-    else:
-        points = np.asarray(points_68, dtype=np.float32).reshape(68, 2) * np.float32(small[0] / size[0])
-        raised = points.copy()
-        raised[17:27] += FOREHEAD_LIFT * (points[17:27].mean(axis=0) - points[8])
-        feather = HULL_FEATHER * float(np.ptp(points[:17, 0])) / small[0]
-        face = landmark_hull_mask(small, raised, "face", feather=feather)
-        mouth = landmark_hull_mask(small, points, "mouth", feather=feather)
-        mask = combine_masks(box, np.maximum(face, mouth))
-    return mask if small == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
+    masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
+    return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
 
 
 def _restore(
     engine: Engine, image: np.ndarray, faces: list[Face], options: RestoreOptions
-) -> tuple[np.ndarray, dict[int, dict[str, object]], dict[str, str]]:
+) -> tuple[np.ndarray, dict[int, RestoreFaceReport], dict[str, str]]:
     from facekit.processors.restore import restore_faces
 
     fresh = [replace(face, embeddings={}) for face in faces]
     restored, reports, models = restore_faces(engine, image, fresh, options)
-    by_index = {int(report["index"]): {k: v for k, v in report.items() if k != "index"} for report in reports}  # type: ignore[call-overload]
-    return restored, by_index, models
+    return restored, {report.index: report for report in reports}, models
 
 
 # ----------------------------------------------------------------- report
-def face_records(pairs: list[tuple[SourceIdentity, Face]]) -> list[dict[str, object]]:
-    """Which face got which identity, without scores."""
-    return [{"index": face.index, "box": [round(float(v), 2) for v in face.box], "source": identity.label} for identity, face in pairs]
+def face_reports(pairs: list[tuple[SourceIdentity, Face]]) -> list[SwapFaceReport]:
+    """Which face got which identity (scores are added by :func:`score_swapped_faces`)."""
+    return [SwapFaceReport(index=face.index, box=face.box, source=identity.label) for identity, face in pairs]
 
 
 def report_embedder(engine: Engine, options: SwapOptions, prepared: PreparedSources) -> tuple[EmbedderChoice, str | None]:
@@ -440,44 +417,37 @@ def report_embedder(engine: Engine, options: SwapOptions, prepared: PreparedSour
     if prepared.source_embedder is None:
         return EmbedderChoice(), None
     ready = [info.entry for info in engine.models("embed") if info.status.ready]
+    fed = prepared.source_embedder_label
+    fed_hash = engine.manifest.get(fed).sha256 if fed in engine.manifest else None
+    other_fast = [e for e in ready if e.family == prepared.source_embedder_family and e.id != fed and e.sha256 != fed_hash]
     other_family = [e for e in ready if e.family != prepared.source_embedder_family]
-    other_model = [e for e in ready if e.id != prepared.source_embedder_label]
-    if other_family or other_model:
-        return EmbedderChoice(model_id=(other_family or other_model)[0].id), None
+    if other_fast or other_family:  # another ArcFace-family model first: ms per face instead of ~100 with dlib
+        return EmbedderChoice(model_id=(other_fast or other_family)[0].id), None
     return prepared.source_embedder, "No other recogniser is ready, so identity scores come from the one that fed the swapper."
 
 
-def identity_report(
-    analyser: FaceAnalyser,
+def score_swapped_faces(
+    scorer: IdentityScorer,
     original: np.ndarray,
     result: np.ndarray,
     pairs: list[tuple[SourceIdentity, Face]],
-    choice: EmbedderChoice,
-) -> list[dict[str, object]]:
-    """Per swapped face: how close the result is to the source identity and to the original face."""
-    _, label, match = analyser.embedder(choice)
+    reports: list[SwapFaceReport],
+) -> None:
+    """Per swapped face: how close the result is to the source identity and to the original face.
+
+    The swapped faces are scored where they were pasted (the target's geometry, no second detection); the
+    original faces' embeddings are reused when the job already computed them with this recogniser.
+    """
     faces = [face for _, face in pairs]
-    swapped_vectors = [e.vector for e in analyser.embed(result, [replace(face, embeddings={}) for face in faces], choice)]
-    original_vectors = [e.vector for e in analyser.embed(original, faces, choice)]
-    records = face_records(pairs)
-    for record, (identity, _), swapped, original_vector in zip(records, pairs, swapped_vectors, original_vectors, strict=True):
-        source_vector = _identity_vector(analyser, identity, choice)
-        source_score, same_as_source = compare(swapped, source_vector, match)
-        target_score, _ = compare(swapped, original_vector, match)
-        closer = source_score < target_score if match.metric == "euclidean" else source_score > target_score
-        record.update(
-            {
-                "source_similarity": round(source_score, 4),
-                "target_similarity": round(target_score, 4),
-                "identity_embedder": label,
-                "identity_metric": match.metric,
-                "same_person_as_source": bool(same_as_source),
-                "closer_to_source": bool(closer),
-            }
-        )
-    return records
+    originals, swapped = scorer.before_and_after(original, result, faces, [replace(face, embeddings={}) for face in faces])
+    sources: dict[int, np.ndarray] = {}
+    for report, (identity, _), swapped_vector, original_vector in zip(reports, pairs, swapped, originals, strict=True):
+        if id(identity) not in sources:
+            sources[id(identity)] = _identity_vector(scorer, identity)
+        report.to_source = scorer.score(swapped_vector, sources[id(identity)])
+        report.to_target = scorer.score(swapped_vector, original_vector)
 
 
-def _identity_vector(analyser: FaceAnalyser, identity: SourceIdentity, choice: EmbedderChoice) -> np.ndarray:
-    vectors = [analyser.embed(image, [face], choice)[0].vector for image, face in identity.members]
+def _identity_vector(scorer: IdentityScorer, identity: SourceIdentity) -> np.ndarray:
+    vectors = [scorer.embeddings(image, [face])[0] for image, face in identity.members]
     return np.mean(vectors, axis=0)

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from facekit.adapters.embed import dlib_distance, similarity
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import DegenerateFaceError, FaceKitError
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Embedding, Face, sort_faces
 from facekit.manifest import Match
@@ -64,17 +63,17 @@ class Analysis:
     faces: list[Face]
     models: dict[str, str]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. a face whose landmarks no pose fits
     capped_at: int | None = None  # set when the detector found more faces than `max_faces` and the rest were dropped
 
     @property
     def notes(self) -> list[str]:
-        """Plain sentences about what the analysis left out."""
-        if self.capped_at is None:
-            return []
-        return [
+        """Plain sentences about what the analysis left out: the face cap, then the warnings."""
+        cap = [] if self.capped_at is None else [
             f"More than {self.capped_at} faces were found; only the {self.capped_at} most confident are used "
             "(raise the detection score threshold, or the face limit)."
         ]
+        return [*cap, *self.warnings]
 
 
 class FaceAnalyser:
@@ -83,10 +82,11 @@ class FaceAnalyser:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def analyse(self, image_bgr: np.ndarray, options: AnalysisOptions = AnalysisOptions()) -> Analysis:
+    def analyze(self, image_bgr: np.ndarray, options: AnalysisOptions = AnalysisOptions()) -> Analysis:
         height, width = image_bgr.shape[:2]
         detector_id = options.detector or self.engine.default_model("detect").id
         timings: dict[str, float] = {}
+        warnings: list[str] = []
         started = time.perf_counter()
         detector = self.engine.adapter(detector_id, expected_task="detect")
         faces, capped_at = _detect_capped(detector, image_bgr, options)
@@ -106,9 +106,16 @@ class FaceAnalyser:
             started = time.perf_counter()
             for face in faces:
                 if face.landmarks_68 is not None:
-                    face.pose = estimate_pose(face.landmarks_68, (width, height))
+                    try:
+                        face.pose = estimate_pose(face.landmarks_68, (width, height))
+                    except DegenerateFaceError as error:  # this face has no pose; the others keep theirs
+                        warnings.append(f"face {face.index}: {error.message}")
             timings["pose"] = _ms_since(started)
-        return Analysis(width=width, height=height, faces=faces, models=models, timings_ms=timings, capped_at=capped_at)
+        return Analysis(
+            width=width, height=height, faces=faces, models=models, timings_ms=timings, warnings=warnings, capped_at=capped_at
+        )
+
+    analyse = analyze  # the old spelling, kept while other branches move over; use analyze
 
     def _landmark_model(self, faces: list[Face], options: AnalysisOptions) -> str | None:
         if options.landmarks is not None:
@@ -150,7 +157,7 @@ class FaceAnalyser:
 
 def compare(a: np.ndarray, b: np.ndarray, match: Match) -> tuple[float, bool]:
     """Score two embeddings with the model's metric; (score, same person?)."""
-    score = dlib_distance(a, b) if match.metric == "euclidean" else similarity(a, b)
+    score = match.scale.score(a, b)
     return score, match.same_person(score)
 
 

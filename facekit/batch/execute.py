@@ -1,0 +1,124 @@
+"""One input through a prepared job, the same on every backend: read -> decode -> job -> encode -> atomic write.
+
+`guarded` turns any per-file failure into a row with its error (FaceKit's
+sentence, or the exception's type and message for a bug), so one bad file
+never stops a batch. Only a full disk (DiskFullError) and Ctrl-C stop it.
+
+Every written PNG carries `facekit:batch_run` (the run's id) beside the
+job's provenance chunks. A retried batch (a Ray worker restarted mid-batch)
+finds its earlier outputs by that id and does not write them again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from facekit.batch import storage
+from facekit.batch.inputs import BatchItem
+from facekit.batch.jobs import BatchJob, PreparedJob
+from facekit.errors import FaceKitError
+from facekit.imageio import DEFAULT_MAX_BYTES, decode_image, encode_png
+
+log = logging.getLogger(__name__)
+
+RUN_KEY = "facekit:batch_run"
+MAX_ERROR_CHARS = 300
+SKIPPED = "output exists"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk every complete PNG ends with
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def png_text(location: str) -> dict[str, str] | None:
+    """The text chunks of a complete, decodable PNG at `location`; None when it is missing, truncated or not a PNG."""
+    try:
+        data = storage.read_bytes(location, DEFAULT_MAX_BYTES * 4)
+        if not data.endswith(PNG_END):  # Pillow decodes a PNG cut after its pixel data without complaint
+            return None
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # decodes every pixel: a truncated or corrupted file fails here
+            if image.format != "PNG":
+                return None
+            return {str(key): str(value) for key, value in getattr(image, "text", {}).items()}
+    except Exception:  # noqa: BLE001 - any failure means "not a finished output"
+        return None
+
+
+def is_finished_output(location: str) -> bool:
+    """An earlier FaceKit output: it decodes entirely and carries FaceKit's provenance chunks."""
+    text = png_text(location)
+    return text is not None and text.get("facekit:ai_edited") == "true" and "facekit:job" in text
+
+
+def finished_outputs(existing: list[str]) -> list[str] | None:
+    """`existing` when there is some and all of it is finished (--skip-existing skips the item), else None."""
+    if existing and all(is_finished_output(location) for location in existing):
+        return existing
+    return None
+
+
+def written_by_run(location: str, run_id: str) -> bool:
+    text = png_text(location)
+    return text is not None and text.get(RUN_KEY) == run_id
+
+
+def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: str, data: bytes | None = None) -> dict[str, object]:
+    """Run the job on one input and write its outputs; raises on failure (see `guarded`)."""
+    if job.single_output and written_by_run(item.output, run_id):
+        return {"note": "written earlier in this run (the batch was retried after a worker restart)"}
+    image = np.zeros((0, 0, 3), np.uint8)
+    if prepared.reads_image:
+        if data is None:
+            data = storage.read_bytes(item.input, DEFAULT_MAX_BYTES)
+        image = decode_image(data, max_pixels=job.max_pixels)
+    output = prepared.run(item, image)
+    for location, picture, metadata in output.files:
+        storage.write_bytes_atomic(location, encode_png(picture, {**metadata, RUN_KEY: run_id}))
+    return output.record
+
+
+def guarded(item: BatchItem, process: Callable[[BatchItem], dict[str, object]]) -> dict[str, object]:
+    """`process(item)` as a report row; any failure but a full disk or Ctrl-C becomes a row with its error."""
+    started = time.perf_counter()
+    row: dict[str, object] = {"input": item.input, "output": item.output}
+    try:
+        if not storage.is_uri(item.output):
+            os.makedirs(storage.parent(item.output) or ".", exist_ok=True)
+        row.update({"status": "ok", **process(item)})
+    except storage.DiskFullError:
+        raise
+    except FaceKitError as error:
+        row = {"input": item.input, "status": "error", "error": _bounded(str(error))}
+    except Exception as error:  # noqa: BLE001 - a bug on one file must not lose the rest of the batch
+        log.exception("unexpected error on %s", item.input)
+        row = {"input": item.input, "status": "error", "error": _bounded(f"FaceKit failed on this file ({type(error).__name__}: {error}).")}
+    row.setdefault("seconds", round(time.perf_counter() - started, 3))
+    row["worker"] = worker_name()
+    return row
+
+
+def skipped_row(item: BatchItem, existing: list[str]) -> dict[str, object]:
+    """The row of an item --skip-existing left alone (jobs with several outputs list them)."""
+    row: dict[str, object] = {"input": item.input, "output": item.output, "status": "skipped", "skipped": SKIPPED}
+    if existing != [item.output]:
+        row.update(skipped="outputs exist", files=existing)
+    return {**row, "seconds": 0.0, "worker": worker_name()}
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."

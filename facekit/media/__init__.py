@@ -1,0 +1,1 @@
+"""Media files beyond still photos: video (PyAV) and animations (Pillow)."""

@@ -1,0 +1,41 @@
+"""Issue 18.3: any decodable image within the pixel limit gives a result or a clear sentence, with every detector."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import open_session
+from facekit.adapters.scrfd import ScrfdDetector
+from facekit.adapters.yunet import YuNetDetector
+from facekit.imageio import decode_image
+from facekit.processors.restore import RestoreOptions, restore_image
+
+SHAPES = [(10, 100000), (100000, 10), (1, 400000), (400000, 1), (1, 1)]
+
+
+@pytest.fixture(scope="module")
+def detectors(engine, shared_models):
+    return {
+        "dlib_hog": engine.adapter("dlib_hog"),
+        "yunet": YuNetDetector(open_session(shared_models, "face_detection_yunet_2023mar.onnx")),
+        "scrfd": ScrfdDetector(open_session(shared_models, "scrfd_2.5g_kps_test.onnx")),
+    }
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[f"{h}x{w}" for h, w in SHAPES])
+@pytest.mark.parametrize("name", ["dlib_hog", "yunet", "scrfd"])
+def test_extreme_aspect_ratios_find_no_face_without_crashing(detectors, name, shape) -> None:
+    image = np.full((*shape, 3), 128, dtype=np.uint8)
+    assert detectors[name].detect(image) == []
+
+
+def test_a_decoded_100000_by_10_png_restores_with_a_warning(engine) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (100000, 10), (120, 90, 60)).save(buffer, format="PNG")
+    image = decode_image(buffer.getvalue())
+    result = restore_image(engine, image, RestoreOptions(identity=False))
+    assert result.image.shape == (10, 100000, 3) and "No face was found" in result.warnings[0]
