@@ -7,9 +7,11 @@ from typing import Any
 import gradio as gr
 
 from app.common import example_photos, friendly_errors, image_from_upload, model_choices, rgb, show_notes
+from app.mask_controls import mask_accordion, mask_options
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
+from facekit.masking import draw_masks, image_mask, load_masker
 from facekit.processors.analyze import AnalysedImage, analysis_record, draw_analysis, similarity_matrix
 
 #: the score table lists this many pairs at most (closest first); the JSON holds the whole (capped) matrix
@@ -56,6 +58,20 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
         drawn = [(rgb(draw_analysis(item.image, item.analysis)), f"{item.name}: {len(item.analysis.faces)} face(s)") for item in items]
         return drawn, {"images": records}, table
 
+    @friendly_errors
+    def show_masks(
+        image: Any, detector: str | None = None, score_threshold: float = 0.5, types: list[str] | None = None,
+        regions: list[str] | None = None, areas: list[str] | None = None, blur: float | None = None, padding: str | None = None,
+        parser: str | None = None,
+    ) -> tuple[Any, str]:
+        """Each face's paste mask (as swap and restore would use it) over the photo: dark = kept as is, green = mask edge."""
+        photo = image_from_upload(image)
+        options = AnalysisOptions(detector=detector or None, score_threshold=float(score_threshold), max_faces=max_faces)
+        faces = analyser.analyze(photo, options).faces
+        masker = load_masker(engine, mask_options(types, regions, areas, blur, padding, parser))
+        masks = [image_mask(masker, photo, face) for face in faces]
+        return rgb(draw_masks(photo, masks)), f"{len(faces)} face(s); masks: {masker.label}"
+
     with gr.Tab("Analyze", id="analyze"):
         gr.Markdown("Find faces, their landmarks and head pose, and how alike they are. Faces are numbered left to right from 0.")
         with gr.Row():
@@ -68,6 +84,9 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
                     elem_id="analyze-threshold",
                 )
                 run = gr.Button("Analyze", variant="primary", elem_id="analyze-run")
+                with gr.Accordion("Mask debug: each face's paste mask", open=False):
+                    mask = mask_accordion(engine, "analyze")
+                    show = gr.Button("Show masks", elem_id="analyze-masks-run")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 annotated = gr.Gallery(
@@ -81,13 +100,22 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
                     elem_id="analyze-pairs",
                 )
                 report = gr.JSON(label="Faces (JSON)", open=True, elem_id="analyze-json")
-    on_new_upload(image, [annotated, report, matrix])
+                mask_image = gr.Image(label="Paste masks (dark: kept as is)", type="numpy", format="png", elem_id="analyze-masks")
+                mask_label = gr.Textbox(label="Masks used", interactive=False)
+    on_new_upload(image, [annotated, report, matrix, mask_image, mask_label])
     on_new_upload(second, [annotated, report, matrix])
     run.click(
         analyze,
         inputs=[image, second, detector, threshold],
         outputs=[annotated, report, matrix],
         api_name="analyze",
+        concurrency_id="jobs",
+    )
+    show.click(
+        show_masks,
+        inputs=[image, detector, threshold, *mask.inputs()],
+        outputs=[mask_image, mask_label],
+        api_name="analyze_masks",
         concurrency_id="jobs",
     )
 

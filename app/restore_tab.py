@@ -17,10 +17,12 @@ from app.common import (
     score_kind,
     show_notes,
 )
+from app.mask_controls import mask_accordion, mask_options
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
+from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
 from facekit.processors.restore import RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
@@ -69,6 +71,12 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         diffusion_steps: int = 250,
         diffusion_start: int = 100,
         diffusion_eta: float = 0.5,
+        mask_types: list[str] | None = None,
+        mask_regions: list[str] | None = None,
+        mask_areas: list[str] | None = None,
+        mask_blur: float = DEFAULT_BLUR,
+        mask_padding: str | None = None,
+        mask_parser: str | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Restore the faces of a photo. model: a restore model id, or None for the best ready one; fidelity: CodeFormer only
@@ -88,6 +96,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
             diffusion_start=int(diffusion_start),
             diffusion_eta=float(diffusion_eta),
             analysis=AnalysisOptions(max_faces=max_faces),
+            mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
         show_notes(result.warnings)
@@ -128,6 +137,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
                     diffusion_steps = gr.Slider(10, 1000, value=250, step=10, label="Respaced steps")
                     diffusion_start = gr.Slider(1, 250, value=100, step=1, label="Start step N (network calls)")
                     diffusion_eta = gr.Slider(0, 1, value=0.5, step=0.05, label="DDIM eta")
+                mask = mask_accordion(engine, "restore")
                 run = gr.Button("Restore", variant="primary", elem_id="restore-run")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
@@ -140,7 +150,8 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
     model.change(lambda chosen: gr.update(visible=takes_fidelity(engine, chosen)), inputs=model, outputs=fidelity, api_visibility="private")
     run.click(
         restore,
-        inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta],
+        inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta,
+                *mask.inputs()],
         outputs=[slider, report, details, download],
         api_name="restore",
         concurrency_id="jobs",
