@@ -11,7 +11,14 @@ backends. Local with 2 workers = two local runner processes on halves of
 the list. Ray: one local instance (started once, its start time shown
 apart, with one logical CPU more than the largest pool so the read stage fits), N actors of 1 CPU. Wall times include
 building the engine / starting the actors, as a user's run would.
-Overhead per photo = (Ray wall - local wall) / photos at equal workers.
+Two measures, at equal workers:
+- wall: photos/s as a user sees them (on a shared machine this moves with
+  the load average, printed with the table);
+- CPU: seconds of CPU per photo summed over this process and every process
+  under it (the local runner's processes; Ray's raylet, GCS, read tasks and
+  actors), read from /proc before and after each run. Ray's overhead per
+  photo = (Ray CPU - local CPU) / photos: what Ray adds, independent of how
+  busy the machine is. Linux only.
 """
 
 from __future__ import annotations
@@ -34,6 +41,36 @@ from facekit.engine import Engine, EngineConfig
 from facekit.processors.restore import RestoreOptions
 
 T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> tuple[int, int]:
+    """(parent pid, utime + stime + cutime + cstime) of a process from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), sum(int(value) for value in fields[11:15])
+
+
+def tree_cpu_seconds() -> float:
+    """CPU seconds of this process and all its living descendants, including their reaped children."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)], ticks[int(entry.name)] = _cpu_ticks(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    total, stack = 0, [os.getpid()]
+    while stack:
+        pid = stack.pop()
+        total += ticks.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total / CLOCK_TICKS
 
 
 def make_photos(folder: Path, count: int) -> list[str]:
@@ -62,24 +99,24 @@ def _job() -> RestoreJob:
     return RestoreJob(RestoreOptions(model="classic"))
 
 
-def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> float:
+def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> tuple[float, float]:
     parts = [paths[i::workers] for i in range(workers)]
     lists = []
     for number, part in enumerate(parts):
         list_file = out.parent / f"local{workers}_{number}.txt"
         list_file.write_text("\n".join(part) + "\n")
         lists.append(str(list_file))
-    started = time.perf_counter()
+    cpu, started = tree_cpu_seconds(), time.perf_counter()
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_local_run, args=(name, str(out), models_dir)) for name in lists]
     for process in processes:
         process.start()
     for process in processes:
         process.join()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, tree_cpu_seconds() - cpu
 
 
-def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> float:
+def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> tuple[float, float]:
     from facekit.batch.inputs import plan_items
     from facekit.batch.ray_backend import run_ray
 
@@ -87,10 +124,11 @@ def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> floa
     list_file.write_text("\n".join(paths) + "\n")
     options = BackendOptions(backend="ray", min_workers=workers, max_workers=workers, cpus_per_worker=1.0, batch_size=4)
     config = EngineConfig(models_dir=Path(models_dir), offline=True, intra_op_threads=1)
-    started = time.perf_counter()
+    cpu, started = tree_cpu_seconds(), time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         run_ray(_job(), config, plan_items([str(list_file)], str(out)), options, json_lines=True, skip_existing=False)
-    return time.perf_counter() - started
+    time.sleep(2.0)  # let Ray Data's finished actors exit and be reaped into their parents' counters
+    return time.perf_counter() - started - 2.0, tree_cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -119,15 +157,15 @@ def main() -> None:
             f"{args.photos} photos of {Image.open(paths[0]).size[0]}x{Image.open(paths[0]).size[1]}, restore --model classic; "
             f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}; ray.init: {ray_start:.1f} s (once per cluster)"
         )
-        print("| workers | local photos/s | ray photos/s | ray overhead per photo | overhead |")
-        print("|---|---|---|---|---|")
+        print("| workers | local photos/s | ray photos/s | local CPU s/photo | ray CPU s/photo | ray overhead per photo (CPU) |")
+        print("|---|---|---|---|---|---|")
         for workers in args.workers:
-            local = time_local(paths, workers, root / f"local{workers}", models_dir)
-            distributed = time_ray(paths, workers, root / f"ray{workers}", models_dir)
-            extra = (distributed - local) / args.photos
-            percent = 100 * (distributed / local - 1)
-            rates = f"{args.photos / local:.2f} | {args.photos / distributed:.2f}"
-            print(f"| {workers} | {rates} | {1000 * extra:+.0f} ms | {percent:+.0f}% |", flush=True)
+            local, local_cpu = time_local(paths, workers, root / f"local{workers}", models_dir)
+            distributed, ray_cpu = time_ray(paths, workers, root / f"ray{workers}", models_dir)
+            count = args.photos
+            extra = (ray_cpu - local_cpu) / count
+            rates = f"{count / local:.2f} | {count / distributed:.2f} | {local_cpu / count:.2f} | {ray_cpu / count:.2f}"
+            print(f"| {workers} | {rates} | {1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%) |", flush=True)
         ray.shutdown()
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 

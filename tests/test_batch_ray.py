@@ -140,3 +140,14 @@ def test_backend_ray_without_ray_says_how_to_install_it(tmp_path, photos, monkey
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "needs Ray" in err and "pip install -r requirements-ray.txt" in err and 'facekit[ray]' in err
+
+
+def test_a_broken_model_fails_once_in_the_driver_before_ray_starts(tmp_path, photos, capsys) -> None:
+    pytest.importorskip("ray")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx file")
+    argv = ["--offline", "--models-dir", str(tmp_path), "restore", str(photos), "-o", str(tmp_path / "out"),
+            "--model-file", str(broken), "--backend", "ray"]  # fmt: skip
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "could not load" in err and "Traceback" not in err and not (tmp_path / "out").exists()

@@ -172,7 +172,11 @@ class Frontalizer(Protocol):
     template: str
     size: int
 
-    def frontalize(self, image_bgr: np.ndarray, face: Face, size: int | None = None) -> FrontalResult: ...
+    def frontalize(
+        self, image_bgr: np.ndarray, face: Face, size: int | None = None, face_content: np.ndarray | None = None
+    ) -> FrontalResult:
+        """`face_content` (image-sized 0..1; 0 on hair, hands, glasses over the face): pixels the symmetric fill must not mirror."""
+        ...
 
 
 @runtime_checkable

@@ -123,8 +123,10 @@ def run_job_batch(
     results = ResultsTable(options.results) if options.results else None
     try:
         if options.backend == "ray":
-            from facekit.batch.ray_backend import run_ray
+            from facekit.batch.ray_backend import import_ray, run_ray
 
+            import_ray()  # says how to install it before any work
+            job.prepare(engine)  # a missing or broken model fails here once, not in every actor after retries
             return run_ray(job, engine.config, items, options, json_lines=json_lines, skip_existing=skip_existing, results=results)
         return run_local(engine, job, items, json_lines=json_lines, skip_existing=skip_existing, results=results)
     finally:

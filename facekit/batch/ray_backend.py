@@ -217,12 +217,30 @@ def iter_rows(
         if not refs:
             return
         dataset = build_dataset(ray, job, engine_config, refs, options, skip_existing)
-        for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
-            for text in batch.column("row").to_pylist():
-                yield json.loads(text)
+        try:
+            for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+                for text in batch.column("row").to_pylist():
+                    yield json.loads(text)
+        except Exception as error:  # Ray wraps what an actor raised; show FaceKit's own sentence when there is one
+            cause = facekit_cause(error)
+            if cause is None:
+                raise
+            raise cause from None
     finally:
         if started:
             ray.shutdown()
+
+
+def facekit_cause(error: BaseException) -> FaceKitError | None:
+    """The FaceKitError inside a Ray error (task or actor-creation failure), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, FaceKitError):
+            return current
+        seen.add(id(current))
+        current = getattr(current, "cause", None) or current.__cause__ or current.__context__
+    return None
 
 
 def run_ray(

@@ -28,6 +28,7 @@ from facekit.face.align import estimate_affine, paste_back, template_points, war
 from facekit.face.mask import box_mask
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Face, Pose
+from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
 from facekit.processors.identity import IdentityScorer
@@ -63,6 +64,7 @@ class FrontalizeOptions:
     min_face_px: float = DEFAULT_MIN_FACE_PX
     embedder: EmbedderChoice = EmbedderChoice()
     measure: bool = True  # re-detect the output and score pose, identity and symmetry
+    mask: MaskOptions = MaskOptions()  # what the symmetric fill may mirror: the face's own pixels (parser, else skin colour)
 
     def __post_init__(self) -> None:
         low, high = _SIZE_RANGE
@@ -211,7 +213,8 @@ def frontalize_faces(
     scorer = IdentityScorer(FaceAnalyser(engine), options.embedder) if options.measure else None
     frontalizer, frontalizer_label = load_frontalizer(engine, options)
     refiner = load_refiner(engine, options)
-    run = FrontalizeRun(models={"frontalizer": frontalizer_label})
+    masker = load_masker(engine, options.mask)
+    run = FrontalizeRun(models={"frontalizer": frontalizer_label, "mirror_mask": _mirror_mask_label(masker)})
     if refiner is not None:
         run.models["refiner"] = refiner[1]
     height, width = image_bgr.shape[:2]
@@ -225,7 +228,7 @@ def frontalize_faces(
             if message is not None:
                 run.skip(face, pose, message)
                 continue
-            frontal = _frontalize_one(scorer, image_bgr, face, pose, frontalizer, refiner, options)
+            frontal = _frontalize_one(scorer, image_bgr, face, pose, frontalizer, refiner, options, masker)
         except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
             run.skip(face, pose, f"Face {face.index} could not be frontalized: {error}")
             continue
@@ -245,9 +248,11 @@ def _frontalize_one(
     frontalizer: Frontalizer,
     refiner: tuple[Any, str] | None,
     options: FrontalizeOptions,
+    masker: FaceMasker,
 ) -> FrontalFace:
     started = time.perf_counter()
-    result = frontalizer.frontalize(image_bgr, face, size=options.size)
+    content = masker.face_content(image_bgr, face)  # hair, hands, glasses over the face are not mirrored
+    result = frontalizer.frontalize(image_bgr, face, size=options.size, face_content=content)
     frontalize_ms = (time.perf_counter() - started) * 1000.0
     output = result.image
     if refiner is not None:
@@ -268,6 +273,11 @@ def _frontalize_one(
         measure=measure_frontal(scorer, image_bgr, face, output) if scorer is not None else None,
     )
     return FrontalFace(index=face.index, image=output, original_crop=original_crop, report=report, result=result)
+
+
+def _mirror_mask_label(masker: FaceMasker) -> str:
+    """What decides which pixels the symmetric fill may mirror."""
+    return f"parser {masker.parser_label}" if masker.parser_label is not None else "skin colour (no parser)"
 
 
 def _visible_fraction(result: FrontalResult) -> float | None:
