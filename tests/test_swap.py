@@ -25,6 +25,7 @@ from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, parse_face_map, prepare_sources, swap_image
+from standins import gfpgan_negative
 
 T1 = insightface_image("t1.jpg")
 TOM = insightface_image("Tom_Hanks_54745.png")
@@ -320,11 +321,13 @@ def test_options_refuse_contradictions() -> None:
         SwapOptions(weight=-0.1)
 
 
-def test_restore_touches_the_swapped_faces_only(engine, t1, tom) -> None:
+def test_restore_touches_the_swapped_faces_only(engine, t1, tom, tmp_path) -> None:
     from facekit.processors.restore import RestoreOptions
 
-    result = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), restore=RestoreOptions(model="classic")))
-    assert result.models["restorer"] == "classic" and result.models["swapper"] == "mesh"
+    # A restorer that visibly changes every pixel it touches (the classic one now leaves clean faces alone).
+    negative = RestoreOptions(model_file=gfpgan_negative(tmp_path / "negative.onnx"), family="gfpgan")
+    result = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), restore=negative))
+    assert result.models["restorer"] == "file:negative.onnx" and result.models["swapper"] == "mesh"
     assert [face.index for face in result.faces] == [1]
     assert "identity_distance" in result.face_dicts()[0]["restore"]
     plain = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), identity=False))
