@@ -34,6 +34,11 @@ def gfpgan_identity(path: Path, size: int = 512) -> Path:
     )
 
 
+def gfpgan_negative(path: Path, size: int = 512) -> Path:
+    """GFPGAN's exact I/O with output = -input: a restorer whose every touched pixel visibly changes."""
+    return save_model(path, [image_tensor("input", size)], [image_tensor("output", size)], [helper.make_node("Neg", ["input"], ["output"])])
+
+
 def _bisenet_io(size: int = 512) -> tuple[list, list]:
     """BiSeNet's I/O: `input` [1,3,512,512] -> `output` [1,19,512,512] class scores (CelebAMask-HQ order)."""
     return [image_tensor("input", size)], [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 19, size, size])]
