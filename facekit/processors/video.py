@@ -339,7 +339,7 @@ class VideoJob:
         for track in finder.tracker.all_tracks():
             scores = [float(s["score"]) for s in samples.get(track.id, [])]  # type: ignore[arg-type]
             tracks.append({
-                "id": track.id, "first_frame": track.first_frame, "last_frame": track.last_frame, "detections": track.hits,
+                "id": track.id, "first_frame": track.first_frame, "last_frame": track.last_frame, "frames": track.hits,
                 "selected": track.id in chooser.chosen, "identity": samples.get(track.id, []),
                 "identity_mean": round(float(np.mean(scores)), 4) if scores else None,
             })  # fmt: skip
