@@ -174,6 +174,7 @@ def main() -> None:
         paths = make_photos(root / "photos", args.photos)
         models_dir = str(root / "models")
         load = os.getloadavg()[0]
+        time_local(paths[:2], 1, root / "warmup_local", models_dir)  # file cache and imports warm, as for Ray: not timed
         local = {workers: time_local(paths, workers, root / f"local{workers}", models_dir) for workers in args.workers}  # before Ray exists
         started = time.perf_counter()
         ray.init(
@@ -184,6 +185,7 @@ def main() -> None:
         )
         ray.data.DataContext.get_current().enable_progress_bars = False
         ray_start = time.perf_counter() - started
+        time_ray(paths[:2], 1, root / "warmup", models_dir)  # Ray's first job starts and fills its worker processes: not timed
         distributed = {workers: time_ray(paths, workers, root / f"ray{workers}", models_dir) for workers in args.workers}
         width, height = Image.open(paths[0]).size
         print(
