@@ -149,7 +149,7 @@ class FrontalizeJob:
         pipeline = FrontalizePipeline.from_engine(engine, options)  # loads the models once, before any image
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
-            frontal_run = pipeline(image)
+            frontal_run = pipeline(image, allow_none=True)  # the batch names the file when no face could be done
             files: list[tuple[str, np.ndarray, dict[str, str]]] = []
             for face in frontal_run.frontal:
                 picture = side_by_side(face.original_crop, face.image) if sheet else face.image

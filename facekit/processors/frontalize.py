@@ -23,7 +23,7 @@ import numpy as np
 from facekit.adapters.base import Frontalizer, FrontalResult, Restorer
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import FaceKitError, NoFaceError
 from facekit.face.align import estimate_affine, paste_back, template_points, warp
 from facekit.face.mask import box_mask
 from facekit.face.pose import estimate_pose
@@ -64,6 +64,7 @@ class FrontalizeOptions:
     min_face_px: float = DEFAULT_MIN_FACE_PX
     embedder: EmbedderChoice = EmbedderChoice()
     measure: bool = True  # re-detect the output and score pose, identity and symmetry
+    analysis: AnalysisOptions = AnalysisOptions()  # detection on the input (threshold, face cap)
     mask: MaskOptions = MaskOptions()  # what the symmetric fill may mirror: the face's own pixels (parser, else skin colour)
 
     def __post_init__(self) -> None:
@@ -232,19 +233,23 @@ class FrontalizePipeline:
         identity = IdentityScorer(analyser, options.embedder) if options.measure else None
         return cls(analyser, frontalizer, refiner[0] if refiner is not None else None, identity, masker, options, models)
 
-    def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> FrontalizeResult:
+    def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress, allow_none: bool = False) -> FrontalizeResult:
         """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
 
-        The result's main image is a sheet of (aligned input | frontal) rows, or
-        the input itself when no face could be frontalized (the report says why).
+        The result's main image is a sheet of (aligned input | frontal) rows. When no face could be
+        frontalized, NoFaceError says why for each face (with `allow_none`, the batch path, the result
+        comes back with the input as its image and the reasons in its reports).
         """
         started = time.perf_counter()
         # 1. find the faces; 2. choose them
         progress(0.0, "detecting faces")
-        analysis = self.analyser.analyze(image_bgr, AnalysisOptions())
+        analysis = self.analyser.analyze(image_bgr, self.options.analysis)
         faces = select_faces(self.analyser, image_bgr, analysis, self.options.faces, self.options.embedder)
         # 3. frontalize (and measure) each face
         run = self.frontalize_faces(image_bgr, faces, progress)
+        warnings = analysis.notes + run.warnings
+        if not run.frontal and not allow_none:
+            raise NoFaceError(f"No face could be frontalized: {' '.join(run.warnings)}", "Use a photo with a less turned, larger face.")
         # 4. the sheet
         sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal]) if run.frontal else image_bgr.copy()
         return FrontalizeResult(
@@ -252,7 +257,7 @@ class FrontalizePipeline:
             faces=run.reports,
             models={**analysis.models, **run.models},
             seconds=time.perf_counter() - started,
-            warnings=run.warnings,
+            warnings=warnings,
             extra_images={f"face{f.index}": f.image for f in run.frontal},
             frontal=run.frontal,
         )

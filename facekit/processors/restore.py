@@ -167,19 +167,15 @@ class RestorePipeline:
         return cls(analyser, restorer, refiner, identity, masker, options, models)
 
     def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
-        """Analyse, select faces, (upscale,) restore them; an image without faces comes back (upscaled) with a warning."""
+        """Analyse, select faces, (upscale,) restore them; an image without a face raises NoFaceError, as every job does."""
         started = time.perf_counter()
         options = self.options
         # 1. find the faces
         analysis = self.analyser.analyze(image_bgr, options.analysis)
         progress(0.05, f"found {len(analysis.faces)} face(s)")
-        warnings = list(analysis.warnings)
-        # 2. choose the faces to restore
-        faces: list[Face] = []
-        if analysis.faces:
-            faces = select_faces(self.analyser, image_bgr, analysis, options.faces, options.embedder)
-        else:
-            warnings.append("No face was found; the image is returned without face restoration.")
+        warnings = analysis.notes
+        # 2. choose the faces to restore (none: NoFaceError - an untouched image is never handed back as restored)
+        faces = select_faces(self.analyser, image_bgr, analysis, options.faces, options.embedder)
         # 3. upscale the whole image (faces follow)
         image, models = image_bgr, dict(analysis.models)
         if options.upscale > 1.0:
@@ -187,12 +183,11 @@ class RestorePipeline:
             faces = [scaled_face(face, options.upscale) for face in faces]
             models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
         # 4. restore each face and paste it back; 5. score identities
-        reports: list[RestoreFaceReport] = []
-        if faces:
-            image, reports, used = self.restore_faces(image, faces, _tail(progress, 0.05))
-            models.update(used)
-            warnings.extend(report.skipped for report in reports if report.skipped is not None)
-            warnings.extend(_identity_warnings(reports))
+        image, reports, used = self.restore_faces(image, faces, _tail(progress, 0.05))
+        models.update(used)
+        warnings.extend(report.skipped for report in reports if report.skipped is not None)
+        warnings.extend(_identity_warnings(reports))
+        warnings.extend(self.masker.warnings(faces))
         progress(1.0, "done")
         return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
 

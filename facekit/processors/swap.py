@@ -353,7 +353,9 @@ class SwapPipeline:
             models["identity_embedder"] = self.identity.label
         for report in faces:
             report.restore = restore_reports.get(report.index)
-        warnings = list(prepared.warnings) + ([self.report_warning] if self.report_warning else []) + list(skipped.values())
+        warnings = [*analysis.notes, *prepared.warnings, *([self.report_warning] if self.report_warning else []), *skipped.values()]
+        if prepared.masker is not None:
+            warnings.extend(prepared.masker.warnings([face for _, face in swapped]))
         if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
             warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
         progress(1.0, "done")
