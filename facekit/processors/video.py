@@ -563,7 +563,8 @@ def swap_video(
 
     def work(image: np.ndarray, faces: list[tuple[int, Face]]) -> np.ndarray:
         for track_id, face in faces:
-            image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding(track_id, image, face), swap)
+            embedding = target_embedding(track_id, image, face)
+            image = swap_one_face(prepared.swapper, image, face, identity.swap, embedding, swap, prepared.masker)
         if restore is not None:
             image, _, _ = restore_faces(engine, image, [face for _, face in faces], restore)
         return image
