@@ -454,7 +454,7 @@ class _Mp4Encoder:
         if source.rotation:
             self.video.set_display_rotation(source.rotation)
         self.audio_in = audio_stream
-        self.audio_out = None
+        self.audio_out: av.audio.stream.AudioStream | None = None
         self.resampler: av.AudioResampler | None = None
         if audio_stream is not None:
             self._add_audio(audio_stream, warnings)
@@ -498,7 +498,7 @@ class _Mp4Encoder:
         except av.FFmpegError:
             return  # a damaged audio packet: skipped like a damaged frame
         for frame in decoded:
-            for resampled in self.resampler.resample(frame):
+            for resampled in self.resampler.resample(frame):  # type: ignore[arg-type]  # audio packets decode to AudioFrames
                 for out in self.audio_out.encode(resampled):
                     self.container.mux(out)
 
