@@ -524,7 +524,7 @@ def _restore_identity(engine: Engine, choice: EmbedderChoice) -> IdentitySampler
     def sample(before: np.ndarray, after: np.ndarray, faces: list[tuple[int, Face]]) -> dict[int, dict[str, object]]:
         plain = [replace(face, embeddings={}) for _, face in faces]
         originals, restored = adapter.embed_faces(before, plain), adapter.embed_faces(after, plain)
-        records = {}
+        records: dict[int, dict[str, object]] = {}
         for (track_id, _), a, b in zip(faces, originals, restored, strict=True):
             score, same = compare(np.asarray(a), np.asarray(b), match)
             records[track_id] = {"score": round(score, 4), "same_person": bool(same), "metric": match.metric, "embedder": label}
@@ -586,7 +586,7 @@ def _swap_identity(engine: Engine, swap: SwapOptions, prepared: PreparedSources)
 
     def sample(before: np.ndarray, after: np.ndarray, faces: list[tuple[int, Face]]) -> dict[int, dict[str, object]]:
         swapped = adapter.embed_faces(after, [replace(face, embeddings={}) for _, face in faces])
-        records = {}
+        records: dict[int, dict[str, object]] = {}
         for (track_id, _), vector in zip(faces, swapped, strict=True):
             score, same = compare(np.asarray(vector), source_vector, match)
             records[track_id] = {"score": round(score, 4), "same_person_as_source": bool(same), "metric": match.metric,
