@@ -148,6 +148,9 @@ def _probe_video(path: Path) -> MediaInfo:
         if not container.streams.video:
             what = "audio only" if container.streams.audio else "no video stream"
             raise VideoError(f"{path.name} has no video to work on ({what}).", "Give a video file with a picture track.")
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            raise VideoError(f"{path.name} is a still image, not a video or animation.",
+                             "Use the photo jobs for it (`python -m facekit restore` / `swap`, or the photo tabs).")  # fmt: skip
         stream = container.streams.video[0]
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
         rotation = _stream_rotation(container)
