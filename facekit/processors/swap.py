@@ -218,7 +218,7 @@ def _fetch_family_embedder(engine: Engine, swapper: FaceSwapper, family: str) ->
     if not ids:
         raise FaceKitError(f"{swapper.name} needs a {family} embedding, and the manifest lists no {family} model.")
     try:
-        engine.adapter(ids[0], expected_task="embed")
+        engine.embedder(ids[0])
     except FaceKitError as error:
         raise ModelUnavailableError(
             f"{swapper.name} needs a source embedding from the {family} family, and no {family} model is ready ({error.message})",

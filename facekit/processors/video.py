@@ -142,7 +142,7 @@ class FaceFinder:
         self.landmarker: Any = None
         self.landmark_id = options.analysis.landmarks or engine.default_model("landmarks", accept=lambda e: e.input.points == 68).id
         if options.detect_every > 1:
-            self.landmarker = engine.adapter(self.landmark_id, expected_task="landmarks")
+            self.landmarker = engine.landmarker(self.landmark_id)
         self.states: dict[int, _TrackState] = {}
         self.models: dict[str, str] = {}
         self.warnings: list[str] = []
