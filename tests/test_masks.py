@@ -292,7 +292,7 @@ def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, models, 
 def test_seam_does_not_grow_against_the_masks_main_shipped(engine, t1, t1_faces, tmp_path) -> None:
     import sys
 
-    from conftest import REPO
+    from helpers import REPO
 
     sys.path.insert(0, str(REPO))
     from bench import bench_masks
