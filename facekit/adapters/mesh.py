@@ -57,6 +57,7 @@ from facekit.adapters.inswapper import DEFAULT_WEIGHT, SwapSource, SwapTarget
 from facekit.adapters.registry import AdapterSpec
 from facekit.errors import FaceKitError
 from facekit.face.align import transform_points
+from facekit.face.piecewise import border_points, pixel_grid, rasterise_triangles, sampling_maps, triangle_affines
 from facekit.face.pose import MIRROR_68
 from facekit.face.types import Face, Pose
 
@@ -80,12 +81,6 @@ def mouth_is_open(points_68: np.ndarray, ratio: float = 0.12) -> bool:
     gap = float(np.linalg.norm(points_68[UPPER_INNER_LIP] - points_68[LOWER_INNER_LIP], axis=1).mean())
     width = float(np.linalg.norm(points_68[54] - points_68[48]))
     return width > 0 and gap > ratio * width
-
-
-def border_points(width: int, height: int) -> np.ndarray:
-    """Corners and edge midpoints of a crop."""
-    w, h = width - 1.0, height - 1.0
-    return np.array([(0, 0), (w / 2, 0), (w, 0), (w, h / 2), (w, h), (w / 2, h), (0, h), (0, h / 2)], dtype=np.float32)
 
 
 def mirror_face(image: np.ndarray, points_68: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,37 +145,6 @@ def pose_agreement(source_pose: Pose | None, target_pose: Pose | None, falloff_d
         return 1.0
     gap = math.hypot(source_pose.yaw - target_pose.yaw, source_pose.pitch - target_pose.pitch)
     return max(0.0, 1.0 - gap / falloff_degrees)
-
-
-def triangle_affines(target_triangles: np.ndarray, source_triangles: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """(N, 2, 3) affines taking each target triangle onto its source triangle; degenerate ones get `fallback`."""
-    homogeneous = np.concatenate([target_triangles, np.ones((*target_triangles.shape[:2], 1))], axis=2).astype(np.float64)
-    affines = np.repeat(fallback[None].astype(np.float64), len(target_triangles), axis=0)
-    good = np.abs(np.linalg.det(homogeneous)) > 1e-6
-    if good.any():
-        solved = np.linalg.solve(homogeneous[good], source_triangles[good].astype(np.float64))  # (n, 3, 2)
-        affines[good] = solved.transpose(0, 2, 1)
-    return affines
-
-
-def triangle_labels(size: tuple[int, int], triangles: np.ndarray) -> np.ndarray:
-    """Each pixel's triangle number + 1 (0 where no triangle covers it)."""
-    width, height = size
-    labels = np.zeros((height, width), dtype=np.uint16)
-    fixed = np.rint(triangles * 16).astype(np.int32)  # 4 fractional bits
-    for number, triangle in enumerate(fixed, start=1):
-        cv2.fillConvexPoly(labels, triangle, number, lineType=cv2.LINE_8, shift=4)
-    return labels
-
-
-def piecewise_affine_maps(labels: np.ndarray, affines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`cv2.remap` maps from per-pixel triangle labels and a (N+1, 2, 3) affine table (row 0 = uncovered pixels)."""
-    height, width = labels.shape
-    table = affines.reshape(len(affines), 6).T.astype(np.float32)  # (6, N+1): one lookup table per coefficient
-    xs = np.arange(width, dtype=np.float32)[None, :]
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    a, b, c, d, e, f = (row[labels] for row in table)
-    return a * xs + b * ys + c, d * xs + e * ys + f
 
 
 def transfer_lab_colour(image_bgr: np.ndarray, reference_bgr: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -295,6 +259,7 @@ class MeshSwapper:
     embedding_family = None
     embedding_size = None
     uses_weight = False
+    pixel_boost = False  # a texture warp at the face resolution: --swap-resolution is refused
     resampling = "bicubic"  # the texture crop (families.py says so too)
 
     def __init__(
@@ -391,13 +356,14 @@ class MeshSwapper:
         to_source, _ = cv2.estimateAffinePartial2D(geometry, source_68, method=cv2.LMEDS)
         if to_source is None:
             raise FaceKitError("The source and target landmarks could not be matched.", "Use a clearer source photo.")
-        border = border_points(*size)
+        border = border_points(*size).astype(np.float32)
         target_mesh = np.vstack([geometry, forehead_points(geometry, self._lift), border])
         source_mesh = np.vstack([source_68, forehead_points(source_68, self._lift), transform_points(border, to_source)])
         triangles = Delaunay(target_mesh).simplices
-        affines = triangle_affines(target_mesh[triangles], source_mesh[triangles], to_source)
-        table = np.concatenate([to_source[None], affines])
-        map_x, map_y = piecewise_affine_maps(triangle_labels(size, target_mesh[triangles]), table)
+        affines = triangle_affines(target_mesh, source_mesh, triangles, fallback=to_source.T)
+        table = np.concatenate([affines, to_source.T[None]])  # the last row: pixels no triangle covers
+        ids = rasterise_triangles(target_mesh, triangles, size, fill=len(triangles))
+        map_x, map_y = sampling_maps(ids, table, pixel_grid(*size))
         return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
     def blend_mask(self, geometry: np.ndarray, target_68: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -426,7 +392,7 @@ def _points_68(face: Face, role: str) -> np.ndarray:
     return np.asarray(face.landmarks_68, dtype=np.float32).reshape(68, 2)
 
 
-def build_mesh(spec: AdapterSpec) -> MeshSwapper:
+def build_mesh_swapper(spec: AdapterSpec) -> MeshSwapper:
     swapper = MeshSwapper()
     swapper.resampling = spec.family_info.resampling
     return swapper
