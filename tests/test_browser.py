@@ -132,6 +132,7 @@ def test_batch_tab_in_the_browser(page, tmp_path_factory) -> None:
     )
     page.locator("#batch-run").click()
     page.locator("#batch-result a").first.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#batch-summary')?.innerText.includes('2 ok, 0 failed')")
     page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "batch.png"), full_page=True)
 
 
