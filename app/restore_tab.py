@@ -77,6 +77,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         mask_blur: float = DEFAULT_BLUR,
         mask_padding: str | None = None,
         mask_parser: str | None = None,
+        detection_threshold: float = 0.5,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Restore the faces of a photo. model: a restore model id, or None for the best ready one; fidelity: CodeFormer only
@@ -95,7 +96,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
             diffusion_steps=int(diffusion_steps),
             diffusion_start=int(diffusion_start),
             diffusion_eta=float(diffusion_eta),
-            analysis=AnalysisOptions(max_faces=max_faces),
+            analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
@@ -126,6 +127,9 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
                 with gr.Accordion("Only the faces of one person (optional)", open=False):
                     reference = image_upload("Reference photo of that person", "restore-reference")
                 upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale the whole image")
+                detection_threshold = gr.Slider(
+                    0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
+                )
                 diffusion_models = model_choices(engine, "diffusion")
                 # shown only when the manifest lists a diffusion model (none is published as ONNX; the README says how)
                 with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False, visible=bool(diffusion_models)):
@@ -147,7 +151,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
     run.click(
         restore,
         inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta,
-                *mask.inputs()],
+                *mask.inputs(), detection_threshold],
         outputs=[slider, report, details, download],
         api_name="restore",
         concurrency_id="jobs",

@@ -78,7 +78,7 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, nms_thre
     if len(boxes) == 0:
         return []
     xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float32)
-    kept = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), float(score_threshold), float(nms_threshold))
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), scores.astype(np.float32).tolist(), float(score_threshold), float(nms_threshold))
     order = np.asarray(kept, dtype=np.int64).reshape(-1)
     return sorted(order.tolist(), key=lambda i: -float(scores[i]))
 

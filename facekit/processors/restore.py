@@ -229,6 +229,7 @@ def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions
     image, reports, used = restore_faces(engine, image, faces, options, _tail(progress, 0.05))
     models.update(used)
     warnings.extend(_identity_warnings(reports))
+    warnings.extend(load_masker(engine, options.mask).warnings(faces))
     progress(1.0, "done")
     return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
 

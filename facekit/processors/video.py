@@ -143,7 +143,7 @@ class FaceFinder:
         self.landmarker: Any = None
         self.landmark_id = options.analysis.landmarks or engine.default_model("landmarks", accept=lambda e: e.input.points == 68).id
         if options.detect_every > 1:
-            self.landmarker = engine.adapter(self.landmark_id, expected_task="landmarks")
+            self.landmarker = engine.landmarker(self.landmark_id)
         self.states: dict[int, _TrackState] = {}
         self.models: dict[str, str] = {}
         self.warnings: list[str] = []
@@ -151,8 +151,7 @@ class FaceFinder:
     def find(self, frame: Frame) -> list[tuple[int, Face]]:
         started = time.perf_counter()
         if frame.index % self.options.detect_every == 0:
-            raw = self._detect(frame)
-            self.timings["detect"] += time.perf_counter() - started
+            raw = self._detect(frame)  # times its own detect and track parts
         else:
             raw = self._follow(frame)
             self.timings["track"] += time.perf_counter() - started
@@ -163,7 +162,9 @@ class FaceFinder:
         return faces
 
     def _detect(self, frame: Frame) -> list[tuple[int, Face]]:
+        started = time.perf_counter()
         analysis = self.analyser.analyze(frame.image, self.options.analysis)
+        self.timings["detect"] += time.perf_counter() - started
         self.models.update(analysis.models)
         faces = [face for face in analysis.faces if face.landmarks_68 is not None]
         started = time.perf_counter()
@@ -184,14 +185,15 @@ class FaceFinder:
         """Whether boxes alone may link wrongly, so identity embeddings are worth their cost this frame.
 
         A face appeared, went missing or is missing an embedding (needed for a
-        reference-photo selection), or two faces are close enough to swap places.
+        reference-photo selection), or two faces' boxes touch (they may be
+        crossing); separate faces are kept apart by their predicted boxes.
         """
         live = self.tracker.live
         if len(faces) != len(live) or any(track.misses for track in live):
             return True
         if self.always_embed and any(track.embedding is None for track in live):
             return True
-        grown = [_grown(face.box, 1.5) for face in faces]
+        grown = [_grown(face.box, 1.1) for face in faces]
         return any(box_iou(a, b) > 0 for i, a in enumerate(grown) for b in grown[i + 1 :])
 
     def _follow(self, frame: Frame) -> list[tuple[int, Face]]:
@@ -522,7 +524,7 @@ def _restore_identity(engine: Engine, choice: EmbedderChoice) -> IdentitySampler
     def sample(before: np.ndarray, after: np.ndarray, faces: list[tuple[int, Face]]) -> dict[int, dict[str, object]]:
         plain = [replace(face, embeddings={}) for _, face in faces]
         originals, restored = adapter.embed_faces(before, plain), adapter.embed_faces(after, plain)
-        records = {}
+        records: dict[int, dict[str, object]] = {}
         for (track_id, _), a, b in zip(faces, originals, restored, strict=True):
             score, same = compare(np.asarray(a), np.asarray(b), match)
             records[track_id] = {"score": round(score, 4), "same_person": bool(same), "metric": match.metric, "embedder": label}
@@ -561,7 +563,8 @@ def swap_video(
 
     def work(image: np.ndarray, faces: list[tuple[int, Face]]) -> np.ndarray:
         for track_id, face in faces:
-            image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding(track_id, image, face), swap)
+            embedding = target_embedding(track_id, image, face)
+            image = swap_one_face(prepared.swapper, image, face, identity.swap, embedding, swap, prepared.masker)
         if restore is not None:
             image, _, _ = restore_faces(engine, image, [face for _, face in faces], restore)
         return image
@@ -583,7 +586,7 @@ def _swap_identity(engine: Engine, swap: SwapOptions, prepared: PreparedSources)
 
     def sample(before: np.ndarray, after: np.ndarray, faces: list[tuple[int, Face]]) -> dict[int, dict[str, object]]:
         swapped = adapter.embed_faces(after, [replace(face, embeddings={}) for _, face in faces])
-        records = {}
+        records: dict[int, dict[str, object]] = {}
         for (track_id, _), vector in zip(faces, swapped, strict=True):
             score, same = compare(np.asarray(vector), source_vector, match)
             records[track_id] = {"score": round(score, 4), "same_person_as_source": bool(same), "metric": match.metric,
