@@ -24,7 +24,7 @@ from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
-from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.provenance import provenance_metadata
 
 REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder", "seconds"]
@@ -99,7 +99,11 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
             analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
-        result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
+
+        def job_progress(fraction: float, message: str) -> None:
+            progress(fraction, desc=message)
+
+        result = RestorePipeline.from_engine(engine, options, job_progress)(photo, job_progress)
         show_notes(result.warnings)
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)

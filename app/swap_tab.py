@@ -18,7 +18,7 @@ from facekit.masking import DEFAULT_BLUR
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
-from facekit.processors.swap import SwapOptions, parse_face_map, swap_image
+from facekit.processors.swap import SwapOptions, SwapPipeline, parse_face_map
 from facekit.provenance import add_visible_label, provenance_metadata
 
 REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source", "embedder"]
@@ -90,7 +90,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
-        result = swap_image(engine, sources, target_image, options, progress=lambda f, m: progress(f, desc=m))
+        result = SwapPipeline.from_engine(engine, sources, options)(target_image, lambda f, m: progress(f, desc=m))
         show_notes(result.warnings)
         output = add_visible_label(result.image) if visible_label else result.image
         metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})

@@ -14,7 +14,6 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import insightface_image
 from facekit.adapters.inswapper import InSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import EmbedderChoice, FaceAnalyser
 from facekit.cli_support import add_global_flags, engine_from_args
@@ -25,6 +24,7 @@ from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, parse_face_map, prepare_sources, swap_image
+from helpers import insightface_image
 from standins import gfpgan_negative
 
 T1 = insightface_image("t1.jpg")

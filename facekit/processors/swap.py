@@ -32,7 +32,7 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
+from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.types import Face
@@ -43,7 +43,7 @@ from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport, SwapFaceReport
 
 if TYPE_CHECKING:
-    from facekit.processors.restore import RestoreOptions
+    from facekit.processors.restore import RestoreOptions, RestorePipeline
 
 @dataclass(frozen=True)
 class SwapOptions:
@@ -286,6 +286,83 @@ def _source_identity(
 
 
 # ------------------------------------------------------------------- swap
+@dataclass
+class SwapPipeline:
+    """The swap job with its components passed in; `from_engine` builds them from the options.
+
+    `sources` holds the swapper and the source identities (computed once, reused for every
+    target); `identity` scores the result (None: no report); `restore` runs on the swapped faces.
+    """
+
+    analyser: FaceAnalyser
+    sources: PreparedSources
+    identity: IdentityScorer | None = None
+    restore: RestorePipeline | None = None
+    options: SwapOptions = SwapOptions()
+    report_choice: EmbedderChoice = EmbedderChoice()  # the recogniser for `ref:` target selection
+    report_warning: str | None = None  # e.g. the scores come from the recogniser that fed the swapper
+
+    @classmethod
+    def from_engine(
+        cls, engine: Engine, sources: Sequence[np.ndarray], options: SwapOptions, names: Sequence[str] | None = None
+    ) -> SwapPipeline:
+        """Load the swapper, prepare the source identities, pick the report's recogniser (fails here, before any target)."""
+        return cls.from_prepared(engine, prepare_sources(engine, sources, options, names=names), options)
+
+    @classmethod
+    def from_prepared(cls, engine: Engine, prepared: PreparedSources, options: SwapOptions) -> SwapPipeline:
+        analyser = FaceAnalyser(engine)
+        report_choice, report_warning = report_embedder(engine, options, prepared)
+        identity = IdentityScorer(analyser, report_choice) if options.identity else None
+        restore = _restore_pipeline(engine, options.restore) if options.restore is not None else None
+        return cls(analyser, prepared, identity, restore, options, report_choice, report_warning)
+
+    def __call__(self, target: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
+        """Swap the source identity onto the target image's selected (or mapped) faces."""
+        started = time.perf_counter()
+        options, prepared = self.options, self.sources
+        # 1. find and choose the target faces
+        progress(0.1, "finding the target faces")
+        analysis = self.analyser.analyze(target, options.analysis)
+        pairs = _target_pairs(self.analyser, target, analysis, options, prepared, self.report_choice)
+        # 2. swap each face and paste it back
+        target_embeddings = _target_embeddings(self.analyser, target, pairs, options, prepared)
+        image, skipped = target, {}
+        for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
+            progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
+            try:
+                image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
+            except FaceDataError as error:  # this face's data is unusable (e.g. degenerate landmarks): skip it, go on
+                skipped[id(face)] = f"Face {face.index} was not swapped: {error}"
+        swapped = [(identity, face) for identity, face in pairs if id(face) not in skipped]
+        models = {**analysis.models, **prepared.models}
+        # 3. restore the swapped faces
+        restore_reports: dict[int, RestoreFaceReport] = {}
+        if self.restore is not None:
+            progress(0.8, "restoring the swapped faces")
+            fresh = [replace(face, embeddings={}) for _, face in swapped]
+            image, reports, restore_models = self.restore.restore_faces(image, fresh)
+            restore_reports = {report.index: report for report in reports}
+            models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
+        # 4. score identities
+        progress(0.9, "scoring identities")
+        faces = face_reports(pairs)
+        for report, (_, face) in zip(faces, pairs, strict=True):
+            report.skipped = skipped.get(id(face))
+        if self.identity is not None and swapped:
+            score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
+            models["identity_embedder"] = self.identity.label
+        for report in faces:
+            report.restore = restore_reports.get(report.index)
+        warnings = [*analysis.notes, *prepared.warnings, *([self.report_warning] if self.report_warning else []), *skipped.values()]
+        if prepared.masker is not None:
+            warnings.extend(prepared.masker.warnings([face for _, face in swapped]))
+        if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
+            warnings.append(f"{prepared.swapper_label} has no identity weight; the weight {options.weight} was ignored.")
+        progress(1.0, "done")
+        return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+
 def swap_image(
     engine: Engine,
     sources: Sequence[np.ndarray],
@@ -293,55 +370,25 @@ def swap_image(
     options: SwapOptions = SwapOptions(),
     progress: JobProgress = no_progress,
 ) -> JobResult:
-    """Swap the source identity onto the target image's selected (or mapped) faces."""
+    """Shorthand for `SwapPipeline.from_engine(engine, sources, options)(target, progress)` (time includes the sources)."""
     started = time.perf_counter()
     progress(0.0, "finding the source face")
-    prepared = prepare_sources(engine, sources, options)
-    result = swap_prepared(engine, prepared, target, options, progress)
+    result = SwapPipeline.from_engine(engine, sources, options)(target, progress)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def swap_prepared(
-    engine: Engine,
-    prepared: PreparedSources,
-    target: np.ndarray,
-    options: SwapOptions,
-    progress: JobProgress = no_progress,
+    engine: Engine, prepared: PreparedSources, target: np.ndarray, options: SwapOptions, progress: JobProgress = no_progress
 ) -> JobResult:
-    """Swap onto one target with sources prepared once (`prepare_sources`) - the batch path."""
-    started = time.perf_counter()
-    analyser = FaceAnalyser(engine)
-    progress(0.1, "finding the target faces")
-    analysis = analyser.analyze(target, options.analysis)
-    report_choice, report_warning = report_embedder(engine, options, prepared)
-    pairs = _target_pairs(analyser, target, analysis, options, prepared, report_choice)
-    target_embeddings = _target_embeddings(analyser, target, pairs, options, prepared)
-    image = target
-    for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
-        progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
-        image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
-    models = {**analysis.models, **prepared.models}
-    restore_reports: dict[int, RestoreFaceReport] = {}
-    if options.restore is not None:
-        progress(0.8, "restoring the swapped faces")
-        image, restore_reports, restore_models = _restore(engine, image, [face for _, face in pairs], options.restore)
-        models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
-    progress(0.9, "scoring identities")
-    faces = face_reports(pairs)
-    if options.identity:
-        scorer = IdentityScorer(analyser, report_choice)
-        score_swapped_faces(scorer, target, image, pairs, faces)
-        models["identity_embedder"] = scorer.label
-    for report in faces:
-        report.restore = restore_reports.get(report.index)
-    warnings = analysis.notes + list(prepared.warnings) + ([report_warning] if report_warning else [])
-    if prepared.masker is not None:
-        warnings.extend(prepared.masker.warnings([face for _, face in pairs]))
-    if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
-        warnings.append(f"{prepared.swapper_label} has no identity weight; the weight {options.weight} was ignored.")
-    progress(1.0, "done")
-    return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+    """Swap onto one target with sources prepared once: `SwapPipeline.from_prepared(...)(target)`."""
+    return SwapPipeline.from_prepared(engine, prepared, options)(target, progress)
+
+
+def _restore_pipeline(engine: Engine, options: RestoreOptions) -> RestorePipeline:
+    from facekit.processors.restore import RestorePipeline  # imported only when a swap restores
+
+    return RestorePipeline.from_engine(engine, options)
 
 
 def _target_pairs(
@@ -393,16 +440,6 @@ def swap_one_face(
     swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
     masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
     return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
-
-
-def _restore(
-    engine: Engine, image: np.ndarray, faces: list[Face], options: RestoreOptions
-) -> tuple[np.ndarray, dict[int, RestoreFaceReport], dict[str, str]]:
-    from facekit.processors.restore import restore_faces
-
-    fresh = [replace(face, embeddings={}) for face in faces]
-    restored, reports, models = restore_faces(engine, image, fresh, options)
-    return restored, {report.index: report for report in reports}, models
 
 
 # ----------------------------------------------------------------- report
