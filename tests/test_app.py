@@ -150,6 +150,9 @@ def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
         client.predict(hanks, t1, None, "all", "", 0.5, None, False, False, api_name="/swap")
     slider, rows, report, download = client.predict(hanks, t1, None, "4", "", 0.5, None, True, True, api_name="/swap")
     assert report["models"]["swapper"] == "mesh"
+    assert report["models"]["swap_resolution"] == "128"  # the last API parameter, omitted: its default
+    with pytest.raises(Exception, match="mesh does not support the swap resolution 256"):
+        client.predict(hanks, t1, None, "4", "", 0.5, None, True, False, swap_resolution=256, api_name="/swap")
     face = rows["data"][0]
     assert face[0] == 4 and face[4] is True  # closer to the source than to the original person
     assert rows["headers"][2:4] == ["to source: distance (lower = more alike)", "to original: distance (lower = more alike)"]
