@@ -18,8 +18,8 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.imageio import decode_image, encode_png
 from facekit.processors.common import JobResult
-from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
-from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.provenance import provenance_metadata
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ JOBS = ("restore", "frontalize")
 def run_job(engine: Engine, job: str, image: Any, model: str | None, max_faces: int) -> JobResult:
     analysis = AnalysisOptions(max_faces=max_faces)
     if job == "restore":
-        return restore_image(engine, image, RestoreOptions(model=model or None, analysis=analysis))
-    return frontalize_image(engine, image, FrontalizeOptions(refine=model or None, analysis=analysis))
+        return RestorePipeline.from_engine(engine, RestoreOptions(model=model or None, analysis=analysis))(image)
+    return FrontalizePipeline.from_engine(engine, FrontalizeOptions(refine=model or None, analysis=analysis))(image)
 
 
 def batch_files(
@@ -55,6 +55,16 @@ def batch_files(
         archive.writestr("report.json", json.dumps(report, indent=2, default=str))
     progress(1.0, desc="done")
     return str(archive_path), report
+
+
+def batch_summary(report: dict[str, Any] | None) -> str:
+    """'7 ok, 1 failed' and one line per failed file (name - reason), for above the raw report."""
+    if not report or not report.get("items"):
+        return ""
+    failed = [item for item in report["items"] if "error" in item]
+    lines = [f"**{len(report['items']) - len(failed)} ok, {len(failed)} failed**"]
+    lines += [f"- {item['input']} - {item['error']}" for item in failed]
+    return "\n".join(lines)
 
 
 def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
@@ -84,8 +94,11 @@ def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> No
                 run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
             with gr.Column():
                 archive = gr.File(label="Results (zip)", elem_id="batch-result")
+                summary = gr.Markdown(elem_id="batch-summary")
                 report = gr.JSON(label="Report")
-    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs")
+    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs").then(
+        batch_summary, inputs=report, outputs=summary, api_visibility="private"
+    )
 
 
 def _one(

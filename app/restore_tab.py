@@ -24,7 +24,7 @@ from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
-from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.provenance import provenance_metadata
 
 REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder", "seconds"]
@@ -99,7 +99,11 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
             analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
-        result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
+
+        def job_progress(fraction: float, message: str) -> None:
+            progress(fraction, desc=message)
+
+        result = RestorePipeline.from_engine(engine, options, job_progress)(photo, job_progress)
         show_notes(result.warnings)
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)
@@ -130,13 +134,9 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
                 detection_threshold = gr.Slider(
                     0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
                 )
-                with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False):
-                    diffusion_models = model_choices(engine, "diffusion")
-                    if not diffusion_models:
-                        gr.Markdown(
-                            "No diffusion model is listed in `weights_manifest.yaml` (none is published as ONNX). Add an entry "
-                            "of task `diffusion` for your exported model, or use the CLI's `--diffusion-file`."
-                        )
+                diffusion_models = model_choices(engine, "diffusion")
+                # shown only when the manifest lists a diffusion model (none is published as ONNX; the README says how)
+                with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False, visible=bool(diffusion_models)):
                     diffusion = gr.Dropdown(choices=diffusion_models, value=None, label="Diffusion model (empty: none)")
                     diffusion_steps = gr.Slider(10, 1000, value=250, step=10, label="Respaced steps")
                     diffusion_start = gr.Slider(1, 250, value=100, step=1, label="Start step N (network calls)")

@@ -9,15 +9,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from facekit.adapters.base import Detector, Embedder
 from facekit.engine import Engine
 from facekit.errors import DegenerateFaceError, FaceKitError
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Embedding, Face, sort_faces
 from facekit.manifest import Match
+from facekit.model_ref import ModelRef
 
 #: faces kept per image unless told otherwise (highest scores); a low threshold on a busy photo finds hundreds
 DEFAULT_MAX_FACES = 64
@@ -88,14 +89,14 @@ class FaceAnalyser:
         timings: dict[str, float] = {}
         warnings: list[str] = []
         started = time.perf_counter()
-        detector = self.engine.adapter(detector_id, expected_task="detect")
+        detector = self.engine.detector(detector_id)
         faces, capped_at = _detect_capped(detector, image_bgr, options)
         timings["detect"] = _ms_since(started)
         models = {"detector": detector_id}
         landmark_id = self._landmark_model(faces, options)
         if landmark_id is not None:
             started = time.perf_counter()
-            landmarker = self.engine.adapter(landmark_id, expected_task="landmarks")
+            landmarker = self.engine.landmarker(landmark_id)
             for face in faces:
                 face.landmarks_68 = np.asarray(landmarker.landmarks(image_bgr, face), dtype=np.float32)
             timings["landmarks"] = _ms_since(started)
@@ -131,16 +132,16 @@ class FaceAnalyser:
         return self.engine.default_model("landmarks", accept=lambda entry: entry.input.points == 68).id
 
     # -------------------------------------------------------------- identity
-    def embedder(self, choice: EmbedderChoice) -> tuple[Any, str, Match]:
+    def embedder(self, choice: EmbedderChoice) -> tuple[Embedder, str, Match]:
         """The embed adapter, its label and its same-person rule."""
         if choice.file is not None:
             entry = self.engine.family_entry(choice.family)
             if entry is None or entry.task != "embed" or entry.match is None:
                 raise FaceKitError(f"Family {choice.family!r} is not an embedding family.", "Use --family arcface.")
-            return self.engine.adapter_for_file(choice.file, choice.family), choice.label, entry.match
+            return self.engine.embedder(ModelRef(file=choice.file, family=choice.family)), choice.label, entry.match
         model_id = choice.model_id or self.engine.default_model("embed").id
         entry = self.engine.manifest.get(model_id)
-        adapter = self.engine.adapter(model_id, expected_task="embed")
+        adapter = self.engine.embedder(model_id)
         assert entry.match is not None  # the manifest requires it for embed models
         return adapter, model_id, entry.match
 
@@ -161,7 +162,7 @@ def compare(a: np.ndarray, b: np.ndarray, match: Match) -> tuple[float, bool]:
     return score, match.same_person(score)
 
 
-def _detect_capped(detector: Any, image_bgr: np.ndarray, options: AnalysisOptions) -> tuple[list[Face], int | None]:
+def _detect_capped(detector: Detector, image_bgr: np.ndarray, options: AnalysisOptions) -> tuple[list[Face], int | None]:
     """Detect at most `options.max_faces` faces (the best scores); say when more were there."""
     limit = options.max_faces
     faces = detector.detect(image_bgr, options.score_threshold, options.nms_threshold, None if limit is None else limit + 1)
