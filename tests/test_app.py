@@ -18,9 +18,12 @@ def test_models_endpoints(running_app) -> None:
     assert ids == engine.manifest.ids
     assert {row["id"]: row["status"] for row in listed}["yunet_2023mar"] == "download"
 
-    rows, listed, message = client.predict("yunet_2023mar", api_name="/download_model")
+    assert "not downloaded" in client.predict("yunet_2023mar", api_name="/verify_model")
+    message = client.predict("yunet_2023mar", api_name="/download_model")
     assert "verified" in message
+    rows, listed = client.predict(api_name="/models")
     assert {row["id"]: row["status"] for row in listed}["yunet_2023mar"] == "ready"
+    assert ["yunet_2023mar", "detect", "ready"] == rows["data"][ids.index("yunet_2023mar")][:3]
     assert (engine.config.models_dir / YUNET_FILE).exists()
     assert "ok" in client.predict("yunet_2023mar", api_name="/verify_model")
 
@@ -147,6 +150,9 @@ def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
         client.predict(hanks, t1, None, "all", "", 0.5, None, False, False, api_name="/swap")
     slider, rows, report, download = client.predict(hanks, t1, None, "4", "", 0.5, None, True, True, api_name="/swap")
     assert report["models"]["swapper"] == "mesh"
+    assert report["models"]["swap_resolution"] == "128"  # the last API parameter, omitted: its default
+    with pytest.raises(Exception, match="mesh does not support the swap resolution 256"):
+        client.predict(hanks, t1, None, "4", "", 0.5, None, True, False, swap_resolution=256, api_name="/swap")
     face = rows["data"][0]
     assert face[0] == 4 and face[4] is True  # closer to the source than to the original person
     assert rows["headers"][2:4] == ["to source: distance (lower = more alike)", "to original: distance (lower = more alike)"]

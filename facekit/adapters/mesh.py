@@ -259,6 +259,7 @@ class MeshSwapper:
     embedding_family = None
     embedding_size = None
     uses_weight = False
+    pixel_boost = False  # a texture warp at the face resolution: --swap-resolution is refused
     resampling = "bicubic"  # the texture crop (families.py says so too)
 
     def __init__(
