@@ -191,7 +191,9 @@ def keep_target_shading(image_bgr: np.ndarray, target_bgr: np.ndarray, mask: np.
     def low(channel: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(channel * weight, (0, 0), sigma) / spread
 
-    image_lab[..., 0] += weight * (low(target_l) - low(image_lab[..., 0]))
+    # Faded towards the mask's edge, so the correction itself leaves no step where the face meets the target photo.
+    fade = cv2.GaussianBlur(weight, (0, 0), sigma / 8) * weight
+    image_lab[..., 0] += fade * (low(target_l) - low(image_lab[..., 0]))
     return cv2.cvtColor(np.clip(np.rint(image_lab), 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
 
 
@@ -307,14 +309,18 @@ class MeshSwapper:
         warped = self.warp_source(source_image, source_68, geometry, (width, height))
         warped = self.fill_hidden_half(warped, source_image, source_68, source_pose, geometry)
         mask = self.blend_mask(geometry, target.points_68, (width, height))
+        own_pixels: np.ndarray | None = None
         if warped.shape[2] == 4:  # the source's own-pixel mask travelled as a fourth channel
-            mask = np.where(warped[..., 3] >= 128, mask, 0).astype(np.uint8)
+            own_pixels = warped[..., 3] >= 128
+            mask = np.where(own_pixels, mask, 0).astype(np.uint8)
             warped = np.ascontiguousarray(warped[..., :3])
         skin = skin_region(cv2.erode(mask, np.ones((5, 5), np.uint8)), geometry)
         coloured = transfer_lab_colour(warped, target.crop, skin)
         face_width = float(np.ptp(geometry[JAW, 0]))
         if self._shading_sigma > 0:
             coloured = keep_target_shading(coloured, target.crop, mask, self._shading_sigma * face_width)
+        if own_pixels is not None:  # the target's own pixels stand in for the source's occluders, even in the blend's coarse bands
+            coloured = np.where(own_pixels[..., None], coloured, target.crop)
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.01 * width))
         blended = pyramid_blend(coloured, target.crop, soft, levels=_pyramid_levels(mask))
         return to_greyscale(blended) if is_greyscale(target.crop) else blended
