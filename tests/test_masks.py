@@ -182,7 +182,7 @@ def forehead_band(face: Face, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def brighter(image: np.ndarray, reference: np.ndarray, where: np.ndarray) -> float:
-    """Fraction of `where` over 25 grey levels brighter than the same swap from the brim-less source."""
+    """Fraction of `where` over 25 grey levels brighter than `reference` (e.g. the same swap from the brim-less source)."""
     grey = lambda im: cv2.cvtColor(im, cv2.COLOR_BGR2GRAY).astype(int)  # noqa: E731
     return float(((grey(image) - grey(reference))[where] > 25).mean())
 
@@ -195,7 +195,10 @@ def test_mesh_swap_carries_no_hat_brim_from_the_source(engine, t1, t1_faces) -> 
     result = swap_image(engine, [brimmed], t1, options)
     assert result.models["swapper"] == "mesh"
     band = forehead_band(target_face, t1.shape)
-    assert brighter(result.image, clean, band) < 0.02, "brim pixels reached the target's forehead"  # measured 0.009
+    # Where the brim hides the source's forehead the target's own forehead shows (the intended fill), which may be
+    # brighter than the brim-less swap: a carried brim is brighter than both that swap and the target's own pixels.
+    brim_lit = np.maximum(clean, t1)
+    assert brighter(result.image, brim_lit, band) < 0.02, "brim pixels reached the target's forehead"  # measured 0.012
     # Without the source-side mask the same swap does carry the brim, so the test can see one.
     source_face = FaceAnalyser(engine).analyze(brimmed).faces[1]
     swapper = MeshSwapper()
@@ -207,7 +210,7 @@ def test_mesh_swap_carries_no_hat_brim_from_the_source(engine, t1, t1_faces) -> 
     plain = swapper.swap(target, SwapSource(image=brimmed, face=source_face))
     band_crop = cv2.warpAffine(band.astype(np.uint8), matrix, size) > 0
     clean_crop = cv2.warpAffine(clean, matrix, size)
-    assert brighter(plain, clean_crop, band_crop) > 0.05  # measured 0.09 (0.092 pasted)
+    assert brighter(plain, np.maximum(clean_crop, cv2.warpAffine(t1, matrix, size)), band_crop) > 0.05
 
 
 # ------------------------------------------------------------------ offline occlusion estimate
