@@ -22,7 +22,8 @@ from facekit.processors.restore import RestoreOptions
 from facekit.processors.swap import SwapOptions, SwapPipeline, parse_face_map
 from facekit.provenance import add_visible_label, provenance_metadata
 
-REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source", "embedder"]
+# the recogniser that scored each face is in the report JSON (identity_embedder): the table keeps what fits
+REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source"]
 CONSENT_TEXT = (
     "I have the consent of the people in these photos, and I will not use the result to deceive, harass or impersonate anyone."
 )
@@ -30,7 +31,7 @@ CONSENT_TEXT = (
 
 def report_rows(faces: Sequence[SwapFaceReport]) -> list[list[object]]:
     return [
-        [f.index, f.source, _value(f.to_source), _value(f.to_target), f.closer_to_source, f.to_source.model if f.to_source else None]
+        [f.index, f.source, _value(f.to_source), _value(f.to_target), f.closer_to_source]
         for f in faces
     ]
 
@@ -153,7 +154,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 run = gr.Button("Swap", variant="primary", elem_id="swap-run")
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="swap-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False)
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False, wrap=True)
                 download = gr.File(label="Download PNG (labelled as AI-edited)")
                 details = gr.JSON(label="Report")
     on_new_upload(source, [slider, report, details, download])

@@ -111,6 +111,8 @@ def test_swap_tab_in_the_browser(page, tmp_path_factory) -> None:
     page.locator("#swap-run").click()
     result = page.locator("#swap-result img").last
     result.wait_for(state="visible")
+    table = page.get_by_text("closer to source").first.bounding_box()
+    assert table is not None and table["x"] + table["width"] <= 1400  # every column in view
     assert result.evaluate("img => img.naturalWidth") == 1280
     page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "swap.png"), full_page=True)
 
