@@ -6,11 +6,10 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, friendly_errors, image_from_upload, model_choices
+from app.common import example_photos, friendly_errors, image_from_upload, model_choices, parse_faces
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
-from facekit.processors.common import FaceSelection
 from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
 from facekit.provenance import provenance_metadata
 
@@ -39,7 +38,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
     def frontalize(image: Any, faces: str, refine: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, dict, Any]:
         """Turn each selected face to look straight at the camera (FFHQ-512 crops). faces: 'all' or '0,2'."""
         photo = image_from_upload(image, "photo")
-        options = FrontalizeOptions(faces=FaceSelection.parse(faces), refine=refine or None)
+        options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None)
         result = frontalize_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]

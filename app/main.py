@@ -11,6 +11,7 @@ from app.models_tab import build_models_tab
 from app.restore_tab import build_restore_tab
 from app.results import ResultFolder
 from app.swap_tab import build_swap_tab
+from app.validation import FaceKitBlocks
 from facekit import __version__
 from facekit.engine import Engine
 
@@ -20,7 +21,7 @@ UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than
 def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool = False) -> gr.Blocks:
     """The whole app. `hosted` (a public demo, e.g. a Hugging Face Space) turns visible swap labels on by default."""
     results = results or ResultFolder(max_age=UPLOAD_PURGE[1])
-    with gr.Blocks(title="FaceKit", delete_cache=UPLOAD_PURGE, analytics_enabled=False) as demo:
+    with FaceKitBlocks(title="FaceKit", delete_cache=UPLOAD_PURGE, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# FaceKit {__version__}\nFace restoration, swapping and frontalization on ONNX Runtime. "
             "Every model, its licence and its status is listed under **Models**."

@@ -59,7 +59,8 @@ def build_models_tab(engine: Engine) -> None:
         if engine.config.offline:
             gr.Markdown("**Offline mode:** nothing will be downloaded. Models marked *unavailable* need their file in the models dir.")
         gr.Markdown(
-            f"Models dir: `{engine.config.models_dir}`. Every download is checked against the sha256 in "
+            "Models live in the models dir (`--models-dir`; its path is not shown here, so a public app does not "
+            "disclose server paths). Every download is checked against the sha256 in "
             "`weights_manifest.yaml`. Models whose licence says *commercial use: no* are for research and personal use only."
         )
         rows, data = list_models()

@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, image_from_upload, model_choices
+from app.common import friendly_errors, image_from_upload, model_choices, parse_faces
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
@@ -54,7 +54,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         options = SwapOptions(
             model=model or None,
             download_recommended=True,
-            faces=FaceSelection.parse(faces) if not face_map.strip() else FaceSelection(),
+            faces=parse_faces(faces) if not face_map.strip() else FaceSelection(),
             face_map=parse_face_map(face_map) if face_map.strip() else (),
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,

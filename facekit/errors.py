@@ -8,6 +8,14 @@ show a traceback for a :class:`FaceKitError`.
 from __future__ import annotations
 
 
+def quote_prefix(text: object, limit: int = 40) -> str:
+    """repr() of at most `limit` characters of `text`, so an error never echoes unbounded input."""
+    value = str(text)
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
+
+
 class FaceKitError(Exception):
     """Base class: a problem explained in one sentence plus a hint."""
 

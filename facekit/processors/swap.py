@@ -28,12 +28,20 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
-from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError
+from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
 from facekit.face.align import crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
-from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+from facekit.processors.common import (
+    MAX_FACE_INDEX,
+    MAX_SELECTION_CHARS,
+    FaceSelection,
+    JobProgress,
+    JobResult,
+    no_progress,
+    select_faces,
+)
 
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
@@ -72,14 +80,22 @@ class SwapOptions:
 
 def parse_face_map(text: str) -> tuple[tuple[int, int], ...]:
     """'0:1,1:0' -> ((0, 1), (1, 0))."""
+    if len(text) > MAX_SELECTION_CHARS:
+        raise FaceKitError(
+            f"The face map is {len(text):,} characters long; at most {MAX_SELECTION_CHARS} are read.", "Map a few faces, e.g. 0:1,1:0."
+        )
     pairs = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         try:
             source, target = (int(v) for v in part.split(":"))
         except ValueError:
-            raise FaceKitError(f"Cannot read the face map entry {part!r}.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0.") from None
-        if source < 0 or target < 0:
-            raise FaceKitError(f"Face indexes must be 0 or more: {part!r}.", "Faces are numbered left to right from 0.")
+            raise FaceKitError(
+                f"Cannot read the face map entry {quote_prefix(part)}.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0."
+            ) from None
+        if not (0 <= source <= MAX_FACE_INDEX and 0 <= target <= MAX_FACE_INDEX):
+            raise FaceKitError(
+                f"Face indexes must be 0 to {MAX_FACE_INDEX}: {quote_prefix(part)}.", "Faces are numbered left to right from 0."
+            )
         pairs.append((source, target))
     if not pairs:
         raise FaceKitError("The face map is empty.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0.")
