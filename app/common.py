@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ import numpy as np
 
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
+from facekit.face.identity import IdentityScore
 from facekit.imageio import decode_image
 from facekit.processors.common import FaceSelection
 
@@ -45,6 +46,18 @@ def image_from_upload(upload: Any, what: str = "image") -> np.ndarray:
     if isinstance(upload, np.ndarray):
         return decode_image(upload, array_colour="rgb")
     return decode_image(upload)
+
+
+def score_kind(scores: Iterable[IdentityScore | None]) -> str | None:
+    """'distance' or 'similarity' when every score present is of that kind, else None."""
+    kinds = {score.kind for score in scores if score is not None}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def identity_header(what: str, kind: str) -> str:
+    """A table header saying what an identity number is and which way means more alike."""
+    direction = "lower = more alike" if kind == "distance" else "higher = more alike"
+    return f"{what} {kind} ({direction})"
 
 
 def rgb(image_bgr: np.ndarray) -> np.ndarray:

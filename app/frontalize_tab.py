@@ -2,35 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, friendly_errors, image_from_upload, model_choices, parse_faces
+from app.common import example_photos, friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
 from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
+from facekit.processors.reports import FrontalizeFaceReport
 from facekit.provenance import provenance_metadata
 
 REPORT_COLUMNS = ["face", "status", "yaw before", "yaw after", "identity", "same person", "symmetry", "filled by symmetry"]
 
 
-def report_rows(faces: list[dict[str, Any]]) -> list[list[object]]:
+def report_rows(faces: Sequence[FrontalizeFaceReport]) -> list[list[object]]:
     rows = []
     for face in faces:
-        identity = face.get("identity") or {}
+        measure = face.measure
+        identity = None if measure is None else measure.identity
         rows.append([
-            face.get("index"),
-            face.get("status") if face.get("status") == "ok" else face.get("message", face.get("status")),
-            (face.get("pose_before") or {}).get("yaw"),
-            (face.get("pose_after") or {}).get("yaw"),
-            identity.get("score"),
-            identity.get("same_person"),
-            face.get("symmetry"),
-            face.get("fill_fraction"),
+            face.index,
+            face.status if face.ok else (face.message or face.status),
+            None if face.pose_before is None else round(face.pose_before.yaw, 2),
+            None if measure is None or measure.pose_after is None else round(measure.pose_after.yaw, 2),
+            None if identity is None else round(identity.value, 4),
+            None if identity is None else identity.same_person,
+            None if face.symmetry is None else round(face.symmetry, 4),
+            None if face.fill_fraction is None else round(face.fill_fraction, 4),
         ])
     return rows
+
+
+def report_table(faces: Sequence[FrontalizeFaceReport]) -> dict[str, object]:
+    """The Faces table; the identity header says whether it is a distance or a similarity."""
+    kind = score_kind(face.measure.identity for face in faces if face.measure is not None)
+    headers = list(REPORT_COLUMNS)
+    if kind is not None:
+        headers[4] = identity_header("identity", kind)
+    return {"headers": headers, "data": report_rows(faces)}
 
 
 def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
@@ -43,7 +55,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]
         sheet = results.write(result.image, "frontal-sheet", metadata)
-        return gallery, report_rows(result.faces), result.report(), sheet
+        return gallery, report_table(result.faces), result.report(), sheet
 
     with gr.Tab("Frontalize", id="frontalize"):
         gr.Markdown(

@@ -12,6 +12,7 @@ from app.restore_tab import build_restore_tab
 from app.results import ResultFolder
 from app.swap_tab import build_swap_tab
 from app.validation import FaceKitBlocks
+from app.video_tab import build_video_tab
 from facekit import __version__
 from facekit.engine import Engine
 
@@ -29,6 +30,7 @@ def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool
         with gr.Tabs():
             build_restore_tab(engine, results)
             build_swap_tab(engine, results, label_by_default=hosted)
+            build_video_tab(engine, results, hosted=hosted)
             build_frontalize_tab(engine, results)
             build_analyze_tab(engine)
             build_batch_tab(engine, results)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, face_selection, friendly_errors, image_from_upload, model_choices
+from app.common import example_photos, face_selection, friendly_errors, identity_header, image_from_upload, model_choices, score_kind
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
+from facekit.processors.reports import RestoreFaceReport
 from facekit.processors.restore import RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
 
@@ -17,17 +19,30 @@ REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder",
 
 
 def takes_fidelity(engine: Engine, model_id: str | None) -> bool:
-    """Whether a restore model has CodeFormer's `weight` input (from the manifest, without loading it)."""
+    """Whether a restore model's family has a `fidelity` input role (from the manifest, without loading it)."""
     if not model_id:
         return False
-    return "weight" in (engine.manifest.get(model_id).io.inputs or ())
+    return engine.manifest.get(model_id).takes("fidelity")
 
 
-def report_rows(faces: list[dict[str, object]]) -> list[list[object]]:
+def report_rows(faces: Sequence[RestoreFaceReport]) -> list[list[object]]:
     return [
-        [face["index"], face.get("identity_similarity"), face.get("same_person"), face.get("embedder"), face.get("seconds")]
+        [
+            face.index,
+            None if face.identity is None else round(face.identity.value, 4),
+            face.same_person,
+            None if face.identity is None else face.identity.model,
+            round(face.seconds, 3),
+        ]
         for face in faces
     ]
+
+
+def report_table(faces: Sequence[RestoreFaceReport]) -> dict[str, object]:
+    """The Faces table with its headers saying whether the identity column is a distance or a similarity."""
+    kind = score_kind(face.identity for face in faces)
+    headers = [REPORT_COLUMNS[0], identity_header("identity", kind) if kind else REPORT_COLUMNS[1], *REPORT_COLUMNS[2:]]
+    return {"headers": headers, "data": report_rows(faces)}
 
 
 def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
@@ -45,7 +60,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         diffusion_start: int = 100,
         diffusion_eta: float = 0.5,
         progress: gr.Progress = gr.Progress(),
-    ) -> tuple[Any, list[list[object]], dict[str, object], str]:
+    ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Restore the faces of a photo. faces: 'all', '0,2' (indexes, left to right from 0); or only faces like a reference photo."""
         photo = image_from_upload(image, "image to restore")
         options = RestoreOptions(
@@ -64,7 +79,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)
         before = labelled_image(photo, {})
-        return (before, labelled_image(result.image, metadata)), report_rows(result.faces), result.report(), download
+        return (before, labelled_image(result.image, metadata)), report_table(result.faces), result.report(), download
 
     with gr.Tab("Restore", id="restore"):
         gr.Markdown(

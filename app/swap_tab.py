@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, image_from_upload, model_choices, parse_faces
+from app.common import friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
+from facekit.face.identity import IdentityScore
 from facekit.processors.common import FaceSelection
+from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
 from facekit.processors.swap import SwapOptions, parse_face_map, swap_image
 from facekit.provenance import add_visible_label, provenance_metadata
@@ -21,12 +24,24 @@ CONSENT_TEXT = (
 )
 
 
-def report_rows(faces: list[dict[str, Any]]) -> list[list[object]]:
+def report_rows(faces: Sequence[SwapFaceReport]) -> list[list[object]]:
     return [
-        [f.get("index"), f.get("source"), f.get("source_similarity"), f.get("target_similarity"), f.get("closer_to_source"),
-         f.get("identity_embedder")]
+        [f.index, f.source, _value(f.to_source), _value(f.to_target), f.closer_to_source, f.to_source.model if f.to_source else None]
         for f in faces
     ]
+
+
+def report_table(faces: Sequence[SwapFaceReport]) -> dict[str, object]:
+    """The table of swapped faces; its headers say whether the scores are distances or similarities."""
+    kind = score_kind(f.to_source for f in faces)
+    headers = list(REPORT_COLUMNS)
+    if kind is not None:
+        headers[2:4] = [identity_header("to source:", kind), identity_header("to original:", kind)]
+    return {"headers": headers, "data": report_rows(faces)}
+
+
+def _value(score: IdentityScore | None) -> float | None:
+    return None if score is None else round(score.value, 4)
 
 
 def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool) -> None:
@@ -43,7 +58,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         visible_label: bool,
         more_sources: list[str] | None = None,
         progress: gr.Progress = gr.Progress(),
-    ) -> tuple[Any, list[list[object]], dict[str, object], str]:
+    ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Put the source person's face onto the target's faces. consent must be true. faces: 'all' or '0,2';
         face_map: '0:1,1:0'; more_sources: more photos of the same person (their identities are averaged)."""
         if consent is not True:
@@ -63,7 +78,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         output = add_visible_label(result.image) if visible_label else result.image
         metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
         download = results.write(output, "swapped", metadata)
-        return (labelled_image(target_image, {}), labelled_image(output, metadata)), report_rows(result.faces), result.report(), download
+        return (labelled_image(target_image, {}), labelled_image(output, metadata)), report_table(result.faces), result.report(), download
 
     with gr.Tab("Swap", id="swap"):
         gr.Markdown(

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from facekit import __version__
 from facekit.cli_support import EXIT_USER_ERROR, add_global_flags, engine_from_args
-from facekit.commands import analyze, frontalize, models, restore, swap
+from facekit.commands import analyze, frontalize, models, restore, swap, video
 from facekit.disk import os_error_sentence
 from facekit.errors import FaceKitError
 
-COMMAND_MODULES = (models, analyze, restore, swap, frontalize)
+COMMAND_MODULES = (models, analyze, restore, swap, frontalize, video)
 
 
 def build_parser() -> argparse.ArgumentParser:

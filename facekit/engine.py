@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from facekit.adapters.base import (
+    TASK_PROTOCOLS,
+    Detector,
+    Embedder,
+    Frontalizer,
+    Landmarker,
+    Parser,
+    Refiner,
+    Restorer,
+    Swapper,
+)
+from facekit.adapters.families import FAMILIES, families_for
 from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError
-from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, InputSpec, Manifest, ModelEntry, OnnxIO, load_manifest
+from facekit.manifest import DEFAULT_MANIFEST_PATH, InputSpec, Manifest, ModelEntry, OnnxIO, load_manifest
+from facekit.model_ref import ModelRef
 from facekit.sessions import FallbackSession, PooledSession, SessionOptions, SessionPool, parse_providers
 from facekit.weights import DEFAULT_MODELS_DIR, ModelStatus, ProgressCallback, StoreConfig, WeightStore
 
@@ -25,7 +39,8 @@ class EngineConfig:
     mirrors: tuple[str, ...] = ()
     offline: bool = False
     providers: tuple[str, ...] = ("auto",)
-    max_sessions: int = 8
+    max_sessions: int = 8  # loaded models (sessions, and the adapters holding them) kept at once
+    max_session_bytes: int | None = None  # ...and at most this many bytes of model files (None: no byte limit)
     intra_op_threads: int = 0
     manifest_path: Path = DEFAULT_MANIFEST_PATH
 
@@ -93,8 +108,10 @@ class Engine:
             providers=self.config.providers,
             options=SessionOptions(intra_op_threads=self.config.intra_op_threads),
             max_sessions=self.config.max_sessions,
+            max_bytes=self.config.max_session_bytes,
+            on_evict=self._on_session_evicted,
         )
-        self._adapters: dict[tuple[str, ...], Any] = {}
+        self._adapters: dict[tuple[str, ...], _CachedAdapter] = {}
         self._adapters_lock = threading.Lock()
 
     def models(self, task: str | None = None) -> list[ModelInfo]:
@@ -136,14 +153,94 @@ class Engine:
         return self.pool.get(Path(path))
 
     # ---------------------------------------------------------------- adapters
-    def adapter(self, model_id: str, expected_task: str | None = None) -> Any:
-        """The adapter of a manifest model, built once (its weights fetched if needed)."""
-        entry = self.manifest.get(model_id)
-        if expected_task is not None and entry.task != expected_task:
+    def load(self, task: str, ref: ModelRef | str | None = None) -> Any:
+        """The adapter for `task` that `ref` names (a manifest id, a file + family, or the best ready model).
+
+        Checks that the model serves the task and that the adapter satisfies
+        the task's Protocol; built once and cached with its sessions (see
+        :meth:`_cached_adapter`). Prefer the typed accessors below.
+        """
+        resolved = self.resolve(task, ref)
+        if resolved.file is not None:
+            adapter = self._file_adapter(resolved.file, resolved.family or "")
+        else:
+            adapter = self._model_adapter(resolved.model_id or "")
+        _check_protocol(task, adapter, resolved.label)
+        return adapter
+
+    def resolve(self, task: str, ref: ModelRef | str | None = None) -> ModelRef:
+        """`ref` made concrete: the best ready model gets its id; a model id or file is checked against the task."""
+        ref = _as_ref(ref)
+        if ref.file is not None:
+            ref.check_family(task)
+            return ref
+        if ref.model_id is None:
+            return ModelRef(model_id=self.default_model(task).id)
+        entry = self.manifest.get(ref.model_id)
+        if entry.task != task:
             raise FaceKitError(
-                f"Model {model_id!r} does the task {entry.task!r}, not {expected_task!r}.",
-                f"Pick one of: {', '.join(e.id for e in self.manifest.for_task(expected_task))}.",
+                f"Model {ref.model_id!r} does the task {entry.task!r}, not {task!r}.",
+                f"Pick one of: {', '.join(e.id for e in self.manifest.for_task(task))}.",
             )
+        return ref
+
+    def detector(self, ref: ModelRef | str | None = None) -> Detector:
+        return cast(Detector, self.load("detect", ref))
+
+    def landmarker(self, ref: ModelRef | str | None = None) -> Landmarker:
+        return cast(Landmarker, self.load("landmarks", ref))
+
+    def embedder(self, ref: ModelRef | str | None = None) -> Embedder:
+        return cast(Embedder, self.load("embed", ref))
+
+    def restorer(self, ref: ModelRef | str | None = None) -> Restorer:
+        return cast(Restorer, self.load("restore", ref))
+
+    def refiner(self, ref: ModelRef | str | None = None) -> Refiner:
+        """A diffusion refiner (task `diffusion`)."""
+        return cast(Refiner, self.load("diffusion", ref))
+
+    def swapper(self, ref: ModelRef | str | None = None) -> Swapper:
+        return cast(Swapper, self.load("swap", ref))
+
+    def frontalizer(self, ref: ModelRef | str | None = None) -> Frontalizer:
+        return cast(Frontalizer, self.load("frontalize", ref))
+
+    def parser(self, ref: ModelRef | str | None = None) -> Parser:
+        return cast(Parser, self.load("parse", ref))
+
+    def adapter(self, model_id: str, expected_task: str | None = None) -> Any:
+        """The adapter of a manifest model (untyped; `load(task, ref)` and the typed accessors check the task)."""
+        if expected_task is not None:
+            return self.load(expected_task, ModelRef(model_id=model_id))
+        return self._model_adapter(model_id)
+
+    def adapter_for_file(self, path: str | Path, family: str) -> Any:
+        """An adapter around a user's own ONNX file of `family`, fed with the family's manifest numbers."""
+        known = FAMILIES.get(family)
+        if known is None:
+            raise FaceKitError(f"Unknown family {family!r}.", f"Known families: {', '.join(sorted(FAMILIES))}.")
+        return self.load(known.task, ModelRef(file=Path(path), family=family))
+
+    def family_entry(self, family: str) -> ModelEntry | None:
+        """The family's highest-priority manifest entry (its numbers serve `--model-file`)."""
+        return max((e for e in self.manifest if e.family == family), key=lambda e: e.priority, default=None)
+
+    def loaded_adapters(self) -> list[str]:
+        """Labels of the adapters the cache holds now (for tests, benchmarks and the models tab)."""
+        with self._adapters_lock:
+            return [key[1] for key in self._adapters]
+
+    def clear(self) -> None:
+        """Drop every cached adapter and session (their memory is freed once no caller holds them)."""
+        with self._adapters_lock:
+            self._adapters.clear()
+        self.pool.clear()
+
+    def _model_adapter(self, model_id: str) -> Any:
+        entry = self.manifest.get(model_id)
+        if entry.family is None:
+            raise FaceKitError(f"{model_id!r} is an archive of other models, not a model.", "Use one of the models it carries.")
         from facekit.adapters.registry import AdapterSpec
 
         spec = AdapterSpec(
@@ -157,10 +254,7 @@ class Engine:
         )
         return self._cached_adapter(("model", model_id), spec)
 
-    def adapter_for_file(self, path: str | Path, family: str) -> Any:
-        """An adapter around a user's own ONNX file, fed with the family's manifest numbers."""
-        if family not in FAMILY_TASKS:
-            raise FaceKitError(f"Unknown family {family!r}.", f"Known families: {', '.join(sorted(FAMILY_TASKS))}.")
+    def _file_adapter(self, path: Path, family: str) -> Any:
         file_path = Path(path).expanduser().resolve()
         if not file_path.is_file():
             raise FaceKitError(f"Model file not found: {file_path}.", "Check the path given to --model-file.")
@@ -176,23 +270,74 @@ class Engine:
             companion_path=self.model_path,
             io=family_entry.io if family_entry is not None else OnnxIO(),
         )
-        return self._cached_adapter(("file", str(file_path), family), spec)
-
-    def family_entry(self, family: str) -> ModelEntry | None:
-        """The family's highest-priority manifest entry (its numbers serve `--model-file`)."""
-        return max((e for e in self.manifest if e.family == family), key=lambda e: e.priority, default=None)
+        return self._cached_adapter(("file", f"file:{file_path.name}", str(file_path), family), spec)
 
     def _cached_adapter(self, key: tuple[str, ...], spec: Any) -> Any:
+        """One cache, one lifetime: an adapter lives exactly as long as the pooled sessions it opened.
+
+        The session pool is the LRU (by count, and by bytes where known); when
+        it evicts a session, every adapter that opened it is dropped too
+        (:meth:`_on_session_evicted`), so its memory is freed. A cache hit
+        touches the adapter's sessions, so pool order is adapter order.
+        Adapters without sessions (built-in and dlib models) are bounded by
+        the manifest's entries of that kind.
+        """
         from facekit.adapters.registry import build_adapter
 
         with self._adapters_lock:
-            if key in self._adapters:
-                return self._adapters[key]
-        adapter = build_adapter(spec)  # outside the lock: may download and load for seconds
+            cached = self._adapters.get(key)
+        if cached is not None and self.pool.touch(cached.sessions):
+            return cached.adapter
+        opened: list[str] = []
+        recording = _recording_spec(spec, opened)
+        adapter = build_adapter(recording)  # outside the lock: may download and load for seconds
         if not getattr(adapter, "thread_safe", True):
             adapter = SerializedAdapter(adapter)
+        sessions = frozenset(opened)
         with self._adapters_lock:
-            return self._adapters.setdefault(key, adapter)
+            if not self.pool.touch(sessions):  # evicted while building: hand it out uncached
+                return adapter
+            entry = self._adapters.setdefault(key, _CachedAdapter(adapter, sessions))
+            return entry.adapter
+
+    def _on_session_evicted(self, sha256: str) -> None:
+        with self._adapters_lock:
+            for key in [k for k, cached in self._adapters.items() if sha256 in cached.sessions]:
+                del self._adapters[key]
+
+
+@dataclass(frozen=True)
+class _CachedAdapter:
+    adapter: Any
+    sessions: frozenset[str]  # sha256 keys of the pooled sessions the adapter opened
+
+
+def _recording_spec(spec: Any, opened: list[str]) -> Any:
+    """The spec with `open_session` wrapped to remember which pooled sessions the builder opened."""
+
+    def open_session() -> Any:
+        session = spec.open_session()
+        opened.append(session.sha256)
+        return session
+
+    return dataclasses.replace(spec, open_session=open_session)
+
+
+def _as_ref(ref: ModelRef | str | None) -> ModelRef:
+    if ref is None:
+        return ModelRef()
+    if isinstance(ref, str):
+        return ModelRef(model_id=ref or None)
+    return ref
+
+
+def _check_protocol(task: str, adapter: Any, label: str) -> None:
+    protocol = TASK_PROTOCOLS.get(task)
+    if protocol is not None and not isinstance(adapter, protocol):
+        raise ModelLoadError(
+            f"{label}: its family's adapter is not a {protocol.__name__} (the {task} contract).",
+            f"Use a model of a {task} family: {', '.join(families_for(task))}.",
+        )
 
 
 class SerializedAdapter:

@@ -16,36 +16,21 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from facekit.adapters.families import FAMILIES, family_tasks
 from facekit.errors import ManifestError, UnknownModelError
+from facekit.face.align import TEMPLATES
 from facekit.face.identity import Metric
 from facekit.face.identity import metric as identity_metric
 
 Task = Literal["detect", "landmarks", "embed", "restore", "swap", "frontalize", "diffusion", "parse", "bundle"]
 Source = Literal["url", "package", "builtin"]
 
-#: Every adapter family FaceKit knows, with the task it serves. A family that
-#: is not here cannot appear in the manifest.
-FAMILY_TASKS: dict[str, str] = {
-    "dlib_hog": "detect",
-    "yunet": "detect",
-    "scrfd": "detect",
-    "dlib_shape": "landmarks",
-    "insightface_2d106": "landmarks",
-    "insightface_3d68": "landmarks",
-    "dlib_resnet": "embed",
-    "arcface": "embed",
-    "classic": "restore",
-    "gfpgan": "restore",
-    "codeformer": "restore",
-    "diffusion": "diffusion",
-    "mesh": "swap",
-    "inswapper": "swap",
-    "geometric": "frontalize",
-    "bisenet": "parse",
-    "zip": "bundle",
-}
+#: family -> task, derived from THE family table (facekit/adapters/families.py).
+#: A family that is not there cannot appear in the manifest.
+FAMILY_TASKS: dict[str, str] = family_tasks()
 
-TEMPLATE_NAMES = frozenset({"arcface_112_v1", "arcface_112_v2", "arcface_128", "ffhq_512", "mtcnn_512"})
+#: Alignment template names; the templates themselves live in facekit/face/align.py.
+TEMPLATE_NAMES = frozenset(TEMPLATES)
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -111,8 +96,21 @@ class Match(_Frozen):
 
 
 class OnnxIO(_Frozen):
-    inputs: tuple[str, ...] | None = None
-    outputs: tuple[str, ...] | None = None
+    """The model's tensor names by role (`{image: input, fidelity: weight}`); roles are the family's (families.py).
+
+    A role that is not listed takes the family's default name (or, without
+    one, the model's only/first tensor). In YAML a plain list names the
+    family's roles in order.
+    """
+
+    inputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+    def input_name(self, role: str, default: str | None = None) -> str | None:
+        return self.inputs.get(role, default)
+
+    def output_name(self, role: str, default: str | None = None) -> str | None:
+        return self.outputs.get(role, default)
 
 
 class ModelEntry(_Frozen):
@@ -120,7 +118,7 @@ class ModelEntry(_Frozen):
 
     id: str
     task: Task
-    family: str
+    family: str | None = None  # None only for `task: bundle` (an archive is a way files arrive, not an adapter)
     source: Source
     file: str | None = None
     package: str | None = None
@@ -160,13 +158,29 @@ class ModelEntry(_Frozen):
                 raise ValueError(f"not an http(s) URL: {url!r}")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _io_roles(cls, raw: Any) -> Any:
+        """`io: {inputs: [a, b]}` names the family's input roles in order; a mapping must use the family's roles."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("io"), dict):
+            return raw
+        family = FAMILIES.get(str(raw.get("family")))
+        if family is None:
+            return raw  # the after-validator names the unknown family
+        io = dict(raw["io"])
+        for side, roles in (("inputs", family.inputs), ("outputs", family.outputs)):
+            io[side] = _named_roles(side, io.get(side), tuple(role.name for role in roles), family.name)
+        return {**raw, "io": io}
+
     @model_validator(mode="after")
     def _consistent(self) -> ModelEntry:
-        expected_task = FAMILY_TASKS.get(self.family)
-        if expected_task is None:
-            raise ValueError(f"family: unknown family {self.family!r}; known: {', '.join(sorted(FAMILY_TASKS))}")
-        if expected_task != self.task:
-            raise ValueError(f"task: family {self.family!r} serves task {expected_task!r}, not {self.task!r}")
+        if self.task == "bundle":
+            if self.family is not None:
+                raise ValueError("family: a bundle (an archive of other entries' files) has no family")
+            if self.source != "url" or not (self.file or "").endswith(".zip"):
+                raise ValueError("file: a bundle is a downloadable .zip file (source: url)")
+        else:
+            self._check_family()
         if self.task == "embed" and self.match is None:
             raise ValueError("match: embed models need {metric, threshold} saying when two faces are the same person")
         if self.source == "url":
@@ -176,6 +190,13 @@ class ModelEntry(_Frozen):
         elif self.file or self.urls or self.sha256:
             raise ValueError("source: builtin entries have no file, urls or sha256")
         return self
+
+    def _check_family(self) -> None:
+        expected_task = FAMILY_TASKS.get(self.family or "")
+        if expected_task is None:
+            raise ValueError(f"family: unknown family {self.family!r}; known: {', '.join(sorted(FAMILY_TASKS))}")
+        if expected_task != self.task:
+            raise ValueError(f"task: family {self.family!r} serves task {expected_task!r}, not {self.task!r}")
 
     def _check_url_source(self) -> None:
         if not self.file:
@@ -198,6 +219,16 @@ class ModelEntry(_Frozen):
     @property
     def has_weights(self) -> bool:
         return self.file is not None
+
+    @property
+    def is_archive(self) -> bool:
+        """A zip that only carries other entries' files (`task: bundle`)."""
+        return self.task == "bundle"
+
+    def takes(self, role: str) -> bool:
+        """Whether this model's family has an input of `role` (e.g. `fidelity`), known without loading it."""
+        family = FAMILIES.get(self.family or "")
+        return role in self.io.inputs or (family is not None and family.input_role(role) is not None)
 
 
 class RecommendedSet(_Frozen):
@@ -324,11 +355,27 @@ def _check_archives(entries: list[ModelEntry], source: str) -> None:
         if entry.archive is None:
             continue
         archive = by_id.get(entry.archive)
-        if archive is None or archive.family != "zip":
+        if archive is None or not archive.is_archive:
             raise ManifestError(
                 f"{source}: entry {entry.id!r}, field 'archive': {entry.archive!r} is not a zip entry of this manifest.",
-                "Name the id of a `family: zip` entry.",
+                "Name the id of a `task: bundle` entry.",
             )
+
+
+def _named_roles(side: str, value: Any, roles: tuple[str, ...], family: str) -> Any:
+    """A YAML list of names -> {role: name} in the family's role order; a mapping is checked against the roles."""
+    if value is None:
+        return {}
+    if isinstance(value, (list, tuple)):
+        if len(value) > len(roles):
+            raise ValueError(f"io: family {family!r} has {len(roles)} {side} ({', '.join(roles) or 'none'}), not {len(value)}")
+        return dict(zip(roles, value, strict=False))
+    if isinstance(value, dict):
+        unknown = [role for role in value if role not in roles]
+        if unknown:
+            known = ", ".join(roles) or "none"
+            raise ValueError(f"io: {side} {', '.join(map(str, unknown))} is not a role of family {family!r} (roles: {known})")
+    return value
 
 
 def _parse_recommended(raw: Any, by_id: dict[str, ModelEntry], source: str) -> dict[str, RecommendedSet]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facekit.adapters.base import Parser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError
 from facekit.face.align import transform_points
@@ -35,6 +36,7 @@ from facekit.face.mask import (
     skin_occlusion_mask,
 )
 from facekit.face.types import Face
+from facekit.model_ref import ModelRef
 
 MASK_TYPES = ("box", "area", "region", "occlusion")
 DEFAULT_BLUR = 0.3
@@ -126,7 +128,7 @@ class FaceMasker:
 
     options: MaskOptions
     types: tuple[str, ...]
-    parser: object | None = None  # an adapter with .parse(image, face) -> FaceParse
+    parser: Parser | None = None
     parser_label: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -144,7 +146,7 @@ class FaceMasker:
         """The face's class map when a parser is loaded."""
         if self.parser is None:
             return None
-        return self.parser.parse(image_bgr, face)  # type: ignore[attr-defined]
+        return self.parser.parse(image_bgr, face)
 
     def crop_mask(self, image_bgr: np.ndarray, face: Face, crop_matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """The combined paste mask (float32, crop-sized) of `face` in the crop `crop_matrix` (image -> crop) makes."""
@@ -250,13 +252,13 @@ def load_masker(engine: Engine, options: MaskOptions = MaskOptions()) -> FaceMas
     return FaceMasker(options=options, types=types, parser=parser, parser_label=label)
 
 
-def _load_parser(engine: Engine, options: MaskOptions) -> tuple[object | None, str | None]:
+def _load_parser(engine: Engine, options: MaskOptions) -> tuple[Parser | None, str | None]:
     if options.parser_file is not None:
-        return engine.adapter_for_file(options.parser_file, "bisenet"), f"file:{Path(options.parser_file).name}"
+        return engine.parser(ModelRef(file=options.parser_file, family="bisenet")), f"file:{Path(options.parser_file).name}"
     if options.parser is not None:
-        return engine.adapter(options.parser, expected_task="parse"), options.parser
+        return engine.parser(ModelRef(model_id=options.parser)), options.parser
     try:
         entry = engine.default_model("parse")
     except ModelUnavailableError:
         return None, None
-    return engine.adapter(entry.id, expected_task="parse"), entry.id
+    return engine.parser(ModelRef(model_id=entry.id)), entry.id

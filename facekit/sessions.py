@@ -113,6 +113,7 @@ class PooledSession:
     sha256: str
     providers: tuple[str, ...]  # what the session got, best first
     requested: tuple[str, ...]
+    bytes: int = 0  # size of the model file (what the byte limit counts)
 
     @property
     def on_accelerator(self) -> bool:
@@ -134,6 +135,11 @@ class FallbackSession:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pooled.session, name)
 
+    @property
+    def sha256(self) -> str:
+        """The pool key of the session (the engine's cache ties adapters to it)."""
+        return self._pooled.sha256
+
     def run(self, output_names: Any, input_feed: dict[str, Any], run_options: Any = None) -> list[Any]:
         try:
             return self._pooled.session.run(output_names, input_feed, run_options)
@@ -153,19 +159,28 @@ _Key = tuple[str, tuple[str, ...], SessionOptions]
 
 
 class SessionPool:
-    """Thread-safe LRU cache of ONNX Runtime sessions."""
+    """Thread-safe LRU cache of ONNX Runtime sessions, bounded by count and (optionally) by model bytes.
+
+    `on_evict(sha256)` is called (outside the pool's lock) for every session
+    the pool drops, so the owner can drop what holds it: the engine drops the
+    adapters built on it, which is what frees the memory.
+    """
 
     def __init__(
         self,
         providers: str | Sequence[str] = "auto",
         options: SessionOptions = SessionOptions(),
         max_sessions: int = 8,
+        max_bytes: int | None = None,
+        on_evict: Callable[[str], None] | None = None,
     ) -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         self.requested = parse_providers(providers)
         self.options = options
         self.max_sessions = max_sessions
+        self.max_bytes = max_bytes
+        self._on_evict = on_evict
         self._sessions: OrderedDict[_Key, PooledSession] = OrderedDict()
         self._key_locks: dict[_Key, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -196,10 +211,30 @@ class SessionPool:
             with self._lock:
                 self._sessions[key] = pooled
                 self._key_locks.pop(key, None)
-                while len(self._sessions) > self.max_sessions:
-                    evicted_key, evicted = self._sessions.popitem(last=False)
-                    log.info("session pool: evicted %s", evicted.path.name)
+                evicted = self._evict_over_limits()
+            for gone in evicted:
+                log.info("session pool: evicted %s", gone.path.name)
+                if self._on_evict is not None:
+                    self._on_evict(gone.sha256)
             return pooled
+
+    def _evict_over_limits(self) -> list[PooledSession]:
+        """Pop least-recently-used sessions past the count or byte limit (the newest always stays). Call with the lock held."""
+        evicted: list[PooledSession] = []
+        while len(self._sessions) > 1 and (
+            len(self._sessions) > self.max_sessions
+            or (self.max_bytes is not None and sum(p.bytes for p in self._sessions.values()) > self.max_bytes)
+        ):
+            evicted.append(self._sessions.popitem(last=False)[1])
+        return evicted
+
+    def touch(self, sha256s: frozenset[str] | set[str]) -> bool:
+        """Mark the sessions with these keys most recently used; False if any of them is no longer loaded."""
+        with self._lock:
+            keys = [key for key in self._sessions if key[0] in sha256s]
+            for key in keys:
+                self._sessions.move_to_end(key)
+            return {key[0] for key in keys} >= set(sha256s)
 
     def get_runnable(self, path: str | Path, sha256: str | None = None) -> FallbackSession:
         """Like :meth:`get`, wrapped so that accelerator failures fall back to a CPU session."""
@@ -215,9 +250,13 @@ class SessionPool:
     def clear(self) -> None:
         """Drop every session (frees their memory once no caller holds them)."""
         with self._lock:
+            gone = list(self._sessions.values())
             self._sessions.clear()
             if self._cpu is not None:
                 self._cpu.clear()
+        for pooled in gone:
+            if self._on_evict is not None:
+                self._on_evict(pooled.sha256)
 
     def __len__(self) -> int:
         with self._lock:
@@ -240,7 +279,8 @@ class SessionPool:
             ) from error
         got = tuple(session.get_providers())
         self._warn_fallback(path, providers, got)
-        return PooledSession(session=session, path=path, sha256=sha256, providers=got, requested=providers)
+        size = path.stat().st_size
+        return PooledSession(session=session, path=path, sha256=sha256, providers=got, requested=providers, bytes=size)
 
     def _warn_fallback(self, path: Path, wanted: tuple[str, ...], got: tuple[str, ...]) -> None:
         missing = [name for name in wanted if name != CPU and name not in got]

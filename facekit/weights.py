@@ -124,7 +124,7 @@ class WeightStore:
             return ModelStatus("ready", "built in")
         if entry.source == "package":
             return self._package_status(entry)
-        if entry.family == "zip":
+        if entry.is_archive:
             return self._archive_status(entry)
         return self._url_status(entry)
 
@@ -172,7 +172,7 @@ class WeightStore:
             raise FaceKitError(f"Model {model_id!r} is built in and has no weights file.", "Use it directly.")
         if entry.source == "package":
             return self._resolve_package(entry)
-        if entry.family == "zip":
+        if entry.is_archive:
             self._resolve_archive_members(entry, progress, force)
             return self.config.models_dir.resolve()
         return self._resolve_url_entry(entry, progress, force)
@@ -395,7 +395,7 @@ class WeightStore:
         entry = self.manifest.get(model_id)
         if entry.source == "builtin" or entry.sha256 is None:
             return True, "nothing to verify"
-        if entry.family == "zip" and not self.local_path(entry).exists():
+        if entry.is_archive and not self.local_path(entry).exists():
             return True, "archive not kept; its members are verified on their own"
         path = self.package_path(entry) if entry.source == "package" else self.local_path(entry)
         if path is None or not path.exists():

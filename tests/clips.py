@@ -112,3 +112,24 @@ def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
 def frame_times(path: Path) -> list[float]:
     with av.open(str(path)) as container:
         return [float(frame.time) for frame in container.decode(video=0)]
+
+
+def crossing_frames(count: int, width: int = 400, height: int = 240, patch_size: int = 110) -> Iterable[np.ndarray]:
+    """Two different people: A walks left to right in front, B right to left a little higher; they cross mid-clip."""
+    person_a, person_b = face_patch(patch_size, 0), face_patch(patch_size, 1)
+    for i in range(count):
+        t = i / max(1, count - 1)
+        frame = background(width, height)
+        place(frame, person_b, (width * (0.82 - 0.64 * t), height * 0.42))
+        place(frame, person_a, (width * (0.18 + 0.64 * t), height * 0.58))
+        yield frame
+
+
+def still_face_frames(count: int, seed: int = 0, width: int = 320, height: int = 240) -> Iterable[np.ndarray]:
+    """A face that does not move, under fresh sensor noise every frame (the detector's boxes and points jitter)."""
+    rng = np.random.default_rng(seed)
+    still = background(width, height)
+    place(still, face_patch(120), (width / 2, height / 2))
+    for _ in range(count):
+        noise = rng.normal(0, 7.0, still.shape)
+        yield np.clip(still.astype(np.float32) + noise, 0, 255).astype(np.uint8)

@@ -81,6 +81,8 @@ def test_restore_endpoint_labels_its_output(running_app) -> None:
     )
     assert report["models"]["restorer"] == "classic"
     assert [row[0] for row in rows["data"]] == [0, 2]
+    assert rows["headers"][1] == "identity distance (lower = more alike)"  # dlib: a distance, not a similarity
+    assert report["faces"][0]["identity_direction"] == "lower = more alike" and "identity_distance" in report["faces"][0]
     labels = Image.open(download).text
     assert labels["facekit:ai_edited"] == "true" and labels["facekit:job"] == "restore"
     after = Image.open(slider[1])
@@ -161,6 +163,7 @@ def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
     assert report["models"]["swapper"] == "mesh"
     face = rows["data"][0]
     assert face[0] == 4 and face[4] is True  # closer to the source than to the original person
+    assert rows["headers"][2:4] == ["to source: distance (lower = more alike)", "to original: distance (lower = more alike)"]
     labels = Image.open(download).text
     assert labels["facekit:job"] == "swap" and '"visible_label": true' in labels["facekit:details"]
 

@@ -136,7 +136,7 @@ def test_a_full_disk_stops_the_batch_cleanly(tmp_path, monkeypatch, capsys) -> N
 
     assert run_batch(items, process, json_lines=True, stream=io.StringIO()) == EXIT_DISK_FULL
     err = capsys.readouterr().err
-    assert "error: no space left on " in err and "for b.png (needs" in err and "Traceback" not in err
+    assert "error: No space left on /" in err and "for b.png (needs" in err and "Traceback" not in err
     assert seen == ["a.png", "b.png"]  # stopped: c.png was not attempted
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]  # no temporary or partial file left
     assert Image.open(tmp_path / "out" / "a.png").text[RUN_KEY] == "run1"
@@ -171,7 +171,7 @@ def test_parquet_list_file_and_results_table(tmp_path) -> None:
     items = list(plan_items([str(tmp_path / "list.parquet")], str(tmp_path / "out")))
     assert [item.name for item in items] == ["b.png", "a.png"]
     with ResultsTable(tmp_path / "results.parquet") as table:
-        run_batch(items, lambda item: {"faces": [{"index": 0, "identity_similarity": 0.25}]}, True, stream=io.StringIO(), results=table)
+        run_batch(items, lambda item: {"faces": [{"index": 0, "identity_distance": 0.25}]}, True, stream=io.StringIO(), results=table)
     rows = pq.read_table(tmp_path / "results.parquet").to_pylist()
     assert [(row["status"], row["faces"], row["identity_scores"]) for row in rows] == [("ok", 1, [0.25])] * 2
     assert rows[0]["worker"] and json.loads(rows[0]["report"])["input"] == str(folder / "b.png")
@@ -217,3 +217,13 @@ def test_app_batch_keeps_the_good_results_when_one_file_raises_any_error(engine,
     assert errors[0] is None and errors[2] is None and "ZeroDivisionError" in errors[1]
     with zipfile.ZipFile(archive) as opened:
         assert sorted(opened.namelist()) == ["000_a.png", "002_c.png", "report.json"]
+
+
+def test_ray_flags_with_the_local_backend_are_refused(tmp_path, capsys) -> None:
+    from facekit import cli
+
+    folder = _inputs(tmp_path, ["a.png"])
+    argv = ["--offline", "--models-dir", str(tmp_path / "m"), "restore", str(folder), "-o", str(tmp_path / "out"), "--workers", "4"]
+    assert cli.main(argv) == 2
+    assert "--workers only apply to --backend ray" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

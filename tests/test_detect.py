@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES, open_session
-from facekit.adapters.detect import Detector, letterbox
+from facekit.adapters.base import Detector
+from facekit.adapters.detect import letterbox
 from facekit.adapters.dlib_models import DlibHogDetector
 from facekit.adapters.scrfd import ScrfdDetector
 from facekit.adapters.yunet import YuNetDetector

@@ -178,6 +178,6 @@ def test_restore_applies_diffusion_to_the_restored_crop(engine, tmp_path) -> Non
     options = RestoreOptions(model="classic", blend=1.0, identity=False, diffusion_file=oracle, diffusion_steps=20, diffusion_start=4)
     progress: list[str] = []
     result, _, models = restore_faces(engine, image, [face], options, progress=lambda f, m: progress.append(m))
-    assert models == {"restorer": "classic", "diffusion": "file:grey_oracle.onnx"}
+    assert models["restorer"] == "classic" and models["diffusion"] == "file:grey_oracle.onnx"
     assert np.abs(result[290:330, 280:320].astype(int) - 127.5).max() <= 1
     assert sum("diffusion step" in message for message in progress) == 4

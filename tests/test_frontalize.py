@@ -53,7 +53,8 @@ def _astronaut() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut()[..., ::-1])
 
 
-def assert_frontal_and_same_person(report: dict) -> None:
+def assert_frontal_and_same_person(face) -> None:
+    report = face if isinstance(face, dict) else face.as_dict()  # a typed report or its JSON
     assert report["status"] == "ok", report
     before, after = abs(report["pose_before"]["yaw"]), abs(report["pose_after"]["yaw"])
     assert after < 8.0
@@ -61,14 +62,15 @@ def assert_frontal_and_same_person(report: dict) -> None:
         assert after < before
     identity = report["identity"]
     assert identity["model"] == "dlib_resnet" and identity["metric"] == "euclidean"
-    assert identity["same_person"] and identity["score"] < 0.6
+    assert identity["direction"] == "lower = more alike" and "score" not in identity
+    assert identity["same_person"] and identity["distance"] < 0.6
 
 
 def test_t1_faces_turn_frontal_and_stay_the_same_person(t1_result) -> None:
-    reports = t1_result.faces
+    reports = t1_result.face_dicts()
     assert [r["index"] for r in reports] == list(range(6))
-    for report in reports:
-        assert_frontal_and_same_person(report)
+    for face in t1_result.faces:
+        assert_frontal_and_same_person(face)
     turned = [r for r in reports if abs(r["pose_before"]["yaw"]) > 30]
     frontal = [r for r in reports if abs(r["pose_before"]["yaw"]) < 5]
     assert len(turned) == 2 and len(frontal) == 2
@@ -101,11 +103,11 @@ def test_too_turned_face_gets_a_message_not_an_image(engine) -> None:
     run = frontalize_faces(engine, photo, [face], FrontalizeOptions(measure=False))
     assert run.frontal == []
     (report,) = run.reports
-    assert report["status"] == "skipped"
-    assert "turned 75 degrees (limit 60)" in report["message"]
-    assert run.warnings == [report["message"]]
+    assert report.status == "skipped"
+    assert "turned 75 degrees (limit 60)" in report.message
+    assert run.warnings == [report.message]
     allowed = frontalize_faces(engine, photo, [face], FrontalizeOptions(measure=False, max_yaw=80))
-    assert allowed.reports[0]["status"] == "ok" and allowed.frontal[0].image.shape == (512, 512, 3)
+    assert allowed.reports[0].status == "ok" and allowed.frontal[0].image.shape == (512, 512, 3)
 
 
 def test_too_small_faces_get_a_message(engine) -> None:
@@ -113,8 +115,8 @@ def test_too_small_faces_get_a_message(engine) -> None:
     result = frontalize_image(engine, small)
     assert result.faces, "dlib HOG finds the ~26 px faces of a quarter-size t1.jpg"
     for report in result.faces:
-        assert report["status"] == "skipped"
-        assert "px wide, below the 40 px minimum" in report["message"]
+        assert report.status == "skipped"
+        assert "px wide, below the 40 px minimum" in report.message
     assert result.extra_images == {}
     assert np.array_equal(result.image, small)
 
@@ -229,14 +231,14 @@ def test_a_face_with_degenerate_landmarks_is_reported_and_the_others_go_on(engin
 
     image = decode_image(TOM)
     good = frontalize_image(engine, image, FrontalizeOptions(measure=False))
-    assert good.faces[0]["status"] == "ok"
+    assert good.faces[0].status == "ok"
     from facekit.analysis import FaceAnalyser
 
     (face,) = FaceAnalyser(engine).analyze(image).faces
     collapsed = np.repeat(face.landmarks_68.mean(axis=0, keepdims=True), 68, axis=0)
     bad = dataclasses.replace(face, landmarks_68=collapsed, pose=None, index=1)
     run = frontalize_faces(engine, image, [face, bad], FrontalizeOptions(measure=False))
-    assert [r["status"] for r in run.reports] == ["ok", "skipped"]
-    assert "face 1 could not be frontalized" in run.reports[1]["message"].lower()
-    assert "degenerate" in run.reports[1]["message"]
-    assert len(run.frontal) == 1 and run.warnings == [run.reports[1]["message"]]
+    assert [r.status for r in run.reports] == ["ok", "skipped"]
+    assert "face 1 could not be frontalized" in run.reports[1].message.lower()
+    assert "degenerate" in run.reports[1].message
+    assert len(run.frontal) == 1 and run.warnings == [run.reports[1].message]

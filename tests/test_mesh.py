@@ -38,8 +38,8 @@ def t1_faces(engine, t1) -> list[Face]:
 def test_mesh_is_the_offline_default_and_reports_dlib(tom_on_t1) -> None:
     assert tom_on_t1.models["swapper"] == "mesh"
     assert tom_on_t1.models["identity_embedder"] == "dlib_resnet"
-    assert [face["index"] for face in tom_on_t1.faces] == list(range(6))
-    assert all(face["identity_metric"] == "euclidean" for face in tom_on_t1.faces)
+    assert [face.index for face in tom_on_t1.faces] == list(range(6))
+    assert all(face["identity_metric"] == "euclidean" for face in tom_on_t1.face_dicts())
 
 
 @pytest.mark.parametrize("case", ["tom_on_t1", "t1_shuffled"])
@@ -48,11 +48,11 @@ def test_each_swapped_face_is_nearer_the_source_than_the_original(case, request)
     # t1 faces swapped with their neighbours -0.25, -0.12, -0.12, -0.14, -0.33, -0.27. Before the swap every
     # pair of different people in t1 is 0.65-0.90 apart (embed.py). (A Poisson blend in place of
     # the multi-band one left 2 of these 12 nearer the original; so did no shape transfer.)
-    faces = request.getfixturevalue(case).faces
+    faces = request.getfixturevalue(case).face_dicts()
     for face in faces:
-        assert face["source_similarity"] < face["target_similarity"], face
+        assert face["source_distance"] < face["target_distance"], face
         assert face["closer_to_source"] is True
-    gaps = [face["target_similarity"] - face["source_similarity"] for face in faces]
+    gaps = [face["target_distance"] - face["source_distance"] for face in faces]
     assert np.mean(gaps) > 0.1
 
 
@@ -144,15 +144,15 @@ def test_forehead_row_sits_above_the_brows(t1_faces) -> None:
 
 def test_several_sources_use_the_first_and_say_so(engine, t1, tom) -> None:
     result = swap_image(engine, [tom, t1], t1, SwapOptions(faces=FaceSelection.parse("5")))
-    assert [face["index"] for face in result.faces] == [5]
+    assert [face.index for face in result.faces] == [5]
     assert any("used only source photo 1" in warning for warning in result.warnings)
-    assert result.faces[0]["source"] == "source photo 1 face 0"
+    assert result.faces[0].source == "source photo 1 face 0"
 
 
 def test_weight_is_reported_as_ignored(engine, t1, tom) -> None:
     result = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("2"), weight=0.8, identity=False))
     assert any("--weight 0.8 was ignored" in warning for warning in result.warnings)
-    assert "source_similarity" not in result.faces[0]
+    assert "source_distance" not in result.face_dicts()[0]
 
 
 def test_missing_landmarks_are_a_clear_error(tom) -> None:

@@ -79,15 +79,16 @@ def test_identity_standin_returns_the_photo(engine, models, t1) -> None:
     assert min(box_psnr(t1, result.image, face) for face in analysis_faces) > 40.0  # where the pasting happened
     assert result.models["restorer"] == "file:gfpgan_identity.onnx"
     assert {"detector", "landmarks", "restorer", "embedder"} <= set(result.models)
-    for face in result.faces:
+    for face in result.face_dicts():
         assert face["embedder"] == "dlib_resnet" and face["identity_metric"] == "euclidean"
-        assert face["identity_similarity"] < 0.15 and face["same_person"] is True  # same pixels: same person
+        assert face["identity_direction"] == "lower = more alike" and "identity_similarity" not in face
+        assert face["identity_distance"] < 0.15 and face["same_person"] is True  # same pixels: same person
 
 
 def test_colour_order_and_normalisation_reach_the_model(engine, models, t1, t1_faces) -> None:
     options = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=MaskOptions(types=("box",)))
     image, reports, used = restore_faces(engine, t1, t1_faces, options)  # box: the whole crop pasted, nose tips of turned faces too
-    assert used == {"restorer": "file:gfpgan_no_red.onnx", "mask": "box"} and [r["index"] for r in reports] == list(range(6))
+    assert used == {"restorer": "file:gfpgan_no_red.onnx", "mask": "box"} and [r.index for r in reports] == list(range(6))
     for row, col in face_centres(t1_faces):
         patch, original = image[row - 3 : row + 4, col - 3 : col + 4].astype(int), t1[row - 3 : row + 4, col - 3 : col + 4].astype(int)
         assert patch[..., 2].max() <= 1  # red (BGR index 2) is gone: the model saw RGB and pixel 0 = -1
@@ -152,7 +153,7 @@ def test_upscale_restores_faces_at_the_larger_size(engine, models, t1) -> None:
     result = restore_image(engine, crop, RestoreOptions(model_file=models["identity"], upscale=2.0, blend=1.0, identity=False))
     assert result.image.shape == (460, 1240, 3)
     assert result.models["upscaler"] == "lanczos x2"
-    assert len(result.faces) == 2 and result.faces[0]["box"][2] > 2 * 150  # boxes are in the upscaled image
+    assert len(result.faces) == 2 and result.faces[0].box[2] > 2 * 150  # boxes are in the upscaled image
 
 
 def test_image_without_faces_comes_back_with_a_warning(engine) -> None:
@@ -185,7 +186,7 @@ def test_batch_cli_writes_the_good_images_and_reports_the_bad_one(engine, models
     for name in ("left", "right"):
         record = by_name[f"{name}.{'jpg' if name == 'left' else 'png'}"]
         assert record["output"] == str(out / f"{name}.png") and record["models"]["restorer"] == "file:gfpgan_identity.onnx"
-        assert len(record["faces"]) >= 1 and "identity_similarity" in record["faces"][0] and record["seconds"] > 0
+        assert len(record["faces"]) >= 1 and "identity_distance" in record["faces"][0] and record["seconds"] > 0
         written = Image.open(out / f"{name}.png")
         assert written.text["facekit:job"] == "restore" and "gfpgan_identity" in written.text["facekit:models"]
 

@@ -241,7 +241,7 @@ def test_archive_members_are_extracted_and_verified(tmp_path, http_server, yunet
     licence = {"name": "test", "commercial": False}
     document = {
         "models": [
-            {"id": "pack", "task": "bundle", "family": "zip", "source": "url", "file": "pack.zip",
+            {"id": "pack", "task": "bundle", "source": "url", "file": "pack.zip",
              "urls": [f"{http_server.url}/pack.zip"], "sha256": hashlib.sha256(archive).hexdigest(),
              "licence": licence, "author": "test"},
             {"id": "det", "task": "detect", "family": "scrfd", "source": "url", "archive": "pack", "file": "det.onnx",

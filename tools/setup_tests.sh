@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -r requirements-dev.txt
+# the optional Ray backend, so its tests (tests/test_batch_ray.py) run in CI too
+python -m pip install -r requirements-ray.txt
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq

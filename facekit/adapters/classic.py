@@ -1,5 +1,11 @@
 """The built-in `classic` restorer (no weights) and the whole-image upscaler.
 
+The restore job uses `ClassicRestorer.restore_region`: each face measured and
+repaired in the photo's own pixels, only as much as it needs
+(:mod:`facekit.adapters.classic_region`). The aligned-crop pipeline below
+serves callers that only have a crop (frontalize's `--refine classic`, and
+the restore job when diffusion refinement follows).
+
 The restorer works on one aligned face crop (FFHQ template, 512 px by
 default) in four steps, each driven by what it measures in the crop:
 
@@ -49,6 +55,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facekit.adapters.classic_region import WindowMask, restore_region
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.errors import FaceKitError
 
@@ -105,6 +112,13 @@ class ClassicRestorer:
         self.size = size
         self.name = "classic"
         self._settings = settings
+
+    def restore_region(
+        self, image_bgr: np.ndarray, box: np.ndarray, strength: float, window_mask: WindowMask | None = None
+    ) -> tuple[np.ndarray, dict[str, object]]:
+        """The photo with the face in `box` repaired in place, only as much as it needs (see classic_region)."""
+        result, damage = restore_region(image_bgr, box, strength, window_mask)
+        return result, damage.as_dict()
 
     def restore(self, crop_bgr: np.ndarray, fidelity: float = 0.5) -> np.ndarray:
         """The restored crop (same shape and dtype); `fidelity` is not used by this pipeline."""

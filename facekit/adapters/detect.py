@@ -7,30 +7,10 @@ Detectors live in their own modules: :mod:`facekit.adapters.dlib_models`
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import cv2
 import numpy as np
 
 from facekit.face.types import Face, sort_faces
-
-
-class Detector(Protocol):
-    """Finds faces in a BGR uint8 image.
-
-    Returns faces above `score_threshold` after non-maximum suppression at
-    `nms_threshold` (IoU), at most `max_faces` of them (the highest scoring),
-    ordered by :func:`sort_faces`. Boxes and 5 landmarks are in the input
-    image's pixel coordinates. Scores are in 0..1.
-    """
-
-    def detect(
-        self,
-        image_bgr: np.ndarray,
-        score_threshold: float = 0.5,
-        nms_threshold: float = 0.4,
-        max_faces: int | None = None,
-    ) -> list[Face]: ...
 
 
 def check_bgr_image(image_bgr: np.ndarray) -> None:

@@ -251,5 +251,8 @@ def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def build_diffusion(spec: AdapterSpec) -> DiffusionRefiner:
     mean, std = mean_std(spec.input, 127.5, 127.5)
-    model = EpsModel(spec.open_session(), spec.model_id, spec.io.inputs, spec.io.outputs)
+    named = (spec.io.input_name("image"), spec.io.input_name("timestep"))
+    inputs = (named[0], named[1]) if named[0] and named[1] else None
+    output = spec.io.output_name("noise")
+    model = EpsModel(spec.open_session(), spec.model_id, inputs, (output,) if output else None)
     return DiffusionRefiner(model, colour=spec.input.colour or "rgb", mean=mean, std=std, name=spec.model_id)

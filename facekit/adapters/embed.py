@@ -22,7 +22,6 @@ vectors from different models):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import dlib
 import numpy as np
@@ -40,14 +39,6 @@ from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 
 COLOURS = ("rgb", "bgr")
-
-
-class Embedder(Protocol):
-    """Turns each face of an image into an identity vector (one row per face)."""
-
-    def embed(self, image_bgr: np.ndarray, face: Face) -> np.ndarray: ...
-
-    def embed_faces(self, image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray: ...
 
 
 class DlibResnetEmbedder:
@@ -87,6 +78,26 @@ class DlibResnetEmbedder:
             shapes.append(self._predictor(rgb, dlib_rectangle_for(face)))
         vectors = self._model.compute_face_descriptor(rgb, shapes, self._num_jitters, self._padding)
         return np.array([np.array(v) for v in vectors], dtype=np.float32)
+
+    def embed_batches(self, batches: list[tuple[np.ndarray, list[Face]]]) -> list[np.ndarray]:
+        """Faces of several images in one dlib call (one array per image, in order)."""
+        images = [to_rgb(image) for image, _ in batches]
+        shapes = []
+        for rgb, (_, faces) in zip(images, batches, strict=True):
+            detections = dlib.full_object_detections()
+            for face in faces:
+                detections.append(self._predictor(rgb, dlib_rectangle_for(face)))
+            shapes.append(detections)
+        kept = [i for i, (_, faces) in enumerate(batches) if faces]
+        if not kept:
+            return [np.zeros((0, 128), dtype=np.float32) for _ in batches]
+        vectors = self._model.compute_face_descriptor(
+            [images[i] for i in kept], [shapes[i] for i in kept], self._num_jitters, self._padding
+        )
+        result = [np.zeros((0, 128), dtype=np.float32) for _ in batches]
+        for i, rows in zip(kept, vectors, strict=True):
+            result[i] = np.array([np.array(v) for v in rows], dtype=np.float32)
+        return result
 
 
 class ArcFaceEmbedder:
@@ -132,6 +143,13 @@ class ArcFaceEmbedder:
     def embed_faces(self, image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
         crops = [warp(image_bgr, face.landmarks_5, self._template, self._size)[0] for face in faces]
         return self.embed_aligned(crops)
+
+    def embed_batches(self, batches: list[tuple[np.ndarray, list[Face]]]) -> list[np.ndarray]:
+        """Faces of several images through the network together (one array per image, in order)."""
+        crops = [warp(image, face.landmarks_5, self._template, self._size)[0] for image, faces in batches for face in faces]
+        vectors = self.embed_aligned(crops)
+        bounds = np.cumsum([0] + [len(faces) for _, faces in batches])
+        return [vectors[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def embed_aligned(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         """Embed crops already aligned to this model's template and size (BGR uint8)."""

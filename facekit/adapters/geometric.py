@@ -38,17 +38,17 @@ frontalizer (an ONNX family) plugs into:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from facekit.adapters.base import FrontalResult
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.errors import FaceKitError
 from facekit.face.align import TEMPLATES
 from facekit.face.pose import MIRROR_68, HeadPose, mean_shape_3d, solve_head_pose
-from facekit.face.types import Face, Pose
+from facekit.face.types import Face
 
 DEFAULT_TEMPLATE = "ffhq_512"
 DEFAULT_SIZE = 512
@@ -86,41 +86,6 @@ _GRID_FACTOR = 4
 
 
 # --------------------------------------------------------------------------- the seam
-
-
-@dataclass(frozen=True)
-class FrontalResult:
-    """A frontal face on `template` at `size` x `size`, and what the frontalizer knows about it.
-
-    `visibility` (HxW float32, 1 = seen in the photo, 0 = hidden) and
-    `symmetric_fill` (HxW float32, the weight of the mirrored side in each
-    output pixel) are None for frontalizers that cannot tell. `face_mask`
-    (HxW float32) covers the face surface; `landmarks_68` are where the
-    face's 68 points were placed in the output (the warp's own template, not
-    a measurement). `fill_fraction` is the mean of `symmetric_fill` over the
-    face mask.
-    """
-
-    image: np.ndarray
-    template: str
-    size: int
-    pose: Pose
-    fill_fraction: float
-    face_mask: np.ndarray
-    landmarks_68: np.ndarray | None = None
-    visibility: np.ndarray | None = None
-    symmetric_fill: np.ndarray | None = None
-    triangle_visibility: np.ndarray | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-class Frontalizer(Protocol):
-    """Turns one face of a photo to a frontal view aligned to `template`."""
-
-    template: str
-    size: int
-
-    def frontalize(self, image_bgr: np.ndarray, face: Face, size: int | None = None) -> FrontalResult: ...
 
 
 def build_geometric(spec: AdapterSpec) -> GeometricFrontalizer:
@@ -437,19 +402,23 @@ def shading_offset(small: np.ndarray, both_seen: np.ndarray, sigma: float) -> np
     return np.clip(offset, -_SHADING_LIMIT, _SHADING_LIMIT)
 
 
-def mirror_share(seen: np.ndarray) -> np.ndarray:
+def mirror_share(seen: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:
     """Share of the mirror image per pixel, from the blurred visibility V.
 
     w_own = V, w_mirror = (1 - V) * V_mirrored, the latter used only where the
     mirrored pixel was seen clearly better (two equally seen sides never mix).
+    With `usable` (V times the face-content mask) a pixel is a mirror source
+    only as far as it is the face's own skin, not hair or a hand over it.
     """
-    seen_mirrored = seen[:, ::-1]
+    seen_mirrored = (seen if usable is None else usable)[:, ::-1]
     mirror_weight = (1.0 - seen) * seen_mirrored * np.clip((seen_mirrored - seen) / _MIRROR_MARGIN, 0.0, 1.0)
     total = seen + mirror_weight
     return np.where(total >= 1e-3, mirror_weight / np.maximum(total, 1e-3), 0.0).astype(np.float32)
 
 
-def soft_symmetric_fill(image: np.ndarray, visibility: np.ndarray, face_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def soft_symmetric_fill(
+    image: np.ndarray, visibility: np.ndarray, face_mask: np.ndarray, content: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(output, mirror share): hidden pixels taken from the mirror image, with no shading seam.
 
     With I the image, M its mirror, n the mirror share, w a wider blur of it,
@@ -457,15 +426,22 @@ def soft_symmetric_fill(image: np.ndarray, visibility: np.ndarray, face_mask: np
     the face, never the background, where both sides were seen):
     out = I + n (M - I) + [(w - n) (L(M) - L(I)) + w o].
     Detail switches sides with n; lighting moves over the wider w. The
-    bracket is smooth, so it is computed on a 4x smaller grid.
+    bracket is smooth, so it is computed on a 4x smaller grid. `content`
+    (0 on hair, hands, glasses over the face) keeps those from being mirrored.
     """
     size = image.shape[1]
     grid = size // _GRID_FACTOR
     small = cv2.resize(image, (grid, grid), interpolation=cv2.INTER_AREA).astype(np.float32)
     seen = _blur(cv2.resize(visibility, (grid, grid), interpolation=cv2.INTER_AREA), _FILL_BLUR * grid)
-    share_small = mirror_share(seen)
+    usable, content_small = None, None
+    if content is not None:
+        content_small = np.clip(cv2.erode(cv2.resize(content, (grid, grid), interpolation=cv2.INTER_AREA), np.ones((3, 3), np.uint8)), 0, 1)
+        usable = seen * content_small
+    share_small = mirror_share(seen, usable)
     share = cv2.resize(share_small, (size, size), interpolation=cv2.INTER_LINEAR)
     wide = _blur(share_small, _WIDE_SHARE_BLUR * grid)
+    if content_small is not None:
+        wide *= content_small[:, ::-1]  # no lighting taken from a hand or hair on the other side either
     rows, columns = _touched(cv2.resize(np.maximum(share_small, wide), (size, size), interpolation=cv2.INTER_NEAREST))
     if rows.start >= rows.stop:
         return image.copy(), share
@@ -506,7 +482,11 @@ class GeometricFrontalizer:
         self.mesh = build_mesh(template)
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def frontalize(self, image_bgr: np.ndarray, face: Face, size: int | None = None) -> FrontalResult:
+    def frontalize(
+        self, image_bgr: np.ndarray, face: Face, size: int | None = None, face_content: np.ndarray | None = None
+    ) -> FrontalResult:
+        """`face_content` (image-sized 0..1, 0 on hair, hands, glasses, background over the face) keeps those
+        pixels from being mirrored into the other half."""
         if face.landmarks_68 is None:
             raise FaceKitError(
                 "Geometric frontalization needs the face's 68 landmarks, and this face has none.",
@@ -537,7 +517,12 @@ class GeometricFrontalizer:
         visibility *= inside_photo(map_x, map_y, (width, height))
         clock = _lap(timings, "visibility", clock)
         face_mask = np.take(np.append(self.mesh.surface, False), ids).astype(np.float32)
-        image, share = soft_symmetric_fill(warped, visibility, face_mask)
+        content = None
+        if face_content is not None:
+            content = cv2.remap(
+                face_content.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0
+            )
+        image, share = soft_symmetric_fill(warped, visibility, face_mask, content)
         _lap(timings, "fill", clock)
         return FrontalResult(
             image=image,

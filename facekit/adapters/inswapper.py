@@ -1,11 +1,12 @@
-"""The `inswapper` family (InsightFace inswapper_128 and its fp16 export), plus the swap contract.
+"""The `inswapper` family (InsightFace inswapper_128 and its fp16 export).
 
 Every swap adapter (this one and the builtin `mesh`) satisfies
-:class:`FaceSwapper`: the processor crops the target face with
-``crop_transform``, calls ``swap`` and pastes the result back through its
-mask. What the adapter needs to know who the source is travels in
-:class:`SwapSource`; ``embedding_family`` names the recogniser family whose
-identity vector it must carry (None: the adapter uses the face itself).
+:class:`facekit.adapters.base.Swapper`: the job crops the target face with
+``crop_transform`` (bilinear for inswapper, as InsightFace's `norm_crop2` and
+FaceFusion feed it: the family table says so), calls ``swap`` and pastes the
+result back through its mask. What the adapter needs to know who the source
+is travels in :class:`SwapSource`; ``embedding_family`` names the recogniser
+family whose identity vector it must carry (None: the adapter uses the face itself).
 
 inswapper conventions (see ../shared/reference/models.md):
 
@@ -17,18 +18,16 @@ inswapper conventions (see ../shared/reference/models.md):
   ``unit_embedding @ emap``.
 - output: [1,3,128,128] RGB in 0..1.
 - swap weight 0..1 (FaceFusion's scale, default 0.5): alpha =
-  interp(w, [0,1], [0.35,-0.35]); the identity fed to emap is
-  (1 - alpha) * source + alpha * normalised target embedding. FaceFusion adds
-  the target after the emap projection of the source only; here both sit in
-  the same space (ArcFace) before the projection, and at the default weight
-  (alpha 0) the two agree exactly.
+  interp(w, [0,1], [0.35,-0.35]); as FaceFusion's `balance_source_embedding`,
+  the target is mixed in AFTER the emap projection of the source:
+  latent = (1 - alpha) * (unit source @ emap) + alpha * unit target, the
+  target being the normalised ArcFace embedding of the target face (not
+  projected). At the default weight (alpha 0) that is the `source` input above.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import onnx
@@ -36,52 +35,20 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters.base import DEFAULT_SWAP_WEIGHT, Swapper, SwapSource, SwapTarget
 from facekit.adapters.registry import AdapterSpec, mean_std, square_size
 from facekit.errors import FaceKitError, ModelLoadError
 from facekit.face.align import TEMPLATES, estimate_affine
 from facekit.face.identity import l2_normalise
-from facekit.face.types import Face, Pose
+from facekit.face.types import Face
 
-DEFAULT_WEIGHT = 0.5
+DEFAULT_WEIGHT = DEFAULT_SWAP_WEIGHT
 _WEIGHT_TO_ALPHA = ((0.0, 1.0), (0.35, -0.35))
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 
-@dataclass(frozen=True)
-class SwapSource:
-    """Who the source is: the photo and face it came from, and its identity vector when one was computed."""
-
-    image: np.ndarray  # BGR uint8 photo holding `face`
-    face: Face  # the chosen face, with 68 points when a landmarker ran
-    embedding: np.ndarray | None = None  # L2-normalised ArcFace vector (mean of several photos, renormalised)
-    face_mask: np.ndarray | None = None  # image-sized 0..1: 1 on the face's own pixels, 0 on occluders (texture swappers skip those)
-
-
-@dataclass(frozen=True)
-class SwapTarget:
-    """One target face, cropped by the adapter's `crop_transform`."""
-
-    crop: np.ndarray  # BGR uint8
-    points_68: np.ndarray | None  # the face's 68 points in crop pixels, when known
-    embedding: np.ndarray | None = None  # L2-normalised ArcFace vector, given when the weight needs it
-    pose: Pose | None = None  # the target face's head pose, when known
-
-
-class FaceSwapper(Protocol):
-    """What the swap processor needs from a swap adapter."""
-
-    name: str
-    embedding_family: str | None  # SwapSource.embedding must come from this embed family (None: not needed)
-    embedding_size: int | None  # ...and have this many values
-    uses_weight: bool
-
-    def crop_transform(self, face: Face) -> tuple[np.ndarray, tuple[int, int]]:
-        """2x3 matrix from image to crop pixels, and the crop's (width, height)."""
-        ...
-
-    def swap(self, target: SwapTarget, source: SwapSource, weight: float = DEFAULT_WEIGHT) -> np.ndarray:
-        """The target crop with the source's identity (same shape, BGR uint8)."""
-        ...
+#: The swap contract lives in facekit/adapters/base.py; these names stay importable from here.
+FaceSwapper = Swapper
 
 
 def weight_alpha(weight: float) -> float:
@@ -109,6 +76,7 @@ class InSwapper:
 
     embedding_family = "arcface"
     uses_weight = True
+    resampling = "bilinear"  # as InsightFace / FaceFusion crop for it (families.py)
 
     def __init__(
         self,
@@ -120,10 +88,12 @@ class InSwapper:
         std: float = 255.0,
         input_names: tuple[str, str] = ("target", "source"),
         name: str | None = None,
+        resampling: str = "bilinear",
     ) -> None:
         if template not in TEMPLATES:
             raise ValueError(f"unknown alignment template {template!r}")
         self.name = checks.model_label(session, name)
+        self.resampling = resampling
         self._session = session
         self._target_name, self._source_name = input_names
         self._target_type, self._source_type = self._check_inputs(session, size, emap)
@@ -178,19 +148,26 @@ class InSwapper:
     def source_latent(
         self, embedding: np.ndarray, target_embedding: np.ndarray | None = None, weight: float = DEFAULT_WEIGHT
     ) -> np.ndarray:
-        """The `source` input: the (weight-balanced) unit identity vector times emap, shape [1, D]."""
+        """The `source` input, shape [1, D]: the unit identity projected by emap, then balanced with the target (see above)."""
         identity = l2_normalise(np.ravel(embedding))
         if identity.shape[0] != self.embedding_size:
             raise FaceKitError(
                 f"{self.name} needs a {self.embedding_size}-d ArcFace embedding, but got {identity.shape[0]} values.",
                 "Use the ArcFace model the swapper was trained with (arcface_w600k_r50 or w600k_r50).",
             )
+        latent = identity @ self._emap
         alpha = weight_alpha(weight)
         if alpha != 0.0:
             if target_embedding is None:
                 raise ValueError("a swap weight other than 0.5 needs the target face's embedding")
-            identity = (1.0 - alpha) * identity + alpha * l2_normalise(np.ravel(target_embedding))
-        return (identity @ self._emap).reshape(1, -1).astype(np.float32)
+            target = l2_normalise(np.ravel(target_embedding))
+            if target.shape != latent.shape:
+                raise FaceKitError(
+                    f"{self.name}: the target embedding has {target.shape[0]} values, the latent {latent.shape[0]}.",
+                    "Use the same ArcFace model for the source and the target faces.",
+                )
+            latent = (1.0 - alpha) * latent + alpha * target
+        return latent.reshape(1, -1).astype(np.float32)
 
     def swap(self, target: SwapTarget, source: SwapSource, weight: float = DEFAULT_WEIGHT) -> np.ndarray:
         if source.embedding is None:
@@ -212,9 +189,7 @@ class InSwapper:
 
 def build_inswapper(spec: AdapterSpec) -> InSwapper:
     mean, std = mean_std(spec.input, 0.0, 255.0)
-    names = spec.io.inputs or ("target", "source")
-    if len(names) != 2:
-        raise ModelLoadError(f"{spec.model_id}: the manifest lists {len(names)} inputs; inswapper has two (target, source).")
+    names = (spec.input_name("image") or "target", spec.input_name("source_embedding") or "source")
     return InSwapper(
         spec.open_session(),
         read_emap(spec.file_path()),
@@ -224,4 +199,5 @@ def build_inswapper(spec: AdapterSpec) -> InSwapper:
         std=std,
         input_names=(names[0], names[1]),
         name=spec.model_id,
+        resampling=spec.family_info.resampling,
     )

@@ -15,7 +15,6 @@ InsightFace's own loader uses mean 0 / std 1 for these mxnet exports
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -28,12 +27,6 @@ from facekit.face.types import Face
 
 CROP_SIZE = 192
 BOX_MARGIN = 1.5
-
-
-class Landmarker(Protocol):
-    """Predicts a fixed number of landmarks (Kx2, image coordinates) for one face."""
-
-    def landmarks(self, image_bgr: np.ndarray, face: Face) -> np.ndarray: ...
 
 
 class Dlib68Landmarker:

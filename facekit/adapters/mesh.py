@@ -18,6 +18,9 @@
    across the midline.
 5. Colour: the warped face's Lab mean and spread inside the skin region are
    moved to the target's.
+   Source pixels that are not face (its `face_mask`: a hat brim, hair,
+   glasses) travel as a fourth channel through the warp and are cut out of
+   the blend mask, so the target's own pixels show there.
 6. Blend: Laplacian-pyramid (multi-band) blending inside the hull of the
    jaw and the (slightly raised) brows, pulled a little inside the
    outline, so the target's hair, ears and background stay: low
@@ -239,6 +242,7 @@ class MeshSwapper:
     embedding_family = None
     embedding_size = None
     uses_weight = False
+    resampling = "bicubic"  # the texture crop (families.py says so too)
 
     def __init__(
         self,
@@ -283,31 +287,29 @@ class MeshSwapper:
         warped = self.warp_source(source_image, source_68, geometry, (width, height))
         warped = self.fill_hidden_half(warped, source_image, source_68, source_pose, geometry)
         mask = self.blend_mask(geometry, target.points_68, (width, height))
-        if source.face_mask is not None:
-            mask = self.without_source_occluders(mask, source, source_68, geometry, target.pose)
+        if warped.shape[2] == 4:  # the source's own-pixel mask travelled as a fourth channel
+            mask = np.where(warped[..., 3] >= 128, mask, 0).astype(np.uint8)
+            warped = np.ascontiguousarray(warped[..., :3])
         coloured = transfer_lab_colour(warped, target.crop, cv2.erode(mask, np.ones((5, 5), np.uint8)))
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.01 * width))
         return pyramid_blend(coloured, target.crop, soft, levels=_pyramid_levels(mask))
 
-    def without_source_occluders(
-        self, mask: np.ndarray, source: SwapSource, source_68: np.ndarray, geometry: np.ndarray, target_pose: Pose | None
-    ) -> np.ndarray:
-        """The blend mask minus where the warped source shows no face (hat brim, hair, glasses): the target keeps those pixels."""
-        assert source.face_mask is not None
-        content = np.clip(np.rint(source.face_mask * 255.0), 0, 255).astype(np.uint8)
-        if should_mirror(source.face.pose, target_pose):
-            content = np.ascontiguousarray(content[:, ::-1])
-        warped = self.warp_source(content, source_68, geometry, (mask.shape[1], mask.shape[0]))
-        return np.where(warped >= 128, mask, 0).astype(np.uint8)
-
     def oriented_source(self, source: SwapSource, target_pose: Pose | None) -> tuple[np.ndarray, np.ndarray, Pose | None]:
-        """The source photo and points, mirrored when that turns the face the target's way."""
+        """The source photo and points, mirrored when that turns the face the target's way.
+
+        With a `face_mask` the photo gets it as a fourth channel (0 = not face:
+        brim, hair, glasses), so it follows every warp and mirror of the pixels.
+        """
         points = _points_68(source.face, "source")
         pose = source.face.pose
+        image = source.image
+        if source.face_mask is not None:
+            content = np.clip(np.rint(source.face_mask * 255.0), 0, 255).astype(np.uint8)
+            image = np.dstack([source.image, content])
         if not should_mirror(pose, target_pose):
-            return source.image, points, pose
+            return image, points, pose
         assert pose is not None
-        image, mirrored = mirror_face(source.image, points)
+        image, mirrored = mirror_face(image, points)
         return image, mirrored, Pose(yaw=-pose.yaw, pitch=pose.pitch, roll=-pose.roll)
 
     def fill_hidden_half(
@@ -365,4 +367,6 @@ def _points_68(face: Face, role: str) -> np.ndarray:
 
 
 def build_mesh(spec: AdapterSpec) -> MeshSwapper:
-    return MeshSwapper()
+    swapper = MeshSwapper()
+    swapper.resampling = spec.family_info.resampling
+    return swapper

@@ -5,7 +5,7 @@
 default) at `size` (512) with bilinear resampling; pixels as `colour` (RGB),
 normalised per channel with the ImageNet mean and std in 0..255 units
 (123.675, 116.28, 103.53 / 58.395, 57.12, 57.375); one image input
-[1,3,512,512]; the first output (or the one the entry's `io.outputs` names)
+[1,3,512,512]; the first output (or the one the entry's `io: {outputs: {classes: NAME}}` names)
 holds [1,19,H,W] class scores; the class map is their argmax, resized
 (nearest) to the crop when the model outputs another size. The result is a
 :class:`facekit.face.mask.FaceParse`: the class map plus the image -> crop
@@ -15,13 +15,12 @@ the map without parsing again.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import cv2
 import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters.base import Parser as Parser  # the contract lives in base.py
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.face.align import warp
 from facekit.face.mask import CELEBAMASK_CLASSES, FaceParse
@@ -31,16 +30,6 @@ DEFAULT_TEMPLATE = "ffhq_512"
 DEFAULT_SIZE = 512
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
-
-
-class Parser(Protocol):
-    """Labels every pixel of one face with a CelebAMask-HQ class."""
-
-    name: str
-    template: str
-    size: int
-
-    def parse(self, image_bgr: np.ndarray, face: Face) -> FaceParse: ...
 
 
 class BiSeNetParser:
@@ -100,7 +89,6 @@ class BiSeNetParser:
 
 
 def build_bisenet(spec: AdapterSpec) -> BiSeNetParser:
-    outputs = spec.io.outputs
     return BiSeNetParser(
         spec.open_session(),
         mean=spec.input.mean or IMAGENET_MEAN,
@@ -108,6 +96,6 @@ def build_bisenet(spec: AdapterSpec) -> BiSeNetParser:
         colour=spec.input.colour or "rgb",
         template=spec.input.template or DEFAULT_TEMPLATE,
         size=square_size(spec.input, DEFAULT_SIZE),
-        output=outputs[0] if outputs else None,
+        output=spec.io.output_name("classes"),
         name=spec.model_id,
     )

@@ -1,5 +1,7 @@
-"""Family -> adapter builder. Numbers come from the manifest entry; code from the adapter.
+"""Building an adapter for a family. Numbers come from the manifest entry; code from the adapter.
 
+Which builder serves which family is THE family table's business
+(:mod:`facekit.adapters.families`); `BUILDERS` is derived from it.
 A builder receives an :class:`AdapterSpec`: the model's id, family and input
 spec, plus callables that open its ONNX session (from the engine's pool) or
 give its file path. The same builders serve manifest models and a user's own
@@ -17,6 +19,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from facekit.adapters.families import FAMILIES, Family
 from facekit.errors import FaceKitError
 from facekit.manifest import InputSpec, OnnxIO
 
@@ -32,6 +35,20 @@ class AdapterSpec:
     file_path: Callable[[], Path]
     companion_path: Callable[[str], Path]  # the file of another model (e.g. dlib_68 for dlib_hog)
     io: OnnxIO = OnnxIO()
+
+    @property
+    def family_info(self) -> Family:
+        """The family's row in the family table (roles, resampling, ...)."""
+        return FAMILIES[self.family]
+
+    def input_name(self, role: str) -> str | None:
+        """The model's tensor name for an input role: the manifest's, else the family's default (None: not named)."""
+        declared = self.family_info.input_role(role)
+        return self.io.input_name(role, declared.default if declared is not None else None)
+
+    def output_name(self, role: str) -> str | None:
+        declared = self.family_info.output_role(role)
+        return self.io.output_name(role, declared.default if declared is not None else None)
 
 
 def square_size(spec: InputSpec, default: int) -> int:
@@ -103,36 +120,19 @@ def build_arcface(spec: AdapterSpec) -> Any:
     )
 
 
-#: family -> "module:function". Imported on first use, so starting FaceKit
-#: does not load every adapter's dependencies.
-BUILDERS: dict[str, str] = {
-    "dlib_hog": f"{__name__}:build_dlib_hog",
-    "yunet": f"{__name__}:build_yunet",
-    "scrfd": f"{__name__}:build_scrfd",
-    "dlib_shape": f"{__name__}:build_dlib_shape",
-    "insightface_2d106": f"{__name__}:build_insightface_2d106",
-    "insightface_3d68": f"{__name__}:build_insightface_3d68",
-    "dlib_resnet": f"{__name__}:build_dlib_resnet",
-    "arcface": f"{__name__}:build_arcface",
-    "gfpgan": "facekit.adapters.restorers:build_gfpgan",
-    "codeformer": "facekit.adapters.restorers:build_codeformer",
-    "diffusion": "facekit.adapters.diffusion:build_diffusion",
-    "classic": "facekit.adapters.classic:build_classic",
-    "inswapper": "facekit.adapters.inswapper:build_inswapper",
-    "mesh": "facekit.adapters.mesh:build_mesh",
-    "geometric": "facekit.adapters.geometric:build_geometric",
-    "bisenet": "facekit.adapters.parse:build_bisenet",
-}
+#: family -> "module:function", derived from THE family table (families.py). Imported on first use,
+#: so starting FaceKit does not load every adapter's dependencies.
+BUILDERS: dict[str, str] = {name: family.builder for name, family in FAMILIES.items()}
 
 
 def build_adapter(spec: AdapterSpec) -> Any:
-    target = BUILDERS.get(spec.family)
-    if target is None:
+    family = FAMILIES.get(spec.family)
+    if family is None:
         raise FaceKitError(
-            f"Model {spec.model_id!r} (family {spec.family!r}) has no adapter in this FaceKit version.",
-            f"Families with adapters: {', '.join(sorted(BUILDERS))}.",
+            f"Model {spec.model_id!r} names the family {spec.family!r}, which this FaceKit version does not know.",
+            f"Known families: {', '.join(sorted(FAMILIES))}.",
         )
-    module_name, function_name = target.split(":")
+    module_name, function_name = family.builder.split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -142,4 +142,10 @@ def build_adapter(spec: AdapterSpec) -> Any:
             f"Model {spec.model_id!r} (family {spec.family!r}) has no adapter in this FaceKit version yet.",
             "Pick another model of the same task (`python -m facekit models list`).",
         ) from None
-    return getattr(module, function_name)(spec)
+    builder = getattr(module, function_name, None)
+    if builder is None:
+        raise FaceKitError(
+            f"Model {spec.model_id!r} (family {spec.family!r}): the family's builder {family.builder} does not exist yet.",
+            "Pick another model of the same task (`python -m facekit models list`).",
+        )
+    return builder(spec)

@@ -21,7 +21,6 @@ raises :class:`ModelLoadError` saying what was expected and what was found.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -35,16 +34,6 @@ DEFAULT_TEMPLATE = "ffhq_512"
 DEFAULT_SIZE = 512
 FIDELITY_INPUT = "weight"
 _ONNX_FLOATS = {"tensor(double)": np.float64, "tensor(float)": np.float32, "tensor(float16)": np.float16}
-
-
-class Restorer(Protocol):
-    """Restores one aligned face crop (uint8 BGR, `size` x `size`, aligned to `template`)."""
-
-    template: str
-    size: int
-    takes_fidelity: bool
-
-    def restore(self, crop_bgr: np.ndarray, fidelity: float = 0.5) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -90,23 +79,24 @@ def read_signature(
     session: ort.InferenceSession,
     label: str,
     size: int,
-    input_names: tuple[str, ...] | None,
-    output_names: tuple[str, ...] | None,
+    image_input: str | None,
+    fidelity_input: str | None,
+    output: str | None,
     fidelity: bool,
 ) -> RestorerSignature:
     """Check the session against the entry: an image input [N,3,size,size], optional fidelity input, an image output."""
     inputs = {arg.name: arg for arg in session.get_inputs()}
-    image_name = _image_input_name(session, label, size, input_names)
+    image_name = _image_input_name(session, label, size, image_input)
     extra = [name for name in inputs if name != image_name]
     fidelity_name: str | None = None
     if fidelity and extra:
-        wanted = input_names[1] if input_names and len(input_names) > 1 else FIDELITY_INPUT
+        wanted = fidelity_input or FIDELITY_INPUT
         if wanted not in inputs or len(extra) != 1 or _ONNX_FLOATS.get(inputs[wanted].type) is None:
             raise checks.mismatch(session, label, f"inputs {image_name}[1,3,{size},{size}] and {wanted}[1] (a float fidelity value)")
         fidelity_name = wanted
     elif extra:
         raise checks.mismatch(session, label, f"exactly one input {image_name}[1,3,{size},{size}]")
-    output_name = _image_output_name(session, label, size, output_names)
+    output_name = _image_output_name(session, label, size, output)
     dtype = _ONNX_FLOATS[inputs[fidelity_name].type] if fidelity_name else np.float64
     image_dtype = _ONNX_FLOATS.get(inputs[image_name].type)
     if image_dtype is None:
@@ -116,10 +106,10 @@ def read_signature(
     )
 
 
-def _image_input_name(session: ort.InferenceSession, label: str, size: int, names: tuple[str, ...] | None) -> str:
+def _image_input_name(session: ort.InferenceSession, label: str, size: int, name: str | None) -> str:
     inputs = session.get_inputs()
-    wanted = f"an image input {names[0] if names else ''}[1,3,{size},{size}]"
-    candidates = [arg for arg in inputs if (names is None or arg.name == names[0]) and len(arg.shape) == 4]
+    wanted = f"an image input {name or ''}[1,3,{size},{size}]"
+    candidates = [arg for arg in inputs if (name is None or arg.name == name) and len(arg.shape) == 4]
     if len(candidates) != 1:
         raise checks.mismatch(session, label, wanted)
     shape = candidates[0].shape
@@ -131,11 +121,11 @@ def _image_input_name(session: ort.InferenceSession, label: str, size: int, name
     return candidates[0].name
 
 
-def _image_output_name(session: ort.InferenceSession, label: str, size: int, names: tuple[str, ...] | None) -> str:
+def _image_output_name(session: ort.InferenceSession, label: str, size: int, name: str | None) -> str:
     outputs = session.get_outputs()
-    if names:
-        checks.require_outputs(session, label, names[:1])
-        chosen = next(arg for arg in outputs if arg.name == names[0])
+    if name:
+        checks.require_outputs(session, label, [name])
+        chosen = next(arg for arg in outputs if arg.name == name)
     else:
         chosen = outputs[0]
     shape = chosen.shape
@@ -202,7 +192,9 @@ def _build(spec: AdapterSpec, cls: type[GfpganRestorer], fidelity: bool) -> Gfpg
     mean, std = mean_std(spec.input, 127.5, 127.5)
     session = spec.open_session()
     try:
-        signature = read_signature(session, spec.model_id, size, spec.io.inputs, spec.io.outputs, fidelity)
+        signature = read_signature(
+            session, spec.model_id, size, spec.io.input_name("image"), spec.input_name("fidelity"), spec.io.output_name("image"), fidelity
+        )
     except ModelLoadError as error:
         raise ModelLoadError(f"{error.message}", f"{spec.family} models need a {size}x{size} face input. {error.hint}") from None
     coding = PixelCoding(colour=spec.input.colour or "rgb", mean=mean, std=std)

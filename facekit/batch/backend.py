@@ -81,6 +81,19 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
 
 def backend_from_args(args: argparse.Namespace) -> BackendOptions:
     low, high = args.workers
+    if args.backend == "local":
+        ray_only = [
+            flag
+            for flag, given in (
+                ("--ray-address", args.ray_address),
+                ("--workers", (low, high) != (1, 1)),
+                ("--gpus-per-worker", args.gpus_per_worker),
+                ("--cpus-per-worker", args.cpus_per_worker != 1.0),
+            )
+            if given
+        ]
+        if ray_only:
+            raise FaceKitError(f"{', '.join(ray_only)} only apply to --backend ray.", "Add --backend ray, or leave them out.")
     return BackendOptions(
         backend=args.backend,
         ray_address=args.ray_address,
@@ -100,12 +113,20 @@ def run_job_batch(
     """Run `job` on every input with the chosen backend; the exit code."""
     if not is_uri(out):  # -o below a file: one error line before any work (issue 18.12)
         check_folder_path(Path(out).parent if suffix(out) in IMAGE_SUFFIXES else Path(out), "-o")
-    items = plan_items(inputs, out, options.recursive)
+    items = plan_items(
+        inputs,
+        out,
+        options.recursive,
+        output_suffix=getattr(job, "output_suffix", ".png"),
+        wanted=getattr(job, "input_suffixes", IMAGE_SUFFIXES),
+    )
     results = ResultsTable(options.results) if options.results else None
     try:
         if options.backend == "ray":
-            from facekit.batch.ray_backend import run_ray
+            from facekit.batch.ray_backend import import_ray, run_ray
 
+            import_ray()  # says how to install it before any work
+            job.prepare(engine)  # a missing or broken model fails here once, not in every actor after retries
             return run_ray(job, engine.config, items, options, json_lines=json_lines, skip_existing=skip_existing, results=results)
         return run_local(engine, job, items, json_lines=json_lines, skip_existing=skip_existing, results=results)
     finally:

@@ -58,13 +58,16 @@ def stem(location: str) -> str:
     return os.path.splitext(storage.basename(location))[0]
 
 
-def iter_inputs(specs: Iterable[str], recursive: bool = False) -> Iterator[InputRef]:
-    """Every input the specs name, streamed; a FaceKitError for a spec that names nothing."""
+def iter_inputs(specs: Iterable[str], recursive: bool = False, wanted: frozenset[str] = IMAGE_SUFFIXES) -> Iterator[InputRef]:
+    """Every input the specs name, streamed; a FaceKitError for a spec that names nothing.
+
+    `wanted`: the suffixes a walked folder contributes (images; a video job passes its own).
+    """
     for spec in specs:
         if GLOB_CHARACTERS & set(spec):
             yield from _glob(spec)
         elif storage.is_dir(spec):
-            yield from _walk(spec, "", recursive)
+            yield from _walk(spec, "", recursive, wanted)
         elif suffix(spec) in LIST_SUFFIXES and storage.exists(spec):
             yield from (InputRef(location) for location in iter_list_file(spec))
         elif storage.exists(spec):
@@ -73,7 +76,7 @@ def iter_inputs(specs: Iterable[str], recursive: bool = False) -> Iterator[Input
             raise FaceKitError(f"Input not found: {spec}.", "Check the path.")
 
 
-def _walk(folder: str, relative_dir: str, recursive: bool) -> Iterator[InputRef]:
+def _walk(folder: str, relative_dir: str, recursive: bool, wanted: frozenset[str]) -> Iterator[InputRef]:
     """A folder's images, then (recursive) its sub-folders': one folder's listing in memory at a time."""
     folders: list[str] = []
     for entry in storage.list_dir(folder):
@@ -81,10 +84,10 @@ def _walk(folder: str, relative_dir: str, recursive: bool) -> Iterator[InputRef]
         if entry.is_dir:
             if recursive and not name.startswith("."):
                 folders.append(entry.location)
-        elif suffix(name) in IMAGE_SUFFIXES:
+        elif suffix(name) in wanted:
             yield InputRef(entry.location, relative_dir)
     for sub in folders:
-        yield from _walk(sub, os.path.join(relative_dir, storage.basename(sub)), recursive)
+        yield from _walk(sub, os.path.join(relative_dir, storage.basename(sub)), recursive, wanted)
 
 
 def _glob(pattern: str) -> Iterator[InputRef]:
@@ -142,9 +145,14 @@ def _parquet_paths(location: str) -> Iterator[str]:
         yield from (str(value) for value in batch.column(0).to_pylist() if value is not None)
 
 
-def plan_items(specs: list[str], out: str, recursive: bool = False) -> Iterator[BatchItem]:
-    """Stream (input, output) pairs; a FaceKitError when nothing is found or two inputs share an output."""
-    single = _single_output(specs, out)
+def plan_items(
+    specs: list[str], out: str, recursive: bool = False, output_suffix: str = ".png", wanted: frozenset[str] = IMAGE_SUFFIXES
+) -> Iterator[BatchItem]:
+    """Stream (input, output) pairs; a FaceKitError when nothing is found or two inputs share an output.
+
+    `output_suffix`: ".png" for photo jobs; a video job names its container (".mp4").
+    """
+    single = _single_output(specs, out, output_suffix)
     if single is not None:
         yield single
         return
@@ -153,13 +161,10 @@ def plan_items(specs: list[str], out: str, recursive: bool = False) -> Iterator[
     top: dict[str, str] = {}  # outputs directly in OUT (given files, list entries, a folder's top level)
     group: dict[str, str] = {}  # outputs of the sub-folder being walked (its files come together)
     found = False
-    for ref in iter_inputs(specs, recursive):
+    for ref in iter_inputs(specs, recursive, wanted):
         found = True
-        output = (
-            storage.join(out, ref.relative_dir, f"{stem(ref.location)}.png")
-            if ref.relative_dir
-            else storage.join(out, f"{stem(ref.location)}.png")
-        )
+        name = f"{stem(ref.location)}{output_suffix}"
+        output = storage.join(out, ref.relative_dir, name) if ref.relative_dir else storage.join(out, name)
         seen = top if not ref.relative_dir else group
         if seen is group and group and storage.parent(next(iter(group))) != storage.parent(output):
             group.clear()
@@ -173,15 +178,15 @@ def plan_items(specs: list[str], out: str, recursive: bool = False) -> Iterator[
         raise FaceKitError("No input images found.", f"Give image files or folders holding {', '.join(sorted(IMAGE_SUFFIXES))} files.")
 
 
-def _single_output(specs: list[str], out: str) -> BatchItem | None:
+def _single_output(specs: list[str], out: str, output_suffix: str = ".png") -> BatchItem | None:
     """One plain input file and an OUT with an image suffix: exactly OUT (FaceKit writes PNG)."""
     if len(specs) != 1 or GLOB_CHARACTERS & set(specs[0]) or suffix(specs[0]) in LIST_SUFFIXES or storage.is_dir(specs[0]):
         return None
-    if suffix(out) not in IMAGE_SUFFIXES or storage.is_dir(out):
+    if suffix(out) not in IMAGE_SUFFIXES | {output_suffix} or storage.is_dir(out):
         return None
     if not storage.exists(specs[0]):
         raise FaceKitError(f"Input not found: {specs[0]}.", "Check the path.")
-    if suffix(out) != ".png":
+    if suffix(out) != output_suffix and output_suffix == ".png":
         raise FaceKitError(
             f"-o {out}: FaceKit writes PNG files (they carry the AI-edited label).", f"Use -o {os.path.splitext(out)[0]}.png."
         )

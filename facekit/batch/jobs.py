@@ -7,8 +7,11 @@ turns one decoded image into the encoded files to write plus its report
 record. The local runner and the Ray actors call exactly this function, so
 both backends write the same files and the same rows.
 
-Video jobs plug in here too: a spec whose prepared function takes the input
-location instead of a decoded image (see `PreparedJob.reads_image`).
+Video jobs plug in here (helper V's commands/video.py): a spec with
+`output_suffix = ".mp4"`, `input_suffixes = VIDEO_SUFFIXES` and a prepared
+job with `reads_image=False`, whose `run(item, empty)` streams item.input
+itself, writes item.output atomically itself (OUT.part renamed) and returns
+`JobOutput([], record)`. Both backends then run it unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,6 +29,9 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image
 from facekit.provenance import provenance_metadata
+
+if TYPE_CHECKING:
+    from facekit.processors.reports import FrontalizeFaceReport
 
 
 @dataclass
@@ -87,7 +93,7 @@ class RestoreJob:
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
             result = restore_image(engine, image, options)
             details = {"input": item.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale}
-            record = {"faces": result.faces, "models": result.models, "warnings": result.warnings}
+            record = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
             return JobOutput([(item.output, *_png(result.image, "restore", result.models, details))], record)
 
         return PreparedJob(self.name, run)
@@ -116,8 +122,8 @@ class SwapJob:
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
             result = swap_prepared(engine, prepared, image, options)
-            details = {"input": item.name, "sources": names, "weight": options.weight, "faces": [f["index"] for f in result.faces]}
-            record = {"faces": result.faces, "models": result.models, "warnings": result.warnings}
+            details = {"input": item.name, "sources": names, "weight": options.weight, "faces": [f.index for f in result.faces]}
+            record = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
             return JobOutput([(item.output, *_png(result.image, "swap", result.models, details))], record)
 
         return PreparedJob(self.name, run)
@@ -133,7 +139,7 @@ class FrontalizeJob:
     max_pixels: int = DEFAULT_MAX_PIXELS
     name: str = "frontalize"
     single_output: bool = False
-    describe: Callable[[dict[str, object]], None] | None = field(default=None, compare=False)
+    describe: Callable[[FrontalizeFaceReport], None] | None = field(default=None, compare=False)
 
     def prepare(self, engine: Engine) -> PreparedJob:
         from facekit.processors.frontalize import FrontalizeOptions, analyse_and_frontalize, side_by_side
@@ -148,18 +154,19 @@ class FrontalizeJob:
             for face in frontal_run.frontal:
                 picture = side_by_side(face.original_crop, face.image) if sheet else face.image
                 target = face_output(item, face.index, sheet)
-                files.append((target, *_png(picture, "frontalize", frontal_run.models, {"input": item.name, "face": face.report})))
-                face.report["file"] = target
+                details = {"input": item.name, "face": face.report.as_dict()}
+                files.append((target, *_png(picture, "frontalize", frontal_run.models, details)))
+                face.report.file = target
             if describe is not None:
                 for report in frontal_run.reports:
                     describe(report)
             if not files:
-                reasons = " ".join(str(report.get("message", "")) for report in frontal_run.reports)
+                reasons = " ".join(report.message or "" for report in frontal_run.reports)
                 raise FaceKitError(f"No face in {item.name} could be frontalized. {reasons}")
             record = {
                 "output": storage.parent(item.output),
                 "files": [location for location, _, _ in files],
-                "faces": frontal_run.reports,
+                "faces": [report.as_dict() for report in frontal_run.reports],
                 "models": frontal_run.models,
                 "warnings": frontal_run.warnings,
             }

@@ -19,11 +19,15 @@ write them again. A full output disk stops the run with one line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import cv2
 
 from facekit.batch import storage
 from facekit.batch.backend import BackendOptions
@@ -37,9 +41,8 @@ from facekit.errors import FaceKitError
 from facekit.imageio import DEFAULT_MAX_BYTES
 
 INSTALL_HINT = 'Install it with: pip install -r requirements-ray.txt (or pip install "facekit[ray]"), or use --backend local.'
-LISTING_CHUNK = 1000  # (input, output) pairs per object-store block
 READ_CPUS = 0.1  # the read stage's share, so actors cannot take every CPU and starve it
-RESTARTS = 4  # per actor
+RESTARTS = 4  # per actor and per batch: a file that kills its worker every time ends the run instead of looping
 DISK_FULL = "disk_full"
 
 
@@ -78,9 +81,12 @@ def read_stage(batch: Any, job: BatchJob, skip_existing: bool) -> Any:
 class FaceKitWorker:
     """A Ray actor: one Engine, the prepared job, and the local runner's per-item code."""
 
-    def __init__(self, job: BatchJob, engine_config: EngineConfig, run_id: str) -> None:
+    def __init__(self, job: BatchJob, engine_config: EngineConfig, run_id: str, threads: int) -> None:
         self.job = job
         self.run_id = run_id
+        if engine_config.intra_op_threads == 0:  # "one per core" would oversubscribe a node shared by several actors
+            engine_config = dataclasses.replace(engine_config, intra_op_threads=threads)
+        cv2.setNumThreads(engine_config.intra_op_threads)
         self.prepared = job.prepare(Engine(engine_config))
 
     def __call__(self, batch: Any) -> dict[str, list[str]]:
@@ -110,15 +116,19 @@ def _raise(message: str) -> dict[str, object]:
     raise FaceKitError(message)
 
 
-def _listing_refs(ray: Any, items: Iterator[BatchItem]) -> list[Any]:
-    """The planned pairs as object-store blocks of LISTING_CHUNK rows (the driver holds only the refs)."""
+def _listing_refs(ray: Any, items: Iterator[BatchItem], rows_per_block: int) -> list[Any]:
+    """The planned pairs as object-store blocks of one batch each (the driver holds only the refs).
+
+    One block per batch lets every actor get work at once (Ray Data hands
+    an actor whole blocks); the driver keeps ~100 bytes per block.
+    """
     import pyarrow as pa
 
     refs: list[Any] = []
     chunk: list[BatchItem] = []
     for item in items:
         chunk.append(item)
-        if len(chunk) == LISTING_CHUNK:
+        if len(chunk) == rows_per_block:
             refs.append(ray.put(pa.table({"input": [i.input for i in chunk], "output": [i.output for i in chunk]})))
             chunk = []
     if chunk:
@@ -169,9 +179,22 @@ def build_dataset(
         batch_format="pyarrow",
         num_cpus=READ_CPUS,
     )
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates ray_remote_args without a named replacement for max_restarts / max_task_retries;
+        # its own default is -1 (forever), which would loop on a file that crashes its worker every time.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _actor_stage(ray, dataset, job, engine_config, run_id, options)
+
+
+def _actor_stage(ray: Any, dataset: Any, job: BatchJob, engine_config: EngineConfig, run_id: str, options: BackendOptions) -> Any:
     return dataset.map_batches(
         FaceKitWorker,
-        fn_constructor_kwargs={"job": job, "engine_config": engine_config, "run_id": run_id},
+        fn_constructor_kwargs={
+            "job": job,
+            "engine_config": engine_config,
+            "run_id": run_id,
+            "threads": max(1, round(options.cpus_per_worker)),
+        },
         compute=ray.data.ActorPoolStrategy(min_size=options.min_workers, max_size=options.max_workers),
         batch_size=options.batch_size,
         batch_format="pyarrow",
@@ -190,16 +213,34 @@ def iter_rows(
     started = connect(ray, options)
     try:
         check_resources(ray, options)
-        refs = _listing_refs(ray, items)
+        refs = _listing_refs(ray, items, options.batch_size)
         if not refs:
             return
         dataset = build_dataset(ray, job, engine_config, refs, options, skip_existing)
-        for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
-            for text in batch.column("row").to_pylist():
-                yield json.loads(text)
+        try:
+            for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+                for text in batch.column("row").to_pylist():
+                    yield json.loads(text)
+        except Exception as error:  # Ray wraps what an actor raised; show FaceKit's own sentence when there is one
+            cause = facekit_cause(error)
+            if cause is None:
+                raise
+            raise cause from None
     finally:
         if started:
             ray.shutdown()
+
+
+def facekit_cause(error: BaseException) -> FaceKitError | None:
+    """The FaceKitError inside a Ray error (task or actor-creation failure), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, FaceKitError):
+            return current
+        seen.add(id(current))
+        current = getattr(current, "cause", None) or current.__cause__ or current.__context__
+    return None
 
 
 def run_ray(

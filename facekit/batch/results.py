@@ -39,12 +39,13 @@ def identity_score(face: object) -> float | None:
     """The face's identity score: restore's before/after, swap's source similarity, frontalize's input/output."""
     if not isinstance(face, dict):
         return None
-    for key in ("identity_similarity", "source_similarity"):
+    for key in ("identity_distance", "identity_similarity", "source_distance", "source_similarity"):  # docs/reports.md
         if isinstance(face.get(key), (int, float)):
             return float(face[key])
     identity = face.get("identity")
-    if isinstance(identity, dict) and isinstance(identity.get("score"), (int, float)):
-        return float(identity["score"])
+    for key in ("distance", "similarity"):
+        if isinstance(identity, dict) and isinstance(identity.get(key), (int, float)):
+            return float(identity[key])
     return None
 
 

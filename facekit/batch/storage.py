@@ -12,7 +12,6 @@ mount point, the file and the size it needed, with the partial file removed.
 
 from __future__ import annotations
 
-import errno
 import os
 import posixpath
 import tempfile
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from facekit.disk import is_no_space, no_space_error
 from facekit.errors import FaceKitError
 
 
@@ -142,7 +142,7 @@ def write_bytes_atomic(location: str, data: bytes) -> None:
             return
         _write_local(Path(local_path(location)), data)
     except OSError as error:
-        if error.errno == errno.ENOSPC:
+        if is_no_space(error):
             raise disk_full(location, len(data)) from None
         raise
 
@@ -164,25 +164,9 @@ def _write_local(target: Path, data: bytes) -> None:
 
 
 def disk_full(location: str, needed: int) -> DiskFullError:
-    """The error for a write of `needed` bytes that found no space."""
-    device = location if is_uri(location) else mount_point(Path(local_path(location)))
-    free = ""
-    if not is_uri(location):
-        try:
-            free = f", {os.statvfs(device).f_bavail * os.statvfs(device).f_frsize / 1e6:.1f} MB free"
-        except OSError:
-            pass
-    return DiskFullError(
-        f"no space left on {device} for {basename(location)} (needs {needed / 1e6:.1f} MB{free}).",
-        "Free some space (or write to another folder) and rerun with --skip-existing: finished outputs are kept.",
-    )
-
-
-def mount_point(path: Path) -> str:
-    """The mount point holding `path` (its nearest existing ancestor)."""
-    current = path.resolve() if path.exists() else path.absolute()
-    while not current.exists():
-        current = current.parent
-    while not os.path.ismount(current) and current != current.parent:
-        current = current.parent
-    return str(current)
+    """The error for a write of `needed` bytes that found no space (the partial file is already removed)."""
+    if is_uri(location):
+        message = f"No space left on {location} (needs {needed / (1 << 20):.1f} MB)."
+    else:
+        message = no_space_error(Path(local_path(location)), needed).message
+    return DiskFullError(message, "Free some space (or write elsewhere) and rerun with --skip-existing: finished outputs are kept.")

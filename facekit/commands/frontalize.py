@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from facekit.adapters.families import families_for
 from facekit.analysis import EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import FrontalizeJob
@@ -14,6 +15,7 @@ from facekit.engine import Engine
 from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
 from facekit.processors.frontalize import DEFAULT_MAX_YAW, DEFAULT_MIN_FACE_PX, FrontalizeOptions
+from facekit.processors.reports import FrontalizeFaceReport
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,7 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="frontalize model id (default: best ready, i.e. geometric)")
     parser.add_argument("--refine", metavar="ID", help="restore model run on each frontal face: classic, gfpgan_1.4, codeformer, ...")
     parser.add_argument("--refine-file", metavar="PATH", help="your own restorer ONNX file for --refine (see --refine-family)")
-    parser.add_argument("--refine-family", default="gfpgan", help="family of --refine-file: gfpgan or codeformer (default gfpgan)")
+    parser.add_argument(
+        "--refine-family", default="gfpgan", choices=families_for("restore", model_file=True), help="family of --refine-file"
+    )
     parser.add_argument("--fidelity", type=float, default=0.5, help="CodeFormer fidelity 0..1 for --refine (default 0.5)")
     parser.add_argument("--size", type=int, default=512, help="output size in pixels on the FFHQ template (default 512)")
     parser.add_argument(
@@ -72,26 +76,26 @@ def run_frontalize(engine: Engine, args: argparse.Namespace) -> int:
     return run_job_batch(engine, job, args.inputs, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 
 
-def print_face(report: dict[str, object]) -> None:
-    print(describe_face(report), file=sys.stdout if report.get("status") == "ok" else sys.stderr)
+def print_face(report: FrontalizeFaceReport) -> None:
+    print(describe_face(report), file=sys.stdout if report.ok else sys.stderr)
 
 
-def describe_face(face: dict[str, object]) -> str:
+def describe_face(face: FrontalizeFaceReport) -> str:
     """One human-readable line per face."""
-    if face.get("status") != "ok":
-        return f"  face {face['index']}: skipped: {face.get('message')}"
-    before = face.get("pose_before") or {}
-    after = face.get("pose_after")
-    identity = face.get("identity")
-    parts = [f"  face {face['index']}: yaw {before.get('yaw', 0):+.1f}"]  # type: ignore[union-attr]
-    if isinstance(after, dict):
-        parts.append(f" -> {after['yaw']:+.1f}")
-    elif "pose_after" in face:
+    if not face.ok:
+        return f"  face {face.index}: skipped: {face.message}"
+    before_yaw = face.pose_before.yaw if face.pose_before is not None else 0.0
+    parts = [f"  face {face.index}: yaw {before_yaw:+.1f}"]
+    measure = face.measure
+    if measure is not None and measure.pose_after is not None:
+        parts.append(f" -> {measure.pose_after.yaw:+.1f}")
+    elif measure is not None:
         parts.append(" -> (no face found on the output)")
-    if isinstance(identity, dict):
-        verdict = "same person" if identity["same_person"] else "NOT the same person"
-        parts.append(f", identity {identity['score']:.3f} ({identity['model']}: {verdict})")
-    parts.append(f", symmetry {face['symmetry']:.3f}, mirrored fill {100 * float(face['fill_fraction']):.0f}%")  # type: ignore[arg-type]
-    if "file" in face:
-        parts.append(f" -> {face['file']}")
+    if measure is not None and measure.identity is not None:
+        identity = measure.identity
+        verdict = "same person" if identity.same_person else "NOT the same person"
+        parts.append(f", identity {identity.kind} {identity.value:.3f} ({identity.model}, {identity.direction}: {verdict})")
+    parts.append(f", symmetry {face.symmetry or 0.0:.3f}, mirrored fill {100 * (face.fill_fraction or 0.0):.0f}%")
+    if face.file is not None:
+        parts.append(f" -> {face.file}")
     return "".join(parts)

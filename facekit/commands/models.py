@@ -61,7 +61,7 @@ def format_model_table(infos: Sequence[ModelInfo]) -> str:
         (
             info.entry.id,
             info.entry.task,
-            info.entry.family,
+            info.entry.family or "-",
             info.entry.source,
             info.status.state if info.status.ready else f"{info.status.state}: {info.status.detail}",
             format_bytes(info.entry.bytes) if info.entry.file else "-",

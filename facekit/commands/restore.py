@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import RestoreJob
 from facekit.cli_support import add_global_flags, tqdm_progress
+from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
 from facekit.engine import Engine
 from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
 from facekit.processors.restore import RestoreOptions
 
-RESTORE_FAMILIES = ("gfpgan", "codeformer")
+RESTORE_FAMILIES = families_for("restore", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -42,6 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     restore.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     restore.add_argument("--skip-existing", action="store_true", help="leave inputs whose output is a finished FaceKit PNG")
     restore.add_argument("--json", action="store_true", help="one JSON line per image")
+    add_mask_flags(restore)
     add_backend_flags(restore)
     restore.set_defaults(run=run_restore)
 
@@ -59,6 +62,7 @@ def options_from_args(args: argparse.Namespace) -> RestoreOptions:
         embedder=EmbedderChoice(model_id=args.embedder),
         analysis=AnalysisOptions(detector=args.detector),
         identity=not args.no_identity,
+        mask=mask_options_from_args(args),
         diffusion=args.diffusion,
         diffusion_file=Path(args.diffusion_file) if args.diffusion_file else None,
         diffusion_steps=args.steps,

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import SwapJob, source_bytes
 from facekit.cli_support import add_global_flags, tqdm_progress
+from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
 from facekit.engine import Engine
 from facekit.imageio import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
@@ -18,7 +20,7 @@ from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
 
-SWAP_FAMILIES = ("inswapper",)
+SWAP_FAMILIES = families_for("swap", model_file=True)  # from the family table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -46,8 +48,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     swap.add_argument("--skip-existing", action="store_true", help="leave targets whose output is a finished FaceKit PNG")
     swap.add_argument("--json", action="store_true",
-                      help="one JSON line per image; faces carry source_similarity and target_similarity "
-                           "(scores in identity_metric: Euclidean distances for dlib_resnet, lower = more alike)")
+                      help="one JSON line per image; faces carry source_distance and target_distance (dlib_resnet, "
+                           "lower = more alike) or source_similarity and target_similarity (ArcFace, higher = more alike)")
+    add_mask_flags(swap)
     add_backend_flags(swap)
     swap.set_defaults(run=run_swap)
 
@@ -66,6 +69,7 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
         source_embedder=_source_embedder(args),
         analysis=AnalysisOptions(detector=args.detector),
         identity=not args.no_identity,
+        mask=mask_options_from_args(args),
     )
 
 

@@ -169,6 +169,11 @@ def _integer_window(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]
     return slice(y, y + height), slice(x, x + width)
 
 
+#: Resampling names the family table uses (facekit/adapters/families.py) -> OpenCV flags. Learned models get the
+#: crop they were trained on: bilinear for inswapper (InsightFace's norm_crop2, FaceFusion), GFPGAN, ArcFace...
+RESAMPLING: dict[str, int] = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+
+
 def crop_face(
     image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_CUBIC
 ) -> np.ndarray:

@@ -251,29 +251,49 @@ def parse_occlusion_mask(classes: np.ndarray, inside: np.ndarray, blur_px: float
 
 
 def _soften(mask: np.ndarray, blur_px: float, grow: bool = False) -> np.ndarray:
-    """Gaussian-soften a hard mask; with `grow` the soft edge lies outside the hard one (the hard part stays 1)."""
+    """Gaussian-soften a hard mask; with `grow` the soft edge lies outside the hard one.
+
+    Grown, the hard part plus a 2 px safety ring (mixed pixels at the edge,
+    bilinear paste-back) stays exactly 1, so an occluder comes back untouched.
+    """
+    if grow:
+        hard = cv2.dilate(mask, _disc(2))
+        if blur_px <= 0:
+            return hard
+        soft = cv2.GaussianBlur(cv2.dilate(mask, _disc(2 + int(np.ceil(2.0 * blur_px)))), (0, 0), blur_px)
+        return np.clip(np.maximum(soft, hard), 0.0, 1.0)
     if blur_px <= 0:
         return mask
-    if grow:
-        radius = max(1, int(round(blur_px)))
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
     return np.clip(cv2.GaussianBlur(mask, (0, 0), blur_px), 0.0, 1.0)
 
 
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
 # ---------------------------------------------------------------- offline occlusion
-_SKIN_CHROMA_LIMIT = 4.5  # robust z-score in (Cr, Cb) above which a pixel is not this face's skin
+_SKIN_CHROMA_LIMIT = 4.0  # robust z-score in (Cr, Cb) towards grey above which a pixel is not this face's skin
+_SKIN_HUE_LIMIT = 8.0  # ... and across that direction (redder lips, flushed or shadowed skin stay below)
 _SKIN_BRIGHT_LIMIT = 4.0  # robust z-score of luma above which a pixel is brighter than any of its skin
 _SKIN_SCALE_FLOOR = (6.0, 2.5, 2.5)  # smallest robust spread of Y, Cr, Cb (grey levels)
 _OCCLUDER_MIN_AREA = 0.02  # occluders smaller than this fraction of the face are ignored (highlights, moles)
 _OCCLUDER_OPEN = 0.02  # opening/closing radius, fraction of the face width
+_OCCLUSION_LIFT = 0.3  # occluders are looked for up to this fraction of the chin-to-brow distance above the brows
+
+
+def _filled_hull(size: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    mask = np.zeros((size[1], size[0]), dtype=np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.rint(points).astype(np.int32)), 1)
+    return mask > 0
 
 
 def skin_occlusion_mask(crop_bgr: np.ndarray, points_68: np.ndarray, blur_px: float = 0.0) -> np.ndarray:
-    """0 where a pixel inside the face outline disagrees with the face's own skin colour; 1 elsewhere (no parser needed).
+    """0 where a pixel inside the face outline (forehead included) disagrees with the face's own skin colour; 1 elsewhere.
 
-    The skin model is the median and scaled MAD of YCrCb over the face minus
-    eyes, brows and mouth. A pixel is flagged when its chroma is far from
-    the model or it is much brighter than the skin (a white brim, a glove);
+    The skin model is the median and scaled MAD of YCrCb over the cheeks and
+    the nose (its core skin, away from hair and lips). A pixel is flagged when its chroma moves far
+    from the model towards grey (less skin-saturated: white, grey, black, blue, green) or to another hue,
+    or it is much brighter than the skin (a white brim, a glove);
     eyes and mouth are never flagged, brows only when bright. Flags are
     cleaned by an opening and a closing and kept only in blobs of at least
     2% of the face. A colour model cannot see an occluder of the face's own
@@ -281,12 +301,12 @@ def skin_occlusion_mask(crop_bgr: np.ndarray, points_68: np.ndarray, blur_px: fl
     """
     height, width = crop_bgr.shape[:2]
     points = np.asarray(points_68, dtype=np.float32).reshape(68, 2)
-    inside = area_mask((width, height), points, ("face",), feather=0.0) > 0.5
+    inside = _filled_hull((width, height), raised_face_points(points, _OCCLUSION_LIFT))
     eyes = area_mask((width, height), points, ("eyes",), feather=0.0) > 0.1
     mouth = area_mask((width, height), points, ("mouth",), feather=0.0) > 0.1
     face_width = max(float(np.ptp(points[:17, 0])), 8.0)
     brows = _brow_band(points, (width, height), face_width)
-    sample = inside & ~eyes & ~mouth & ~brows
+    sample = _skin_core((width, height), points) & ~eyes & ~mouth
     if sample.sum() < 64:
         return np.ones((height, width), dtype=np.float32)
     ycrcb = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2YCrCb).astype(np.float32)
@@ -294,11 +314,25 @@ def skin_occlusion_mask(crop_bgr: np.ndarray, points_68: np.ndarray, blur_px: fl
     median = np.median(values, axis=0)
     scale = np.maximum(1.4826 * np.median(np.abs(values - median), axis=0), _SKIN_SCALE_FLOOR)
     z = (ycrcb - median) / scale
-    chroma = np.hypot(z[..., 1], z[..., 2]) > _SKIN_CHROMA_LIMIT
+    towards_grey = (128.0 - median[1:]) / scale[1:]
+    towards_grey /= max(float(np.hypot(*towards_grey)), 1e-6)
+    along = z[..., 1] * towards_grey[0] + z[..., 2] * towards_grey[1]  # less skin-saturated: white, grey, black, blue, green
+    across = np.abs(z[..., 1] * towards_grey[1] - z[..., 2] * towards_grey[0])  # another hue altogether
+    chroma = (along > _SKIN_CHROMA_LIMIT) | (across > _SKIN_HUE_LIMIT)
     bright = z[..., 0] > _SKIN_BRIGHT_LIMIT
     flagged = ((chroma & ~brows) | bright) & inside & ~eyes & ~mouth
     occluded = _clean_blobs(flagged, face_width, float(inside.sum()))
     return 1.0 - _soften(occluded.astype(np.float32), blur_px, grow=True)
+
+
+_CHEEKS_AND_NOSE = ((1, 2, 3, 4, 48, 31, 39, 40, 41, 36), (15, 14, 13, 12, 54, 35, 42, 47, 46, 45), (27, 31, 33, 35))
+
+
+def _skin_core(size: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    core = np.zeros((size[1], size[0]), dtype=np.uint8)
+    for polygon in _CHEEKS_AND_NOSE:
+        cv2.fillPoly(core, [np.rint(points[list(polygon)]).astype(np.int32)], 1)
+    return core > 0
 
 
 def _brow_band(points: np.ndarray, size: tuple[int, int], face_width: float) -> np.ndarray:

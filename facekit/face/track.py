@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
+
+from facekit.face.identity import MetricName, metric
 
 
 # ------------------------------------------------------------------ geometry
@@ -37,12 +38,13 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def identity_margin(a: np.ndarray, b: np.ndarray, metric: Literal["cosine", "euclidean"], threshold: float) -> float:
+def identity_margin(a: np.ndarray, b: np.ndarray, metric_name: MetricName, threshold: float) -> float:
     """How far two embeddings are on the same-person side of the embedder's rule: > 0 same, < 0 different, about -1..1."""
-    if metric == "euclidean":
-        return (threshold - float(np.linalg.norm(a - b))) / threshold
-    cosine = float(np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
-    return (cosine - threshold) / max(1.0 - threshold, 1e-6)
+    scale = metric(metric_name)
+    score = scale.score(a, b)
+    room = threshold if scale.lower_is_better else 1.0 - threshold  # the distance from the rule to a perfect match
+    gain = abs(score - threshold) / max(room, 1e-6)
+    return gain if scale.same_person(score, threshold) else -gain
 
 
 def similarity_fit(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
@@ -108,7 +110,7 @@ class TrackerOptions:
     reid_margin: float = 0.15  # match on identity alone above this margin
     veto_margin: float = -0.3  # never match on overlap when the identities disagree this much
     max_misses: int = 15  # frames a track survives without a matching detection
-    metric: Literal["cosine", "euclidean"] = "cosine"
+    metric: MetricName = "cosine"
     threshold: float = 0.35  # the embedder's same-person rule for `metric`
 
 
@@ -161,7 +163,7 @@ class Tracker:
                 track = self._start(frame, box)
             else:
                 self._extend(track, frame, box)
-            _remember_identity(track, embeddings[detection], self.options.metric)
+            _remember_identity(track, embeddings[detection])
             ids.append(track.id)
         self._age(frame, used | set(ids))
         return ids
@@ -177,7 +179,7 @@ class Tracker:
                 overlap = box_iou(predicted, np.asarray(box, dtype=np.float32))
                 margin = None
                 if embedding is not None and track.embedding is not None:
-                    margin = identity_margin(track.embedding, _prepared(embedding, options.metric), options.metric, options.threshold)
+                    margin = identity_margin(track.embedding, embedding, options.metric, options.threshold)
                 by_overlap = overlap >= options.min_iou and (margin is None or margin > options.veto_margin)
                 by_identity = margin is not None and margin >= options.reid_margin
                 if by_overlap or by_identity:
@@ -209,19 +211,41 @@ class Tracker:
                 keep.append(track)
         self.live = keep
 
+    def follow(self, frame: int, boxes: dict[int, np.ndarray]) -> None:
+        """A frame without detection: the given tracks moved to these boxes (followed by landmarks); the rest missed it."""
+        for track in self.live:
+            if track.id in boxes:
+                self._extend(track, frame, boxes[track.id])
+        self._age(frame, set(boxes))
+
     def all_tracks(self) -> list[Track]:
         return sorted(self.ended + self.live, key=lambda t: t.id)
 
 
-def _prepared(vector: np.ndarray, metric: str) -> np.ndarray:
-    """Cosine embeddings are compared as unit vectors; Euclidean ones (dlib) keep their scale, which the rule assumes."""
-    vector = np.asarray(vector, dtype=np.float32)
-    return vector / max(float(np.linalg.norm(vector)), 1e-12) if metric == "cosine" else vector
-
-
-def _remember_identity(track: Track, embedding: np.ndarray | None, metric: str) -> None:
+def _remember_identity(track: Track, embedding: np.ndarray | None) -> None:
     """A running mean of the track's embeddings (robust to one bad frame)."""
     if embedding is None:
         return
-    vector = _prepared(embedding, metric)
-    track.embedding = vector if track.embedding is None else _prepared(0.8 * track.embedding + 0.2 * vector, metric)
+    vector = np.asarray(embedding, dtype=np.float32)
+    track.embedding = vector if track.embedding is None else (0.8 * track.embedding + 0.2 * vector).astype(np.float32)
+
+
+class TrackSmoother:
+    """One One-Euro filter per (track, point set): `smooth(track_id, "68", points, time, face_width)`."""
+
+    def __init__(self, strength: float, beta: float = 4.0) -> None:
+        self.cutoff = smoothing_cutoff(strength)
+        self.beta = beta
+        self._filters: dict[tuple[int, str], OneEuroFilter] = {}
+
+    def smooth(self, track_id: int, name: str, points: np.ndarray, time: float, scale: float) -> np.ndarray:
+        if self.cutoff is None:
+            return np.asarray(points, dtype=np.float32)
+        key = (track_id, name)
+        if key not in self._filters:
+            self._filters[key] = OneEuroFilter(min_cutoff=self.cutoff, beta=self.beta)
+        return self._filters[key](points, time, scale)
+
+    def forget(self, live_ids: set[int]) -> None:
+        """Drop the filters of tracks that ended."""
+        self._filters = {key: value for key, value in self._filters.items() if key[0] in live_ids}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -13,6 +13,7 @@ from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnal
 from facekit.errors import FaceKitError, NoFaceError, quote_prefix
 from facekit.face.types import Face
 from facekit.imageio import decode_image
+from facekit.processors.reports import FaceReport
 from facekit.weights import ProgressCallback, format_bytes
 
 #: progress(fraction 0..1, message) - the CLI draws a bar, the app passes gr.Progress
@@ -38,14 +39,18 @@ class JobResult:
     """One job on one image: the output image, a per-face report and the models used."""
 
     image: np.ndarray
-    faces: list[dict[str, object]]
+    faces: Sequence[FaceReport]  # typed per job: RestoreFaceReport, SwapFaceReport, FrontalizeFaceReport
     models: dict[str, str]
     seconds: float
     warnings: list[str] = field(default_factory=list)
     extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. frontal crops per face
 
+    def face_dicts(self) -> list[dict[str, object]]:
+        """The per-face reports as the JSON the CLI and API print (keys in docs/reports.md)."""
+        return [face.as_dict() for face in self.faces]
+
     def report(self) -> dict[str, object]:
-        return {"faces": self.faces, "models": self.models, "seconds": round(self.seconds, 3), "warnings": self.warnings}
+        return {"faces": self.face_dicts(), "models": self.models, "seconds": round(self.seconds, 3), "warnings": self.warnings}
 
 
 MAX_SELECTION_CHARS = 1000  # 'all', 'ref:PATH' or up to ~250 indexes

@@ -20,15 +20,19 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facekit.adapters.geometric import Frontalizer, FrontalResult
-from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.adapters.base import Frontalizer, FrontalResult, Restorer
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import estimate_affine, paste_back, template_points, warp
 from facekit.face.mask import box_mask
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Face, Pose
+from facekit.masking import FaceMasker, MaskOptions, load_masker
+from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+from facekit.processors.identity import IdentityScorer
+from facekit.processors.reports import FrontalizeFaceReport, FrontalMeasure
 
 #: Limits (bench/bench_frontalize.py). Yaw: on synthetic renders with exact or 1.5 px-noisy landmarks the
 #: geometry holds to 80 degrees (visible triangles >= 0.96 correct, hidden ones mirrored 0.50-0.82 correct);
@@ -60,6 +64,7 @@ class FrontalizeOptions:
     min_face_px: float = DEFAULT_MIN_FACE_PX
     embedder: EmbedderChoice = EmbedderChoice()
     measure: bool = True  # re-detect the output and score pose, identity and symmetry
+    mask: MaskOptions = MaskOptions()  # what the symmetric fill may mirror: the face's own pixels (parser, else skin colour)
 
     def __post_init__(self) -> None:
         low, high = _SIZE_RANGE
@@ -71,6 +76,16 @@ class FrontalizeOptions:
             raise FaceKitError(f"min_face_px {self.min_face_px} is negative.", f"Use a value such as {DEFAULT_MIN_FACE_PX:g}.")
         if not 0.0 <= self.fidelity <= 1.0:
             raise FaceKitError(f"fidelity {self.fidelity} is outside 0..1.", "Use 0.5.")
+        self.frontalizer_ref.check_family("frontalize")
+        self.refine_ref.check_family("restore")  # a swapper named as the refiner is an error here, not a crash later
+
+    @property
+    def frontalizer_ref(self) -> ModelRef:
+        return ModelRef.of(self.model, self.model_file, self.family)
+
+    @property
+    def refine_ref(self) -> ModelRef:
+        return ModelRef.of(self.refine, self.refine_file, self.refine_family)
 
 
 @dataclass
@@ -80,7 +95,7 @@ class FrontalFace:
     index: int
     image: np.ndarray
     original_crop: np.ndarray
-    report: dict[str, object]
+    report: FrontalizeFaceReport
     result: FrontalResult
 
 
@@ -89,9 +104,14 @@ class FrontalizeRun:
     """Every selected face of one image: the frontal ones and the reports (skipped faces included)."""
 
     frontal: list[FrontalFace] = field(default_factory=list)
-    reports: list[dict[str, object]] = field(default_factory=list)
+    reports: list[FrontalizeFaceReport] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def skip(self, face: Face, pose: Pose | None, message: str) -> None:
+        """Report a face that is not frontalized, and why; the run goes on."""
+        self.reports.append(FrontalizeFaceReport(index=face.index, status="skipped", box=face.box, pose_before=pose, message=message))
+        self.warnings.append(message)
 
 
 # --------------------------------------------------------------------------- models
@@ -99,19 +119,16 @@ class FrontalizeRun:
 
 def load_frontalizer(engine: Engine, options: FrontalizeOptions) -> tuple[Frontalizer, str]:
     """The frontalizer adapter and the label the report uses for it."""
-    if options.model_file is not None:
-        return engine.adapter_for_file(options.model_file, options.family), f"file:{options.model_file.name}"
-    model_id = options.model or engine.default_model("frontalize").id
-    return engine.adapter(model_id, expected_task="frontalize"), model_id
+    ref = engine.resolve("frontalize", options.frontalizer_ref)
+    return engine.frontalizer(ref), ref.label
 
 
-def load_refiner(engine: Engine, options: FrontalizeOptions) -> tuple[Any, str] | None:
+def load_refiner(engine: Engine, options: FrontalizeOptions) -> tuple[Restorer, str] | None:
     """The restorer run on frontal crops (None when no refinement was asked for)."""
-    if options.refine_file is not None:
-        return engine.adapter_for_file(options.refine_file, options.refine_family), f"file:{options.refine_file.name}"
-    if options.refine is None:
+    if options.refine is None and options.refine_file is None:
         return None
-    return engine.adapter(options.refine, expected_task="restore"), options.refine
+    ref = engine.resolve("restore", options.refine_ref)
+    return engine.restorer(ref), ref.label
 
 
 def refine_frontal(restorer: Any, image: np.ndarray, template: str, fidelity: float) -> np.ndarray:
@@ -169,31 +186,17 @@ def _main_face(faces: list[Face], size: int) -> Face | None:
     return min(faces, key=lambda f: float(np.hypot((f.box[0] + f.box[2]) / 2 - centre, (f.box[1] + f.box[3]) / 2 - centre)))
 
 
-def measure_frontal(
-    analyser: FaceAnalyser, image: np.ndarray, face: Face, frontal: np.ndarray, embedder: EmbedderChoice
-) -> dict[str, object]:
+def measure_frontal(scorer: IdentityScorer, image: np.ndarray, face: Face, frontal: np.ndarray) -> FrontalMeasure:
     """Pose and identity of the output, measured by detecting its face and 68 landmarks again."""
     side = min(_MEASURE_SIDE, frontal.shape[0])
     small = cv2.resize(frontal, (side, side), interpolation=cv2.INTER_AREA)
-    analysis = analyser.analyze(small, AnalysisOptions())
+    analysis = scorer.analyser.analyze(small, AnalysisOptions())
     found = _main_face(analysis.faces, side)
     if found is None or found.landmarks_68 is None:
-        return {"pose_after": None, "identity": None, "measure_note": "no face was detected on the output"}
+        return FrontalMeasure(note="no face was detected on the output")
     pose = found.pose or estimate_pose(found.landmarks_68, (side, side))
-    _, label, match = analyser.embedder(embedder)
-    before = analyser.embed(image, [face], embedder)[0].vector
-    after = analyser.embed(small, [found], embedder)[0].vector
-    score, same = compare(before, after, match)
-    return {
-        "pose_after": {"yaw": round(pose.yaw, 2), "pitch": round(pose.pitch, 2)},
-        "identity": {
-            "model": label,
-            "metric": match.metric,
-            "score": round(float(score), 4),
-            "threshold": match.threshold,
-            "same_person": bool(same),
-        },
-    }
+    (identity,) = scorer.compare_faces(image, small, [face], [found])
+    return FrontalMeasure(pose_after=pose, identity=identity)
 
 
 # --------------------------------------------------------------------------- the job
@@ -207,10 +210,11 @@ def frontalize_faces(
     progress: JobProgress = no_progress,
 ) -> FrontalizeRun:
     """Frontalize exactly the given faces of an image (no detection); skipped faces get a message."""
-    analyser = FaceAnalyser(engine)
+    scorer = IdentityScorer(FaceAnalyser(engine), options.embedder) if options.measure else None
     frontalizer, frontalizer_label = load_frontalizer(engine, options)
     refiner = load_refiner(engine, options)
-    run = FrontalizeRun(models={"frontalizer": frontalizer_label})
+    masker = load_masker(engine, options.mask)
+    run = FrontalizeRun(models={"frontalizer": frontalizer_label, "mirror_mask": _mirror_mask_label(masker)})
     if refiner is not None:
         run.models["refiner"] = refiner[1]
     height, width = image_bgr.shape[:2]
@@ -222,61 +226,58 @@ def frontalize_faces(
                 pose = estimate_pose(face.landmarks_68, (width, height))
             message = limit_message(face, pose, options)
             if message is not None:
-                run.reports.append({"index": face.index, "status": "skipped", "message": message, **_before(face, pose)})
-                run.warnings.append(message)
+                run.skip(face, pose, message)
                 continue
-            frontal = _frontalize_one(analyser, image_bgr, face, pose, frontalizer, refiner, options)
+            frontal = _frontalize_one(scorer, image_bgr, face, pose, frontalizer, refiner, options, masker)
         except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
-            message = f"Face {face.index} could not be frontalized: {error}"
-            run.reports.append({"index": face.index, "status": "skipped", "message": message, **_before(face, pose)})
-            run.warnings.append(message)
+            run.skip(face, pose, f"Face {face.index} could not be frontalized: {error}")
             continue
         run.frontal.append(frontal)
         run.reports.append(frontal.report)
-    if options.measure and run.frontal:
-        run.models["embedder"] = analyser.embedder(options.embedder)[1]
+    if scorer is not None and run.frontal:
+        run.models["embedder"] = scorer.label
     progress(1.0, "done")
     return run
 
 
-def _before(face: Face, pose: Pose | None) -> dict[str, object]:
-    return {
-        "box": [round(float(v), 2) for v in face.box],
-        "pose_before": pose.as_dict() if pose is not None else None,
-    }
-
-
 def _frontalize_one(
-    analyser: FaceAnalyser,
+    scorer: IdentityScorer | None,
     image_bgr: np.ndarray,
     face: Face,
     pose: Pose | None,
     frontalizer: Frontalizer,
     refiner: tuple[Any, str] | None,
     options: FrontalizeOptions,
+    masker: FaceMasker,
 ) -> FrontalFace:
     started = time.perf_counter()
-    result = frontalizer.frontalize(image_bgr, face, size=options.size)
+    content = masker.face_content(image_bgr, face)  # hair, hands, glasses over the face are not mirrored
+    result = frontalizer.frontalize(image_bgr, face, size=options.size, face_content=content)
     frontalize_ms = (time.perf_counter() - started) * 1000.0
     output = result.image
     if refiner is not None:
         output = refine_frontal(refiner[0], output, result.template, options.fidelity)
     original_crop, _ = warp(image_bgr, face.landmarks_5, result.template, result.size)
-    report: dict[str, object] = {
-        "index": face.index,
-        "status": "ok",
-        **_before(face, pose),
-        "fill_fraction": round(result.fill_fraction, 4),
-        "visible_fraction": _visible_fraction(result),
-        "symmetry": round(symmetry_score(output, result.face_mask), 4),
-        "symmetry_before": round(symmetry_score(original_crop, result.face_mask), 4),
-        "size": result.size,
-        "template": result.template,
-        "frontalize_ms": round(frontalize_ms, 1),
-    }
-    if options.measure:
-        report.update(measure_frontal(analyser, image_bgr, face, output, options.embedder))
+    report = FrontalizeFaceReport(
+        index=face.index,
+        status="ok",
+        box=face.box,
+        pose_before=pose,
+        fill_fraction=result.fill_fraction,
+        visible_fraction=_visible_fraction(result),
+        symmetry=symmetry_score(output, result.face_mask),
+        symmetry_before=symmetry_score(original_crop, result.face_mask),
+        size=result.size,
+        template=result.template,
+        frontalize_ms=frontalize_ms,
+        measure=measure_frontal(scorer, image_bgr, face, output) if scorer is not None else None,
+    )
     return FrontalFace(index=face.index, image=output, original_crop=original_crop, report=report, result=result)
+
+
+def _mirror_mask_label(masker: FaceMasker) -> str:
+    """What decides which pixels the symmetric fill may mirror."""
+    return f"parser {masker.parser_label}" if masker.parser_label is not None else "skin colour (no parser)"
 
 
 def _visible_fraction(result: FrontalResult) -> float | None:

@@ -25,23 +25,26 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from facekit import recommended
+from facekit.adapters.base import Refiner, Restorer
 from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
-from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS, DiffusionRefiner
-from facekit.adapters.restorers import Restorer
-from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS
+from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
-from facekit.manifest import FAMILY_TASKS
-from facekit.masking import MaskOptions, load_masker
+from facekit.masking import FaceMasker, MaskOptions, load_masker
+from facekit.model_ref import ModelRef
 from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
+from facekit.processors.identity import IdentityScorer
+from facekit.processors.reports import RestoreFaceReport
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,7 @@ class RestoreOptions:
             raise FaceKitError(f"Upscale factor {self.upscale} is outside 1..{MAX_UPSCALE:g}.", "Use e.g. --upscale 2.")
         if self.upscale_method not in UPSCALE_METHODS:
             raise FaceKitError(f"Unknown upscale method {self.upscale_method!r}.", f"Use one of: {', '.join(UPSCALE_METHODS)}.")
-        if self.model is not None and self.model_file is not None:
-            raise FaceKitError("Both a model id and a model file were given.", "Use --model ID or --model-file PATH, not both.")
+        self.restorer_ref.check_family("restore")  # also: not both a model id and a file
         if self.diffusion is not None and self.diffusion_file is not None:
             raise FaceKitError("Both a diffusion model id and a file were given.", "Use one of them.")
         if not 1 <= self.diffusion_steps <= 1000 or not 0 <= self.diffusion_start <= self.diffusion_steps:
@@ -93,6 +95,14 @@ class RestoreOptions:
     def refines(self) -> bool:
         return self.diffusion is not None or self.diffusion_file is not None
 
+    @property
+    def restorer_ref(self) -> ModelRef:
+        return ModelRef.of(self.model, self.model_file, self.family)
+
+    @property
+    def diffusion_ref(self) -> ModelRef:
+        return ModelRef.of(self.diffusion, self.diffusion_file, "diffusion")
+
 
 def load_restorer(engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> tuple[Restorer, str]:
     """The restorer the options name (built once by the engine) and its label."""
@@ -104,30 +114,20 @@ def load_restorer_with_reason(
     engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress
 ) -> tuple[Restorer, str, str | None]:
     """The restorer, its label and, when the options named none, why that one was chosen."""
-    if options.model_file is None and options.model is None:
+    ref, reason = options.restorer_ref, None
+    if ref.is_best:
         choice = recommended.choose(engine, "restore", options.download_recommended, download_progress(progress))
-        return engine.adapter(choice.model_id, expected_task="restore"), choice.model_id, choice.reason
-    restorer, label = _named_restorer(engine, options)
-    return restorer, label, None
+        ref, reason = ModelRef(model_id=choice.model_id), choice.reason
+    ref = engine.resolve("restore", ref)
+    return engine.restorer(ref), ref.label, reason
 
 
-def _named_restorer(engine: Engine, options: RestoreOptions) -> tuple[Restorer, str]:
-    if options.model_file is not None:
-        if FAMILY_TASKS.get(options.family) != "restore" or options.family == "classic":
-            families = sorted(f for f, task in FAMILY_TASKS.items() if task == "restore" and f != "classic")
-            raise FaceKitError(f"{options.family!r} is not a family of restore model files.", f"Use --family {' or '.join(families)}.")
-        return engine.adapter_for_file(options.model_file, options.family), f"file:{Path(options.model_file).name}"
-    model_id = options.model or engine.default_model("restore").id
-    return engine.adapter(model_id, expected_task="restore"), model_id
-
-
-def load_refiner(engine: Engine, options: RestoreOptions) -> tuple[DiffusionRefiner | None, str | None]:
+def load_refiner(engine: Engine, options: RestoreOptions) -> tuple[Refiner | None, str | None]:
     """The diffusion refiner the options name, if any, and its label."""
-    if options.diffusion_file is not None:
-        return engine.adapter_for_file(options.diffusion_file, "diffusion"), f"file:{Path(options.diffusion_file).name}"
-    if options.diffusion is not None:
-        return engine.adapter(options.diffusion, expected_task="diffusion"), options.diffusion
-    return None, None
+    if not options.refines:
+        return None, None
+    ref = engine.resolve("diffusion", options.diffusion_ref)
+    return engine.refiner(ref), ref.label
 
 
 def paste_order(faces: list[Face]) -> list[Face]:
@@ -141,7 +141,7 @@ def restore_faces(
     faces: list[Face],
     options: RestoreOptions,
     progress: JobProgress = no_progress,
-) -> tuple[np.ndarray, list[dict[str, object]], dict[str, str]]:
+) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
     """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
     restorer, label, reason = load_restorer_with_reason(engine, options, progress)
     refiner, refiner_label = load_refiner(engine, options)
@@ -154,10 +154,18 @@ def restore_faces(
     result = image_bgr.copy()
     size = (restorer.size, restorer.size)
     seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
+    repairs: dict[int, dict[str, object]] = {}
     ordered = paste_order(faces)
     for number, face in enumerate(ordered):
         started = time.perf_counter()
         step = _face_progress(progress, number, len(ordered))
+        in_place = getattr(restorer, "restore_region", None)
+        if in_place is not None and refiner is None:  # classic: repairs the face in the photo's own pixels
+            chosen_mask = None if options.mask == MaskOptions() else _window_mask(masker, result, face)  # asked-for masks only
+            result, repairs[id(face)] = in_place(result, face.box, options.blend, chosen_mask)
+            seconds[id(face)] = time.perf_counter() - started
+            step(1.0, f"restored face {number + 1}/{len(ordered)}")
+            continue
         crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
         restored = restorer.restore(crop, options.fidelity)
         if refiner is not None:
@@ -168,10 +176,28 @@ def restore_faces(
         result = paste_back(result, restored, affine_matrix, mask)
         seconds[id(face)] = time.perf_counter() - started
         step(1.0, f"restored face {number + 1}/{len(ordered)}")
-    reports = [_face_report(face, seconds[id(face)]) for face in faces]
+    if repairs:
+        models["mask"] = "face ellipse (classic repairs in place)" + ("" if options.mask == MaskOptions() else f" x {masker.label}")
+    reports = [
+        RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
+    ]
     if options.identity and faces:
-        models["embedder"] = _add_identity(engine, image_bgr, result, faces, options.embedder, reports)
+        scorer = IdentityScorer(FaceAnalyser(engine), options.embedder)
+        for report, score in zip(reports, scorer.compare_faces(image_bgr, result, faces), strict=True):
+            report.identity = score
+        models["embedder"] = scorer.label
     return result, reports, models
+
+
+def _window_mask(masker: FaceMasker, image_bgr: np.ndarray, face: Face) -> Callable[[tuple[int, int, int, int]], np.ndarray]:
+    """The job's mask drawn over an image window (a pure translation of the photo), for in-place restorers."""
+
+    def draw(window: tuple[int, int, int, int]) -> np.ndarray:
+        left, top, right, bottom = window
+        translation = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top]])
+        return masker.crop_mask(image_bgr, face, translation, (right - left, bottom - top))
+
+    return draw
 
 
 def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgress:
@@ -179,30 +205,6 @@ def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgres
         progress((number + fraction) / total, f"face {number + 1}/{total}: {message}")
 
     return update
-
-
-def _face_report(face: Face, seconds: float) -> dict[str, object]:
-    return {"index": face.index, "box": [round(float(v), 1) for v in face.box], "seconds": round(seconds, 3)}
-
-
-def _add_identity(
-    engine: Engine, before: np.ndarray, after: np.ndarray, faces: list[Face], choice: EmbedderChoice, reports: list[dict[str, object]]
-) -> str:
-    """Add each face's before/after identity score to its report; return the embedder's label."""
-    analyser = FaceAnalyser(engine)
-    adapter, label, match = analyser.embedder(choice)
-    originals = analyser.embed(before, faces, choice)  # cached on the faces
-    restored = adapter.embed_faces(after, faces)  # not cached: these are the restored pixels
-    for report, original, vector in zip(reports, originals, restored, strict=True):
-        score, same = compare(original.vector, np.asarray(vector, dtype=np.float32), match)
-        report.update(
-            identity_similarity=round(score, 4),
-            identity_metric=match.metric,
-            identity_threshold=match.threshold,
-            same_person=bool(same),
-            embedder=label,
-        )
-    return label
 
 
 def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions, progress: JobProgress = no_progress) -> JobResult:
@@ -223,7 +225,7 @@ def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions
         image = upscale_image(image_bgr, options.upscale, options.upscale_method)
         faces = [scaled_face(face, options.upscale) for face in faces]
         models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
-    reports: list[dict[str, object]] = []
+    reports: list[RestoreFaceReport] = []
     if faces:
         image, reports, used = restore_faces(engine, image, faces, options, _tail(progress, 0.05))
         models.update(used)
@@ -250,10 +252,11 @@ def _tail(progress: JobProgress, start: float) -> JobProgress:
     return update
 
 
-def _identity_warnings(reports: list[dict[str, object]]) -> list[str]:
+def _identity_warnings(reports: list[RestoreFaceReport]) -> list[str]:
     return [
-        f"face {report['index']}: the restored face may not be the same person "
-        f"({report['embedder']} {report['identity_metric']} score {report['identity_similarity']}, limit {report['identity_threshold']})."
+        f"face {report.index}: the restored face may not be the same person "
+        f"({report.identity.model} {report.identity.kind} {report.identity.value:.4f}, {report.identity.direction}, "
+        f"limit {report.identity.threshold})."
         for report in reports
-        if report.get("same_person") is False
+        if report.identity is not None and not report.identity.same_person
     ]

@@ -1,0 +1,70 @@
+"""The Video tab's endpoints through gradio_client: preview, restore, swap (consent, labels, sound), own queue slot."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from clips import face_patch, moving_face_frames, write_clip
+from facekit.media.video import duration_of, probe, read_tags
+from test_app import running_app  # noqa: F401  (the fixture: the app on 127.0.0.1)
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return write_clip(tmp_path / "clip.mp4", moving_face_frames(10), fps=10, audio_seconds=1.0)
+
+
+def test_video_endpoints_preview_swap_and_refuse_without_consent(running_app, clip, tmp_path) -> None:  # noqa: F811
+    from gradio_client import Client, handle_file
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    client.predict("yunet_2023mar", api_name="/download_model")  # from the test mirror
+    source = tmp_path / "source.png"
+    cv2.imwrite(str(source), cv2.resize(face_patch(220, 1), (300, 300)))
+    preview = client.predict(handle_file(str(clip)), "swap", [handle_file(str(source))], 0.5, None, "mesh", "yunet_2023mar",
+                             api_name="/video_preview")  # fmt: skip
+    assert cv2.imread(preview).shape == (240, 320, 3)
+    with pytest.raises(Exception, match="consent"):
+        client.predict(handle_file(str(clip)), [handle_file(str(source))], False, "mesh", api_name="/video_swap")
+    video, download, report = client.predict(
+        handle_file(str(clip)), [handle_file(str(source))], True, "mesh", "all", 0.5, "yunet_2023mar", 2, 0.5, 23, True,
+        api_name="/video_swap",
+    )
+    path = video["video"] if isinstance(video, dict) else video
+    info = probe(path)
+    assert (info.width, info.height, info.frames, info.audio) == (320, 240, 10, "aac")
+    assert duration_of(path, "audio") == pytest.approx(duration_of(clip, "audio"), abs=0.03)
+    tags = read_tags(path)
+    assert tags["facekit_job"] == "video swap" and '"visible_label": true' in tags["facekit_details"]
+    assert report["frames"]["written"] == 10 and report["tracks"][0]["selected"]
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("no video here")
+    with pytest.raises(Exception, match="Cannot read bad.mp4"):
+        client.predict(handle_file(str(bad)), None, api_name="/video_restore")
+    assert client.predict(api_name="/models")[1]  # still serving
+
+
+def test_video_jobs_have_their_own_queue_slot(tmp_path) -> None:
+    from app import build_demo
+    from facekit.engine import Engine, EngineConfig
+
+    demo = build_demo(Engine(EngineConfig(models_dir=tmp_path / "models", offline=True)))
+    by_name = {fn.api_name: fn for fn in demo.fns.values()}
+    for name in ("video_restore", "video_swap"):
+        assert by_name[name].concurrency_id == "video" and by_name[name].concurrency_limit == 1
+    assert by_name["restore"].concurrency_id == "jobs"
+
+
+def test_uploads_over_the_cap_are_refused(tmp_path, monkeypatch) -> None:
+    import gradio as gr
+
+    from app import video_tab
+
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * 2_000_000)
+    monkeypatch.setitem(video_tab.MAX_UPLOAD_MB, True, 1)
+    with pytest.raises(gr.Error, match="up to 1 MB"):
+        video_tab.check_upload(str(big), hosted=True)
+    assert video_tab.check_upload(str(big), hosted=False) == big

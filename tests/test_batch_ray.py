@@ -1,0 +1,153 @@
+"""`--backend ray` against `--backend local` on one local Ray instance (num_cpus=2): same files, same rows, faults.
+
+Ray is the optional `ray` extra (tools/setup_tests.sh installs it); without
+it these tests are skipped, except the one that checks the install message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, insightface_image
+from facekit import cli
+from facekit.batch.backend import BackendOptions
+from facekit.batch.inputs import plan_items
+from facekit.batch.jobs import RestoreJob
+from facekit.engine import EngineConfig
+from facekit.processors.restore import RestoreOptions
+
+BAD = {"truncated.jpg", "text.png", "empty.jpg"}
+VOLATILE = {"seconds", "worker", "note"}
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # local tests only: no token prompt
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray
+    ray.shutdown()
+    if saved is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = saved
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """17 photos cut from t1.jpg (0-2 faces each, two sizes) and 3 bad files."""
+    folder = tmp_path_factory.mktemp("photos")
+    t1 = Image.open(insightface_image("t1.jpg")).convert("RGB")
+    for number in range(17):
+        x, y = (number * 67) % 1000, 40 + (number % 3) * 120
+        crop = t1.crop((x, y, x + 280, y + 280))
+        if number % 2:
+            crop = crop.resize((200, 200))
+        crop.save(folder / f"photo{number:02d}.{'png' if number % 4 == 0 else 'jpg'}", quality=92)
+    jpeg = (folder / "photo01.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 3])
+    (folder / "text.png").write_text("this is not an image")
+    (folder / "empty.jpg").write_bytes(b"")
+    return folder
+
+
+def _run(capsys, *argv: str) -> tuple[int, list[dict]]:
+    code = cli.main(list(argv))
+    out = capsys.readouterr().out
+    return code, [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def _stable(row: dict, root: str) -> dict:
+    """A row without its timing/worker fields and with the output folder replaced, for comparison."""
+    clean = {key: value for key, value in row.items() if key not in VOLATILE}
+    if "output" in clean:
+        clean["output"] = os.path.relpath(clean["output"], root)
+    if "faces" in clean:
+        clean["faces"] = [{k: v for k, v in face.items() if k != "seconds"} for face in clean["faces"]]
+    return clean
+
+
+def test_ray_and_local_write_the_same_files_and_rows_and_skip_existing_resumes(ray_local, photos, tmp_path, capsys) -> None:
+    common = ["--offline", "--models-dir", str(tmp_path / "models"), "restore", str(photos), "--model", "classic", "--json"]
+    local_out, ray_out = str(tmp_path / "local"), str(tmp_path / "ray")
+    code_local, rows_local = _run(capsys, *common, "-o", local_out)
+    ray_flags = ["--backend", "ray", "--workers", "2", "--cpus-per-worker", "0.5", "--batch-size", "3"]
+    code_ray, rows_ray = _run(capsys, *common, "-o", ray_out, *ray_flags, "--results", str(tmp_path / "ray.jsonl"))
+    assert code_local == code_ray == 1  # three bad files
+    assert len(rows_local) == len(rows_ray) == 20
+    by_input_local = {row["input"]: _stable(row, local_out) for row in rows_local}
+    by_input_ray = {row["input"]: _stable(row, ray_out) for row in rows_ray}
+    assert by_input_ray == by_input_local  # same statuses, errors, faces, identity scores and models
+    assert {os.path.basename(row["input"]) for row in rows_ray if row["status"] == "error"} == BAD
+    assert sum(len(row.get("faces", [])) for row in rows_ray) >= 10
+    names = sorted(os.listdir(ray_out))
+    assert names == sorted(os.listdir(local_out)) and len(names) == 17
+    for name in names:  # the same code ran on the same bytes: pixel-equal
+        ray_pixels, local_pixels = (np.asarray(Image.open(os.path.join(folder, name))) for folder in (ray_out, local_out))
+        np.testing.assert_array_equal(ray_pixels, local_pixels)
+    table = [json.loads(line) for line in (tmp_path / "ray.jsonl").read_text().splitlines()]
+    assert len(table) == 20 and {row["status"] for row in table} == {"ok", "error"}
+    assert all(row["worker"] for row in table) and len({row["worker"] for row in table}) == 2  # both actors worked
+
+    os.remove(os.path.join(ray_out, "photo03.png"))
+    code, rows = _run(capsys, *common, "-o", ray_out, *ray_flags, "--skip-existing")
+    statuses = {os.path.basename(row["input"]): row["status"] for row in rows}
+    assert code == 1 and statuses.pop("photo03.jpg") == "ok"
+    assert {name for name, status in statuses.items() if status == "error"} == BAD
+    assert {status for name, status in statuses.items() if name not in BAD} == {"skipped"}
+
+
+def test_a_killed_actor_is_restarted_and_every_output_is_written_once(ray_local, photos, tmp_path) -> None:
+    from facekit.batch.ray_backend import iter_rows
+
+    out = str(tmp_path / "out")
+    job = RestoreJob(RestoreOptions(model="classic", identity=False))
+    options = BackendOptions(backend="ray", min_workers=2, max_workers=2, cpus_per_worker=0.5, batch_size=2)
+    config = EngineConfig(models_dir=tmp_path / "models", offline=True)
+    rows, killed, first_seen = [], None, {}
+    for row in iter_rows(job, config, plan_items([str(photos)], out), options, skip_existing=False):
+        rows.append(row)
+        if row["status"] == "ok":
+            first_seen[row["output"]] = os.stat(row["output"]).st_ino
+        if killed is None:
+            killed = int(row["worker"].rsplit(":", 1)[1])
+            os.kill(killed, signal.SIGKILL)  # the actor process dies mid-run, as with ray.kill
+    inputs = [row["input"] for row in rows]
+    assert len(inputs) == len(set(inputs)) == 20  # every input reported exactly once
+    good = [row for row in rows if row["status"] == "ok"]
+    assert len(good) == 17 and killed is not None
+    assert any(int(row["worker"].rsplit(":", 1)[1]) != killed for row in good)
+    assert sorted(os.listdir(out)) == sorted(os.path.basename(row["output"]) for row in good)  # no temporary files left
+    for row in good:  # written once: a retried batch found its outputs by this run's id and did not write them again
+        assert os.stat(row["output"]).st_ino == first_seen[row["output"]]
+        Image.open(row["output"]).load()
+
+
+def test_backend_ray_without_ray_says_how_to_install_it(tmp_path, photos, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError, as when the extra is missing
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    argv = ["--offline", "--models-dir", str(tmp_path), "restore", str(photos), "-o", str(tmp_path / "out"), "--backend", "ray"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "needs Ray" in err and "pip install -r requirements-ray.txt" in err and 'facekit[ray]' in err
+
+
+def test_a_broken_model_fails_once_in_the_driver_before_ray_starts(tmp_path, photos, capsys) -> None:
+    pytest.importorskip("ray")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx file")
+    argv = ["--offline", "--models-dir", str(tmp_path), "restore", str(photos), "-o", str(tmp_path / "out"),
+            "--model-file", str(broken), "--backend", "ray"]  # fmt: skip
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "could not load" in err and "Traceback" not in err and not (tmp_path / "out").exists()

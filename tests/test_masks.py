@@ -1,0 +1,288 @@
+"""Face masks: BiSeNet parse stand-ins (position- and colour-driven), region/occlusion masks after warp and paste-back,
+occluders kept through swap and restore, the mesh swap's source-side occluders, and the offline skin-colour estimate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import cv2
+import numpy as np
+import pytest
+from onnx import helper, numpy_helper
+from skimage.metrics import peak_signal_noise_ratio
+
+from facekit.adapters.inswapper import SwapSource, SwapTarget
+from facekit.adapters.mesh import MeshSwapper
+from facekit.adapters.parse import BiSeNetParser
+from facekit.analysis import FaceAnalyser
+from facekit.errors import FaceKitError, ModelUnavailableError
+from facekit.face.align import transform_points
+from facekit.face.mask import FACE_CLASSES, REGION_CLASSES, FaceParse, area_mask
+from facekit.face.types import Face
+from facekit.masking import MaskOptions, load_masker, parse_padding
+from facekit.processors.common import FaceSelection
+from facekit.processors.restore import RestoreOptions, restore_faces
+from facekit.processors.swap import SwapOptions, swap_image
+from standins import bisenet_blue_is_background, bisenet_position, image_tensor, position_classes, save_model
+
+BLUE = (255, 0, 0)  # BGR: the colour stand-in's "not face"
+
+
+def restorer_without_red(path):
+    """GFPGAN's I/O; output = input with channel 0 (red, when fed RGB) at pixel 0: shows where a paste landed."""
+    scale = numpy_helper.from_array(np.array([0, 1, 1], np.float32).reshape(1, 3, 1, 1), "scale")
+    shift = numpy_helper.from_array(np.array([-1, 0, 0], np.float32).reshape(1, 3, 1, 1), "shift")
+    nodes = [helper.make_node("Mul", ["input", "scale"], ["scaled"]), helper.make_node("Add", ["scaled", "shift"], ["output"])]
+    return save_model(path, [image_tensor("input")], [image_tensor("output")], nodes, (scale, shift))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mask_models")
+    return {
+        "position": bisenet_position(folder / "bisenet_position.onnx"),
+        "blue": bisenet_blue_is_background(folder / "bisenet_blue.onnx"),
+        "no_red": restorer_without_red(folder / "gfpgan_no_red.onnx"),
+    }
+
+
+@pytest.fixture(scope="module")
+def t1_faces(engine, t1) -> list[Face]:
+    return FaceAnalyser(engine).analyse(t1).faces
+
+
+def hand_over(image: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """The image with an opaque blue ellipse over the face's left cheek and nose side; (image, hand mask bool)."""
+    points = np.asarray(face.landmarks_68)
+    centre = (points[2] * 0.45 + points[30] * 0.55).astype(int)
+    axes = (int(0.2 * face.width), int(0.14 * face.height))
+    hand = np.zeros(image.shape[:2], np.uint8)
+    cv2.ellipse(hand, tuple(int(v) for v in centre), axes, 20, 0, 360, 255, -1)
+    covered = image.copy()
+    covered[hand > 0] = BLUE
+    return covered, hand > 0
+
+
+# ------------------------------------------------------------------ the adapter
+def test_parser_feeds_rgb_with_per_channel_imagenet_numbers(engine, models) -> None:
+    parser = engine.adapter_for_file(models["position"], "bisenet")
+    assert isinstance(parser, BiSeNetParser) and parser.size == 512 and parser.template == "ffhq_512"
+    pixel = np.array([[[10, 100, 200]]], np.uint8)  # BGR
+    expected = (np.array([200, 100, 10]) - [123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375]
+    np.testing.assert_allclose(parser.encode(pixel)[0, :, 0, 0], expected, rtol=1e-5)
+
+
+def test_a_model_without_19_class_scores_is_refused(engine, tmp_path) -> None:
+    wrong = save_model(tmp_path / "wrong.onnx", [image_tensor("input")], [image_tensor("output")],
+                       [helper.make_node("Identity", ["input"], ["output"])])
+    with pytest.raises(FaceKitError, match="19"):
+        engine.adapter_for_file(wrong, "bisenet")
+
+
+def test_class_map_pasted_back_follows_the_crop_geometry(engine, models, t1, t1_faces) -> None:
+    parser = engine.adapter_for_file(models["position"], "bisenet")
+    face = t1_faces[0]
+    parse = parser.parse(t1, face)
+    np.testing.assert_array_equal(parse.classes, position_classes())
+    in_image = parse.in_image(t1.shape)
+    ys, xs = np.mgrid[0 : t1.shape[0], 0 : t1.shape[1]]
+    where = transform_points(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32), parse.matrix)
+    inside = (where >= 1).all(axis=1) & (where <= 510).all(axis=1)
+    blocks = np.floor(where[inside] / 64).astype(int)
+    expected = (blocks[:, 0] + 8 * blocks[:, 1]) % 19
+    away = (np.abs(where[inside] / 64 - np.rint(where[inside] / 64)) > 0.05).all(axis=1)  # not on a block edge
+    assert away.sum() > 10_000
+    np.testing.assert_array_equal(in_image.ravel()[inside][away], expected[away])
+
+
+# ------------------------------------------------------------------ masks after warp and paste-back
+def pasted_weight(original: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """Where the no-red restorer's crop landed: 1 - red_after / red_before (where red was bright)."""
+    return 1.0 - result[..., 2].astype(np.float32) / np.maximum(original[..., 2].astype(np.float32), 1.0)
+
+
+@pytest.mark.parametrize("kind", ["region", "occlusion"])
+def test_region_and_occlusion_masks_equal_the_known_class_map_after_paste_back(engine, models, t1, t1_faces, kind) -> None:
+    face = t1_faces[0]
+    mask = MaskOptions(types=(kind,), regions=("skin", "nose", "hair"), blur=0.0, parser_file=models["position"])
+    options = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=mask)
+    result, _, used = restore_faces(engine, t1, [face], options)
+    assert used["mask"] == f"{kind} (parser file:bisenet_position.onnx)"
+    parse = engine.adapter_for_file(models["position"], "bisenet").parse(t1, face)
+    classes = parse.in_image(t1.shape)
+    if kind == "region":
+        expected = np.isin(classes, [c for r in ("skin", "nose", "hair") for c in REGION_CLASSES[r]])
+    else:
+        inside = area_mask((t1.shape[1], t1.shape[0]), face.landmarks_68, ("face",), feather=0.0) > 0.5
+        expected = ~(inside & ~np.isin(classes, FACE_CLASSES))
+    crop_window = FaceParse(np.ones((512, 512), np.uint8), parse.matrix).in_image(t1.shape) > 0
+    steady = cv2.erode(expected.astype(np.uint8), np.ones((5, 5))) | ~cv2.dilate(expected.astype(np.uint8), np.ones((5, 5))).astype(bool)
+    check = crop_window & steady.astype(bool) & (t1[..., 2] > 40)
+    assert check.sum() > 5_000
+    weight = pasted_weight(t1, result)
+    np.testing.assert_array_equal(weight[check] > 0.5, expected[check])
+
+
+# ------------------------------------------------------------------ occluders stay
+def test_a_hand_the_parser_calls_not_face_stays_pixel_identical_through_restore_and_swap(engine, models, t1, t1_faces) -> None:
+    face = t1_faces[0]
+    covered, hand = hand_over(t1, face)
+    mask = MaskOptions(parser_file=models["blue"])  # automatic types: box+region+occlusion with a parser
+    restore = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=mask)
+    restored, _, used = restore_faces(engine, covered, [face], restore)
+    assert used["mask"].startswith("box+region+occlusion")
+    np.testing.assert_array_equal(restored[hand], covered[hand])
+    cheek = (area_mask((t1.shape[1], t1.shape[0]), face.landmarks_68, ("face",), feather=0.0) > 0.5) & ~cv2.dilate(
+        hand.astype(np.uint8), np.ones((15, 15))).astype(bool)
+    assert (restored[cheek][:, 2] < covered[cheek][:, 2]).mean() > 0.9  # the rest of the face was restored
+    swap = SwapOptions(faces=FaceSelection(mode="indexes", indexes=(0,)), mask=mask, identity=False)
+    swapped = swap_image(engine, [t1], covered, swap)
+    assert swapped.models["mask"].startswith("box+region+occlusion") and len(swapped.faces) == 1
+    np.testing.assert_array_equal(swapped.image[hand], covered[hand])
+    assert np.abs(swapped.image[cheek].astype(int) - covered[cheek]).mean() > 3  # the face itself was swapped
+
+
+def test_region_mask_without_a_parser_says_what_to_do(engine) -> None:
+    with pytest.raises(ModelUnavailableError, match="parser"):
+        load_masker(engine, MaskOptions(types=("region",)))
+    assert load_masker(engine, MaskOptions()).label == "box+area"
+
+
+def test_mask_options_are_checked() -> None:
+    assert parse_padding("10") == (10, 10, 10, 10) and parse_padding("0,5,10,0") == (0, 5, 10, 0)
+    assert MaskOptions.from_text("box,area", "skin,nose", "face,mouth", 0.2, "5").areas == ("face", "mouth")
+    for bad in (dict(types=("blob",)), dict(regions=("toes",)), dict(blur=2.0), dict(padding=(0, 0, 0, 120))):
+        with pytest.raises(FaceKitError):
+            MaskOptions(**bad)
+    with pytest.raises(FaceKitError):
+        parse_padding("1,2")
+
+
+# ------------------------------------------------------------------ mesh swap: source occluders
+def with_brim(image: np.ndarray, face: Face) -> np.ndarray:
+    """A bright hat brim: a near-white band from just below the brows' top up over the forehead (lower hides the face from dlib)."""
+    points = np.asarray(face.landmarks_68)
+    brows = points[17:27]
+    height = abs(float((brows.mean(axis=0) - points[8])[1]))
+    bottom = float(brows[:, 1].min()) + 0.03 * height
+    x1, x2 = points[:, 0].min() - 0.2 * face.width, points[:, 0].max() + 0.2 * face.width
+    brimmed = image.copy()
+    brimmed[int(bottom - 0.5 * height) : int(bottom), int(x1) : int(x2)] = (245, 250, 252)
+    return brimmed
+
+
+def forehead_band(face: Face, shape: tuple[int, ...]) -> np.ndarray:
+    """The target's brows and lower forehead: from 5% below to 12% of the chin-to-brow distance above the brows."""
+    points = np.asarray(face.landmarks_68)
+    brows = points[17:27]
+    up = brows.mean(axis=0) - points[8]
+    band = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(band, [np.rint(np.vstack([brows - 0.05 * up, (brows + 0.12 * up)[::-1]])).astype(np.int32)], 1)
+    return band > 0
+
+
+def brighter(image: np.ndarray, reference: np.ndarray, where: np.ndarray) -> float:
+    """Fraction of `where` over 25 grey levels brighter than the same swap from the brim-less source."""
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_BGR2GRAY).astype(int)  # noqa: E731
+    return float(((grey(image) - grey(reference))[where] > 25).mean())
+
+
+def test_mesh_swap_carries_no_hat_brim_from_the_source(engine, t1, t1_faces) -> None:
+    target_face = t1_faces[0]
+    brimmed = with_brim(t1, t1_faces[1])
+    options = SwapOptions(source_index=1, faces=FaceSelection(mode="indexes", indexes=(0,)), identity=False)
+    clean = swap_image(engine, [t1], t1, options).image
+    result = swap_image(engine, [brimmed], t1, options)
+    assert result.models["swapper"] == "mesh"
+    band = forehead_band(target_face, t1.shape)
+    assert brighter(result.image, clean, band) < 0.02, "brim pixels reached the target's forehead"  # measured 0.009
+    # Without the source-side mask the same swap does carry the brim, so the test can see one.
+    source_face = FaceAnalyser(engine).analyse(brimmed).faces[1]
+    swapper = MeshSwapper()
+    matrix, size = swapper.crop_transform(target_face)
+    target = SwapTarget(
+        crop=cv2.warpAffine(t1, matrix, size), points_68=transform_points(target_face.landmarks_68, matrix), embedding=None,
+        pose=target_face.pose,
+    )
+    plain = swapper.swap(target, SwapSource(image=brimmed, face=source_face))
+    band_crop = cv2.warpAffine(band.astype(np.uint8), matrix, size) > 0
+    clean_crop = cv2.warpAffine(clean, matrix, size)
+    assert brighter(plain, clean_crop, band_crop) > 0.05  # measured 0.09 (0.092 pasted)
+
+
+# ------------------------------------------------------------------ offline occlusion estimate
+def degraded(image: np.ndarray) -> np.ndarray:
+    small = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def test_offline_occlusion_costs_under_0_3_db_without_occluders(engine, t1, t1_faces) -> None:
+    blurred = degraded(t1)
+    scores = {}
+    for types in (("box", "area"), ("box", "area", "occlusion")):
+        options = RestoreOptions(model="classic", blend=1.0, identity=False, mask=MaskOptions(types=types))
+        restored, _, used = restore_faces(engine, blurred, t1_faces, options)
+        scores[types] = peak_signal_noise_ratio(t1, restored)
+    assert used["mask"].endswith("box+area+occlusion (occlusion from skin colour, no parser)")
+    assert abs(scores[("box", "area")] - scores[("box", "area", "occlusion")]) < 0.3, scores
+
+
+def test_offline_occlusion_keeps_most_of_a_hand(engine, models, t1, t1_faces) -> None:
+    kept = []
+    for face in t1_faces:
+        covered, hand = hand_over(t1, face)
+        mask = MaskOptions(types=("box", "area", "occlusion"))
+        options = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=mask)
+        restored, _, _ = restore_faces(engine, covered, [face], options)
+        kept.append(float((restored[hand] == covered[hand]).all(axis=1).mean()))
+    assert np.mean(kept) > 0.8, kept
+
+
+# ------------------------------------------------------------------ CLI
+def run_cli(engine, command: str, *argv: str) -> int:
+    from facekit.commands.restore import register as register_restore
+    from facekit.commands.swap import register as register_swap
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    register_restore(commands)
+    register_swap(commands)
+    args = parser.parse_args([command, *argv])
+    return args.run(engine, args)
+
+
+def test_cli_mask_flags_reach_restore_and_swap(engine, models, t1, tmp_path, capsys) -> None:
+    photo = tmp_path / "t1.png"
+    cv2.imwrite(str(photo), t1[250:480, 0:620])
+    flags = ("--mask", "box,region,occlusion", "--regions", "skin,nose", "--mask-blur", "0.2", "--mask-padding", "5",
+             "--parser-file", str(models["blue"]), "--no-identity", "--json")
+    assert run_cli(engine, "restore", str(photo), "-o", str(tmp_path / "r.png"), "--model-file", str(models["no_red"]), *flags) == 0
+    assert run_cli(engine, "swap", str(photo), "--source", str(photo), "-o", str(tmp_path / "s.png"), *flags) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["models"]["mask"] for line in lines] == ["box+region+occlusion (parser file:bisenet_blue.onnx)"] * 2
+    assert (tmp_path / "r.png").exists() and (tmp_path / "s.png").exists()
+    with pytest.raises(FaceKitError, match="mask type"):
+        run_cli(engine, "restore", str(photo), "-o", str(tmp_path / "x.png"), "--mask", "box,blob")
+
+
+# ------------------------------------------------------------------ frontalization's symmetric fill
+def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, models, t1, t1_faces) -> None:
+    from facekit.adapters.geometric import GeometricFrontalizer
+    from facekit.processors.frontalize import FrontalizeOptions, frontalize_faces
+
+    face = max(t1_faces, key=lambda f: abs(f.pose.yaw))  # t1's face 4, yaw about -48 degrees
+    points = np.asarray(face.landmarks_68)
+    near_cheek = points[2] if points[30, 0] - points[0:4, 0].mean() > points[13:17, 0].mean() - points[30, 0] else points[14]
+    covered, hand = t1.copy(), np.zeros(t1.shape[:2], np.uint8)
+    axes = (int(0.12 * face.width), int(0.1 * face.height))
+    cv2.ellipse(hand, tuple(int(v) for v in (near_cheek + points[30]) / 2), axes, 0, 0, 360, 255, -1)
+    covered[hand > 0] = BLUE
+    run = frontalize_faces(engine, covered, [face], FrontalizeOptions(mask=MaskOptions(parser_file=models["blue"]), measure=False))
+    assert run.models["mirror_mask"] == "parser file:bisenet_blue.onnx"
+    frontal = run.frontal[0]
+    blue = lambda image: image[..., 0].astype(int) - image[..., 2] > 120  # noqa: E731
+    mirrored = frontal.result.symmetric_fill > 0.3
+    assert blue(frontal.image).sum() > 500 and (blue(frontal.image) & mirrored).sum() == 0  # measured 0 of 1887 blue pixels
+    plain = GeometricFrontalizer().frontalize(covered, face, size=512)
+    assert (blue(plain.image) & (plain.symmetric_fill > 0.3)).sum() > 500  # without the content mask the hand is mirrored
