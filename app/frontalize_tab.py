@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from app.common import example_photos, friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind
+from app.limits import job_progress
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
@@ -51,7 +52,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
         """Turn each selected face to look straight at the camera (FFHQ-512 crops). faces: 'all' or '0,2'."""
         photo = image_from_upload(image, "photo")
         options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None)
-        result = frontalize_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
+        result = frontalize_image(engine, photo, options, progress=job_progress(progress))
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]
         sheet = results.write(result.image, "frontal-sheet", metadata)

@@ -16,6 +16,7 @@ from app.video_tab import build_video_tab
 from facekit import __version__
 from facekit.engine import Engine
 
+HOSTED_REQUESTS_PER_MINUTE = 30  # uploads + job submissions per client address (hosted mode)
 UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than an hour
 
 
@@ -29,12 +30,14 @@ def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool
         )
         with gr.Tabs():
             build_restore_tab(engine, results)
-            build_swap_tab(engine, results, label_by_default=hosted)
+            build_swap_tab(engine, results, label_by_default=hosted, label_always=hosted)
             build_video_tab(engine, results, hosted=hosted)
             build_frontalize_tab(engine, results)
             build_analyze_tab(engine)
             build_batch_tab(engine, results)
             build_models_tab(engine)
+    if hosted:
+        demo.rate_limit_per_minute = HOSTED_REQUESTS_PER_MINUTE
     # every job event shares the "jobs" pool: at most 2 images in work at once, 32 waiting
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo

@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from app.common import example_photos, face_selection, friendly_errors, identity_header, image_from_upload, model_choices, score_kind
+from app.limits import job_progress
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
@@ -75,7 +76,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
             diffusion_start=int(diffusion_start),
             diffusion_eta=float(diffusion_eta),
         )
-        result = restore_image(engine, photo, options, progress=lambda fraction, message: progress(fraction, desc=message))
+        result = restore_image(engine, photo, options, progress=job_progress(progress))
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)
         before = labelled_image(photo, {})

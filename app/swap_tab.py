@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from app.common import friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind
+from app.limits import job_progress
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
@@ -44,7 +45,8 @@ def _value(score: IdentityScore | None) -> float | None:
     return None if score is None else round(score.value, 4)
 
 
-def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool) -> None:
+def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool, label_always: bool = False) -> None:
+    """`label_always` (hosted mode): the visible AI label is on whatever the checkbox or an API call says."""
     @friendly_errors
     def swap(
         source: Any,
@@ -74,7 +76,8 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,
         )
-        result = swap_image(engine, sources, target_image, options, progress=lambda f, m: progress(f, desc=m))
+        result = swap_image(engine, sources, target_image, options, progress=job_progress(progress))
+        visible_label = bool(visible_label) or label_always
         output = add_visible_label(result.image) if visible_label else result.image
         metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
         download = results.write(output, "swapped", metadata)
@@ -109,7 +112,11 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 weight = gr.Slider(0, 1, value=0.5, step=0.05, label="Swap weight (inswapper: higher keeps more of the source)")
                 restore = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore the swapped faces (optional)")
                 consent = gr.Checkbox(value=False, label=CONSENT_TEXT, elem_id="swap-consent")
-                visible_label = gr.Checkbox(value=label_by_default, label="Add a visible 'AI-edited' label in the corner")
+                visible_label = gr.Checkbox(
+                    value=label_by_default or label_always,
+                    interactive=not label_always,
+                    label="Add a visible 'AI-edited' label in the corner" + (" (always on in this public demo)" if label_always else ""),
+                )
                 run = gr.Button("Swap", variant="primary", elem_id="swap-run")
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="swap-result")

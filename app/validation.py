@@ -115,6 +115,19 @@ async def _bad_input(block_fn: Any, inputs: list[Any]) -> tuple[int, str | None]
 class FaceKitBlocks(gr.Blocks):
     """gr.Blocks whose refused inputs answer with a sentence (see the module notes)."""
 
+    rate_limit_per_minute: int | None = None  # set in hosted mode: uploads + jobs per client per minute
+
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        if self.rate_limit_per_minute:
+            from starlette.middleware import Middleware
+
+            from app.limits import RateLimit
+
+            app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+            app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(RateLimit, per_minute=self.rate_limit_per_minute)]
+            kwargs["app_kwargs"] = app_kwargs
+        return super().launch(*args, **kwargs)
+
     async def preprocess_data(self, block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False) -> Any:
         if len(inputs) < len(block_fn.inputs):
             names = ", ".join(parameter_names(block_fn)) or f"{len(block_fn.inputs)} values"

@@ -9,6 +9,7 @@ sentence or a correct result.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,3 +302,98 @@ def test_config_discloses_no_server_paths(client, models_folder) -> None:
     config = requests.get(url + "config", timeout=10).text
     assert str(models_folder) not in config
     assert str(Path(models_folder).parent) not in config
+
+
+# ---------------------------------------------------------------- hosted mode (issue 18.14)
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory):
+    from types import SimpleNamespace
+
+    from gradio_client import Client
+
+    from app import build_demo
+    from app.results import ResultFolder
+
+    engine = Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("hosted-models"), offline=True))
+    results = ResultFolder(root=tmp_path_factory.mktemp("hosted-results"))
+    demo = build_demo(engine, results=results, hosted=True)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield SimpleNamespace(client=Client(url, verbose=False), url=url, results=results.root, demo=demo)
+    finally:
+        demo.close()
+
+
+def test_the_visible_label_cannot_be_switched_off_in_hosted_mode(hosted) -> None:
+    photo = _photo()
+    *_, download = hosted.client.predict(photo, photo, None, "all", "", 0.5, None, True, False, api_name="/swap")
+    details = json.loads(Image.open(download).text["facekit:details"])
+    assert details["visible_label"] is True
+
+
+def test_hosted_mode_limits_uploads_per_client(hosted) -> None:
+    """A fake proxy address gets its own bucket, so the other tests' client is not blocked."""
+    from app.main import HOSTED_REQUESTS_PER_MINUTE
+
+    answers = []
+    for _ in range(HOSTED_REQUESTS_PER_MINUTE + 1):
+        with open(insightface_image("Tom_Hanks_54745.png"), "rb") as handle:
+            answers.append(
+                requests.post(
+                    hosted.url + "gradio_api/upload", files={"files": handle}, headers={"X-Forwarded-For": "203.0.113.7"}, timeout=10
+                )
+            )
+    assert all(answer.ok for answer in answers[:-1])
+    assert answers[-1].status_code == 429 and "at most" in answers[-1].json()["detail"]
+    with open(insightface_image("Tom_Hanks_54745.png"), "rb") as handle:  # another address is unaffected
+        assert requests.post(hosted.url + "gradio_api/upload", files={"files": handle}, timeout=10).ok
+
+
+def test_the_rate_limit_window_slides() -> None:
+    from app.limits import RateLimit
+
+    now = [0.0]
+    limit = RateLimit(app=None, per_minute=2, clock=lambda: now[0])
+    assert limit.allow("a") and limit.allow("a") and not limit.allow("a") and limit.allow("b")
+    now[0] = 61.0
+    assert limit.allow("a")
+
+
+def _crowd(path: Path) -> Path:
+    tile = Image.open(insightface_image("Tom_Hanks_54745.png")).convert("RGB")
+    padded = Image.new("RGB", (192, 192), tile.getpixel((0, 0)))
+    padded.paste(tile, (40, 40))
+    padded = padded.resize((160, 160))
+    grid = Image.new("RGB", (160 * 8, 160 * 5))
+    for row in range(5):
+        for column in range(8):
+            grid.paste(padded, (column * 160, row * 160))
+    return _save(grid, path, "PNG")
+
+
+def test_a_job_whose_client_disconnects_is_cancelled(hosted, tmp_path) -> None:
+    import time
+    import uuid
+
+    config = requests.get(hosted.url + "config", timeout=10).json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "restore")
+    with open(_crowd(tmp_path / "crowd.png"), "rb") as handle:
+        uploaded = requests.post(hosted.url + "gradio_api/upload", files={"files": handle}, timeout=10).json()[0]
+    session = uuid.uuid4().hex
+    data = [_file_data(uploaded), "classic", 0.5, 0.8, "all", 1, None, None, 250, 100, 0.5]
+    joined = requests.post(
+        hosted.url + "gradio_api/queue/join",
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},
+        timeout=10,
+    )
+    assert joined.ok, joined.text
+    stream = requests.get(hosted.url + f"gradio_api/queue/data?session_hash={session}", stream=True, timeout=60)
+    for line in stream.iter_lines():
+        if b"progress" in line:  # the job is working on faces: hang up
+            break
+    stream.close()
+    deadline = time.monotonic() + 120
+    while any(job_set for job_set in hosted.demo._queue.active_jobs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(job_set for job_set in hosted.demo._queue.active_jobs)
+    assert not list(Path(hosted.results).glob("restored-*.png")), "the cancelled job still wrote its result"
