@@ -23,7 +23,7 @@ from facekit.face.identity import Metric
 from facekit.face.identity import metric as identity_metric
 
 Task = Literal["detect", "landmarks", "embed", "restore", "swap", "frontalize", "diffusion", "parse", "bundle"]
-Source = Literal["url", "package", "builtin"]
+Source = Literal["url", "package", "builtin", "user"]  # user: no public weights; the user brings the file (--model-file)
 
 #: family -> task, derived from THE family table (facekit/adapters/families.py).
 #: A family that is not there cannot appear in the manifest.
@@ -187,6 +187,9 @@ class ModelEntry(_Frozen):
             self._check_url_source()
         elif self.source == "package":
             self._check_package_source()
+        elif self.source == "user":
+            if self.urls or self.sha256 or self.file:
+                raise ValueError("source: a `user` entry (no public weights) has no file, urls or sha256; never invent them")
         elif self.file or self.urls or self.sha256:
             raise ValueError("source: builtin entries have no file, urls or sha256")
         return self

@@ -124,6 +124,8 @@ class WeightStore:
             return ModelStatus("ready", "built in")
         if entry.source == "package":
             return self._package_status(entry)
+        if entry.source == "user":
+            return ModelStatus("unavailable", f"no public weights: use your own file with --model-file PATH --family {entry.family}")
         if entry.is_archive:
             return self._archive_status(entry)
         return self._url_status(entry)
@@ -172,6 +174,11 @@ class WeightStore:
             raise FaceKitError(f"Model {model_id!r} is built in and has no weights file.", "Use it directly.")
         if entry.source == "package":
             return self._resolve_package(entry)
+        if entry.source == "user":
+            raise ModelUnavailableError(
+                f"Model {model_id!r} has no public weights to download.",
+                f"Use your own ONNX file: --model-file PATH --family {entry.family} (the entry's numbers feed it).",
+            )
         if entry.is_archive:
             self._resolve_archive_members(entry, progress, force)
             return self.config.models_dir.resolve()

@@ -89,3 +89,32 @@ def bisenet_blue_is_background(path: Path, size: int = 512) -> Path:
         numpy_helper.from_array(np.array(10.0, np.float32), "ten"),
     )
     return save_model(path, inputs, outputs, nodes, constants)
+
+
+SIMSWAP_PROBE_GAIN = 10.0  # keeps unit-vector values inside 0..255 after decoding
+
+
+def simswap_probe(path: Path, width: int = 512, size: int = 256) -> Path:
+    """SimSwap's I/O (`target` [1,3,256,256], `source` [1,width] -> `output` [1,3,256,256]), outputs in the normalised space:
+    channel 0 (R) = source * SIMSWAP_PROBE_GAIN laid out row by row, channel 1 (G) = target's channel 1, channel 2 (B) = 0.
+    Decoding (x * std + mean per channel) then shows the latent, the per-channel normalisation and the colour order.
+    """
+    inputs = [image_tensor("target", size), helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, width])]
+    constants = [
+        numpy_helper.from_array(np.array([0, 0, 0, size * size - width], np.int64), "pads"),
+        numpy_helper.from_array(np.array([1, 1, size, size], np.int64), "plane"),
+        numpy_helper.from_array(np.array(SIMSWAP_PROBE_GAIN, np.float32), "gain"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array([1], np.int64), "first"),
+        numpy_helper.from_array(np.array([2], np.int64), "second"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis"),
+    ]
+    nodes = [
+        helper.make_node("Mul", ["source", "gain"], ["scaled"]),
+        helper.make_node("Pad", ["scaled", "pads"], ["padded"]),
+        helper.make_node("Reshape", ["padded", "plane"], ["red"]),
+        helper.make_node("Slice", ["target", "first", "second", "axis"], ["green"]),
+        helper.make_node("Mul", ["green", "zero"], ["blue"]),
+        helper.make_node("Concat", ["red", "green", "blue"], ["output"], axis=1),
+    ]
+    return save_model(path, inputs, [image_tensor("output", size)], nodes, constants)

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from facekit.adapters.families import FAMILIES, families_for, family_tasks
-from facekit.adapters.registry import BUILDERS
+from facekit.adapters.registry import BUILDERS, mean_std
+from facekit.adapters.restorers import PixelCoding
 from facekit.commands.restore import RESTORE_FAMILIES
 from facekit.commands.swap import SWAP_FAMILIES
 from facekit.errors import FaceKitError, ManifestError
 from facekit.face.align import RESAMPLING, TEMPLATES, crop_face
-from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, TEMPLATE_NAMES, load_manifest, parse_manifest
+from facekit.manifest import DEFAULT_MANIFEST_PATH, FAMILY_TASKS, TEMPLATE_NAMES, InputSpec, load_manifest, parse_manifest
 from facekit.model_ref import ModelRef
 from facekit.processors.frontalize import FrontalizeOptions
 from facekit.processors.restore import RestoreOptions
@@ -27,7 +28,7 @@ def test_every_list_derives_from_the_family_table() -> None:
     assert FAMILY_TASKS == family_tasks()
     assert BUILDERS == {name: family.builder for name, family in FAMILIES.items()}
     assert set(RESTORE_FAMILIES) == {"gfpgan", "codeformer"} == set(families_for("restore", model_file=True))
-    assert set(SWAP_FAMILIES) == {"inswapper"} == set(families_for("swap", model_file=True))
+    assert set(SWAP_FAMILIES) == {"inswapper", "simswap"} == set(families_for("swap", model_file=True))
     assert TEMPLATE_NAMES == frozenset(TEMPLATES)
     assert "zip" not in FAMILIES and "bisenet" in FAMILIES
 
@@ -42,8 +43,24 @@ def test_every_manifest_family_is_in_the_table_and_archives_have_none() -> None:
 
 def test_learned_models_state_their_crop_resampling() -> None:
     """Issue 17.1: learned models get bilinear crops, as InsightFace / FaceFusion feed them."""
-    for name in ("inswapper", "gfpgan", "codeformer", "arcface"):
+    for name in ("inswapper", "simswap", "gfpgan", "codeformer", "arcface"):
         assert FAMILIES[name].resampling == "bilinear"
+
+
+def test_mean_std_keeps_every_channel() -> None:
+    """Issue 11: a per-channel (ImageNet) mean/std in the manifest reaches all three channels."""
+    imagenet = InputSpec(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375))
+    mean, std = mean_std(imagenet, 127.5, 127.5)
+    np.testing.assert_allclose(mean, [123.675, 116.28, 103.53], rtol=1e-6)
+    np.testing.assert_allclose(std, [58.395, 57.12, 57.375], rtol=1e-6)
+    mean, std = mean_std(InputSpec(), 127.5, 128.0)
+    assert mean.shape == std.shape == (3,) and set(mean) == {127.5} and set(std) == {128.0}
+    coding = PixelCoding(colour="rgb", mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375))
+    crop = np.full((4, 4, 3), (30, 60, 90), np.uint8)  # BGR
+    blob = coding.encode(crop)
+    np.testing.assert_allclose(blob[0, :, 0, 0], [(90 - 123.675) / 58.395, (60 - 116.28) / 57.12, (30 - 103.53) / 57.375], rtol=1e-5)
+    assert np.array_equal(coding.decode(blob), crop)
+    assert tuple(coding.decode(np.zeros_like(blob))[0, 0]) == (104, 116, 124)  # each channel's own mean, BGR
 
 
 def _document(io: object, family: str = "codeformer") -> dict:
@@ -99,16 +116,6 @@ def test_typed_accessors_check_the_task(engine) -> None:
     assert restorer.template == "ffhq_512" and restorer.size == 512
     assert engine.swapper("mesh").resampling == "bicubic"
     assert engine.load("frontalize", "geometric") is engine.frontalizer(ModelRef(model_id="geometric"))
-
-
-def test_parse_family_without_its_adapter_says_so(engine, tmp_path: Path) -> None:
-    model = tmp_path / "parser.onnx"
-    model.write_bytes(b"not yet")
-    try:
-        import facekit.adapters.parse  # noqa: F401  (helper M's module, once it lands)
-    except ModuleNotFoundError:
-        with pytest.raises(FaceKitError, match="no adapter in this FaceKit version yet"):
-            engine.parser(ModelRef(file=model, family="bisenet"))
 
 
 def test_learned_swapper_crop_is_bilinear_like_the_reference() -> None:

@@ -59,7 +59,7 @@ import cv2
 import numpy as np
 
 from facekit.adapters import _session_checks as checks
-from facekit.adapters.registry import AdapterSpec, mean_std
+from facekit.adapters.registry import AdapterSpec, PerChannel, mean_std
 from facekit.errors import FaceKitError
 
 TRAIN_STEPS = 1000
@@ -206,12 +206,14 @@ class EpsModel:
 class DiffusionRefiner:
     """Refines a restored face crop (uint8 BGR) with DDIM around one cached model."""
 
-    def __init__(self, model: EpsModel, colour: str = "rgb", mean: float = 127.5, std: float = 127.5, name: str = "diffusion") -> None:
+    def __init__(
+        self, model: EpsModel, colour: str = "rgb", mean: PerChannel = 127.5, std: PerChannel = 127.5, name: str = "diffusion"
+    ) -> None:
         self.model = model
         self.name = name
         self._colour = colour
-        self._mean = mean
-        self._std = std
+        self._mean = np.asarray(mean, dtype=np.float64)
+        self._std = np.asarray(std, dtype=np.float64)
 
     def refine(
         self,

@@ -34,6 +34,7 @@ from facekit.adapters.dlib_models import (
     load_shape_predictor,
     to_rgb,
 )
+from facekit.adapters.registry import PerChannel
 from facekit.face.align import TEMPLATES, warp
 from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
@@ -113,8 +114,8 @@ class ArcFaceEmbedder:
     def __init__(
         self,
         session: ort.InferenceSession,
-        mean: float,
-        std: float,
+        mean: PerChannel,
+        std: PerChannel,
         colour: str = "rgb",
         template: str = "arcface_112_v2",
         size: int = 112,
@@ -131,8 +132,8 @@ class ArcFaceEmbedder:
         batch = session.get_inputs()[0].shape[0]
         self._batch = batch if checks.is_fixed(batch) else None
         self._session = session
-        self._mean = mean
-        self._std = std
+        self._mean = np.asarray(mean, dtype=np.float32)
+        self._std = np.asarray(std, dtype=np.float32)
         self._colour = colour
         self._template = template
         self._size = size

@@ -112,6 +112,12 @@ _TABLE: tuple[Family, ...] = (
         model_file=True, resampling="bilinear",
         summary="InsightFace inswapper: aligned crop + emap-projected ArcFace latent (bilinear crop as InsightFace/FaceFusion)",
     ),
+    Family(
+        "simswap", "swap", "facekit.adapters.simswap:build_simswap",
+        inputs=(Role("image", default="target"), Role("source_embedding", default="source")), outputs=(_IMAGE_OUT,),
+        model_file=True, resampling="bilinear",
+        summary="SimSwap-style: arcface_112_v1 crop, ImageNet mean/std, raw ArcFace vector (worked example)",
+    ),
     # -------------------------------------------------------------- frontalize
     Family(
         "geometric", "frontalize", "facekit.adapters.geometric:build_geometric", resampling="bilinear",

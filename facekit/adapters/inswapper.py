@@ -36,7 +36,7 @@ from onnx import numpy_helper
 
 from facekit.adapters import _session_checks as checks
 from facekit.adapters.base import DEFAULT_SWAP_WEIGHT, Swapper, SwapSource, SwapTarget
-from facekit.adapters.registry import AdapterSpec, mean_std, square_size
+from facekit.adapters.registry import AdapterSpec, PerChannel, mean_std, square_size
 from facekit.errors import FaceKitError, ModelLoadError
 from facekit.face.align import TEMPLATES, estimate_affine
 from facekit.face.identity import l2_normalise
@@ -84,8 +84,8 @@ class InSwapper:
         emap: np.ndarray,
         size: int = 128,
         template: str = "arcface_128",
-        mean: float = 0.0,
-        std: float = 255.0,
+        mean: PerChannel = 0.0,
+        std: PerChannel = 255.0,
         input_names: tuple[str, str] = ("target", "source"),
         name: str | None = None,
         resampling: str = "bilinear",
@@ -102,8 +102,8 @@ class InSwapper:
         self.embedding_size = int(emap.shape[0])
         self.size = size
         self.template = template
-        self._mean = mean
-        self._std = std
+        self._mean = np.asarray(mean, dtype=np.float32)
+        self._std = np.asarray(std, dtype=np.float32)
 
     # ---------------------------------------------------------------- checks
     def _check_inputs(self, session: ort.InferenceSession, size: int, emap: np.ndarray) -> tuple[type, type]:

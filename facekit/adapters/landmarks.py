@@ -22,6 +22,7 @@ import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
 from facekit.adapters.dlib_models import dlib_rectangle_for, load_shape_predictor, shape_points, to_rgb
+from facekit.adapters.registry import PerChannel
 from facekit.errors import ModelLoadError
 from facekit.face.types import Face
 
@@ -60,7 +61,7 @@ class InsightFace106Landmarker:
     callers should leave `Face.landmarks_68` unset when only this model ran.
     """
 
-    def __init__(self, session: ort.InferenceSession, mean: float = 0.0, std: float = 1.0, name: str | None = None) -> None:
+    def __init__(self, session: ort.InferenceSession, mean: PerChannel = 0.0, std: PerChannel = 1.0, name: str | None = None) -> None:
         self._net = _CropRegressor(session, 212, mean, std, name)
 
     def landmarks(self, image_bgr: np.ndarray, face: Face) -> np.ndarray:
@@ -70,7 +71,7 @@ class InsightFace106Landmarker:
 class InsightFace3d68Landmarker:
     """InsightFace `1k3d68`: the iBUG 68 points in 3D; `landmarks` gives their (x, y)."""
 
-    def __init__(self, session: ort.InferenceSession, mean: float = 0.0, std: float = 1.0, name: str | None = None) -> None:
+    def __init__(self, session: ort.InferenceSession, mean: PerChannel = 0.0, std: PerChannel = 1.0, name: str | None = None) -> None:
         self._net = _CropRegressor(session, 3309, mean, std, name)
 
     def landmarks(self, image_bgr: np.ndarray, face: Face) -> np.ndarray:
@@ -84,13 +85,13 @@ class InsightFace3d68Landmarker:
 class _CropRegressor:
     """Runs an InsightFace coordinate-regression model on the box crop and maps points back."""
 
-    def __init__(self, session: ort.InferenceSession, width: int, mean: float, std: float, name: str | None) -> None:
+    def __init__(self, session: ort.InferenceSession, width: int, mean: PerChannel, std: PerChannel, name: str | None) -> None:
         label = checks.model_label(session, name)
         self._input_name, _ = checks.image_input(session, label, size=(CROP_SIZE, CROP_SIZE))
         self._output_name, _ = checks.single_output(session, label, width=width)
         self._session = session
-        self._mean = mean
-        self._std = std
+        self._mean = np.asarray(mean, dtype=np.float32)
+        self._std = np.asarray(std, dtype=np.float32)
 
     def points(self, image_bgr: np.ndarray, box: np.ndarray, dims: int) -> np.ndarray:
         matrix = crop_matrix(box, CROP_SIZE)

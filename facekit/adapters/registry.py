@@ -12,11 +12,12 @@ family's best manifest entry.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters.families import FAMILIES, Family
@@ -57,8 +58,20 @@ def square_size(spec: InputSpec, default: int) -> int:
     return spec.size if isinstance(spec.size, int) else spec.size[0]
 
 
-def mean_std(spec: InputSpec, mean: float, std: float) -> tuple[float, float]:
-    return (spec.mean[0] if spec.mean else mean), (spec.std[0] if spec.std else std)
+#: A normalisation value: one for every channel, or one per channel (in the model's colour order).
+PerChannel = float | Sequence[float] | np.ndarray
+
+
+def mean_std(spec: InputSpec, mean: PerChannel, std: PerChannel) -> tuple[np.ndarray, np.ndarray]:
+    """The entry's per-channel mean and std (float32, shape (3,), the model's colour order); `mean`/`std` fill absent fields.
+
+    Adapters subtract and divide HxWx3 pixels by these, so an ImageNet-style
+    (123.675, 116.28, 103.53) mean reaches every channel (issue 11: it was
+    once truncated to channel 0).
+    """
+    means = np.broadcast_to(np.asarray(spec.mean if spec.mean is not None else mean, dtype=np.float32), (3,)).copy()
+    stds = np.broadcast_to(np.asarray(spec.std if spec.std is not None else std, dtype=np.float32), (3,)).copy()
+    return means, stds
 
 
 def build_dlib_hog(spec: AdapterSpec) -> Any:

@@ -41,20 +41,22 @@ class PixelCoding:
     """How crop pixels become the model's tensor and back."""
 
     colour: str = "rgb"
-    mean: float = 127.5
-    std: float = 127.5
+    mean: tuple[float, float, float] = (127.5, 127.5, 127.5)  # per channel, in `colour` order
+    std: tuple[float, float, float] = (127.5, 127.5, 127.5)
 
     def encode(self, crop_bgr: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 BGR -> float32 [1,3,H,W]."""
         pixels = crop_bgr[..., ::-1] if self.colour == "rgb" else crop_bgr
-        blob = (pixels.astype(np.float32) - np.float32(self.mean)) / np.float32(self.std)
+        blob = (pixels.astype(np.float32) - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(blob.transpose(2, 0, 1)[np.newaxis])
 
     def decode(self, tensor: np.ndarray) -> np.ndarray:
         """[1,3,H,W] (or [3,H,W]) in the normalised range -> uint8 HxWx3 BGR."""
         planes = np.asarray(tensor, dtype=np.float32).reshape(-1, *tensor.shape[-3:])[0]
-        low, high = sorted(((0.0 - self.mean) / self.std, (255.0 - self.mean) / self.std))
-        pixels = np.clip(planes, low, high) * np.float32(self.std) + np.float32(self.mean)
+        mean = np.asarray(self.mean, np.float32)[:, None, None]
+        std = np.asarray(self.std, np.float32)[:, None, None]
+        ends = ((0.0 - mean) / std, (255.0 - mean) / std)
+        pixels = np.clip(planes, np.minimum(*ends), np.maximum(*ends)) * std + mean
         image = np.rint(pixels.transpose(1, 2, 0)).clip(0, 255).astype(np.uint8)
         return np.ascontiguousarray(image[..., ::-1] if self.colour == "rgb" else image)
 
@@ -197,8 +199,13 @@ def _build(spec: AdapterSpec, cls: type[GfpganRestorer], fidelity: bool) -> Gfpg
         )
     except ModelLoadError as error:
         raise ModelLoadError(f"{error.message}", f"{spec.family} models need a {size}x{size} face input. {error.hint}") from None
-    coding = PixelCoding(colour=spec.input.colour or "rgb", mean=mean, std=std)
+    coding = PixelCoding(colour=spec.input.colour or "rgb", mean=_triple(mean), std=_triple(std))
     return cls(session, signature, coding, template=spec.input.template or DEFAULT_TEMPLATE, size=size, name=spec.model_id)
+
+
+def _triple(values: np.ndarray) -> tuple[float, float, float]:
+    first, second, third = (float(v) for v in values)
+    return first, second, third
 
 
 def build_gfpgan(spec: AdapterSpec) -> GfpganRestorer:
