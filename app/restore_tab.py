@@ -9,9 +9,11 @@ import gradio as gr
 
 from app.common import example_photos, face_selection, friendly_errors, identity_header, image_from_upload, model_choices, score_kind
 from app.limits import job_progress
+from app.mask_controls import mask_accordion, mask_options
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
+from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
 from facekit.processors.restore import RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
@@ -60,6 +62,12 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         diffusion_steps: int = 250,
         diffusion_start: int = 100,
         diffusion_eta: float = 0.5,
+        mask_types: list[str] | None = None,
+        mask_regions: list[str] | None = None,
+        mask_areas: list[str] | None = None,
+        mask_blur: float = DEFAULT_BLUR,
+        mask_padding: str | None = None,
+        mask_parser: str | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Restore the faces of a photo. faces: 'all', '0,2' (indexes, left to right from 0); or only faces like a reference photo."""
@@ -75,6 +83,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
             diffusion_steps=int(diffusion_steps),
             diffusion_start=int(diffusion_start),
             diffusion_eta=float(diffusion_eta),
+            mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = restore_image(engine, photo, options, progress=job_progress(progress))
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
@@ -114,6 +123,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
                     diffusion_steps = gr.Slider(10, 1000, value=250, step=10, label="Respaced steps")
                     diffusion_start = gr.Slider(1, 250, value=100, step=1, label="Start step N (network calls)")
                     diffusion_eta = gr.Slider(0, 1, value=0.5, step=0.05, label="DDIM eta")
+                mask = mask_accordion(engine, "restore")
                 run = gr.Button("Restore", variant="primary", elem_id="restore-run")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
@@ -124,7 +134,8 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
     model.change(lambda chosen: gr.update(visible=takes_fidelity(engine, chosen)), inputs=model, outputs=fidelity, api_visibility="private")
     run.click(
         restore,
-        inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta],
+        inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta,
+                *mask.inputs()],
         outputs=[slider, report, details, download],
         api_name="restore",
         concurrency_id="jobs",

@@ -9,10 +9,12 @@ import gradio as gr
 
 from app.common import friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind
 from app.limits import job_progress
+from app.mask_controls import mask_accordion, mask_options
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload
 from facekit.engine import Engine
 from facekit.face.identity import IdentityScore
+from facekit.masking import DEFAULT_BLUR
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
@@ -59,6 +61,12 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         consent: bool,
         visible_label: bool,
         more_sources: list[str] | None = None,
+        mask_types: list[str] | None = None,
+        mask_regions: list[str] | None = None,
+        mask_areas: list[str] | None = None,
+        mask_blur: float = DEFAULT_BLUR,
+        mask_padding: str | None = None,
+        mask_parser: str | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Put the source person's face onto the target's faces. consent must be true. faces: 'all' or '0,2';
@@ -75,6 +83,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             face_map=parse_face_map(face_map) if face_map.strip() else (),
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,
+            mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = swap_image(engine, sources, target_image, options, progress=job_progress(progress))
         visible_label = bool(visible_label) or label_always
@@ -111,6 +120,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 face_map = gr.Textbox(value="", label="Or a map source:target such as 0:1,1:0 (when the source has several people)")
                 weight = gr.Slider(0, 1, value=0.5, step=0.05, label="Swap weight (inswapper: higher keeps more of the source)")
                 restore = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore the swapped faces (optional)")
+                mask = mask_accordion(engine, "swap")
                 consent = gr.Checkbox(value=False, label=CONSENT_TEXT, elem_id="swap-consent")
                 visible_label = gr.Checkbox(
                     value=label_by_default or label_always,
@@ -125,7 +135,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 details = gr.JSON(label="Report")
     run.click(
         swap,
-        inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources],
+        inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()],
         outputs=[slider, report, details, download],
         api_name="swap",
         concurrency_id="jobs",

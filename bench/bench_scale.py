@@ -11,6 +11,11 @@ backends. Local with 2 workers = two local runner processes on halves of
 the list. Ray: one local instance (started once, its start time shown
 apart, with one logical CPU more than the largest pool so the read stage fits), N actors of 1 CPU. Wall times include
 building the engine / starting the actors, as a user's run would.
+`--job decode` runs a job that only reads and decodes each photo (no faces,
+nothing written): the difference between the backends is then Ray's own
+per-image cost (listing block, read task, object-store transfer of the
+bytes, actor call, report row), without the restorer's time around it.
+
 Two measures, at equal workers:
 - wall: photos/s as a user sees them (on a shared machine this moves with
   the load average, printed with the table);
@@ -30,14 +35,17 @@ import multiprocessing
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import insightface
 from PIL import Image, ImageOps
 
 from facekit.batch.backend import BackendOptions, run_job_batch
-from facekit.batch.jobs import RestoreJob
+from facekit.batch.inputs import BatchItem
+from facekit.batch.jobs import JobOutput, PreparedJob, RestoreJob
 from facekit.engine import Engine, EngineConfig
+from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.restore import RestoreOptions
 
 T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
@@ -86,7 +94,8 @@ def make_photos(folder: Path, count: int) -> list[str]:
     return paths
 
 
-def _local_run(list_file: str, out: str, models_dir: str) -> None:
+def _local_run(list_file: str, out: str, models_dir: str, job_name: str = "restore") -> None:
+    JOB["name"] = job_name
     engine = Engine(EngineConfig(models_dir=Path(models_dir), offline=True, intra_op_threads=1))
     import cv2
 
@@ -95,8 +104,26 @@ def _local_run(list_file: str, out: str, models_dir: str) -> None:
         run_job_batch(engine, _job(), [list_file], out, BackendOptions(), json_lines=True, skip_existing=False)
 
 
-def _job() -> RestoreJob:
-    return RestoreJob(RestoreOptions(model="classic"))
+@dataclass(frozen=True)
+class DecodeOnlyJob:
+    """A batch job that stops after decoding: measures the runner around a job, not the job."""
+
+    name: str = "decode"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    single_output: bool = True
+
+    def prepare(self, engine: Engine) -> PreparedJob:
+        return PreparedJob(self.name, lambda item, image: JobOutput([], {"faces": [], "pixels": int(image.size)}))
+
+    def existing_outputs(self, item: BatchItem) -> list[str]:
+        return []
+
+
+JOB = {"name": "restore"}
+
+
+def _job() -> RestoreJob | DecodeOnlyJob:
+    return DecodeOnlyJob() if JOB["name"] == "decode" else RestoreJob(RestoreOptions(model="classic"))
 
 
 def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> tuple[float, float]:
@@ -108,7 +135,7 @@ def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> tu
         lists.append(str(list_file))
     cpu, started = tree_cpu_seconds(), time.perf_counter()
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_local_run, args=(name, str(out), models_dir)) for name in lists]
+    processes = [context.Process(target=_local_run, args=(name, str(out), models_dir, JOB["name"])) for name in lists]
     for process in processes:
         process.start()
     for process in processes:
@@ -135,7 +162,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=24)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--job", choices=("restore", "decode"), default="restore", help="decode: the runner's own cost per photo")
     args = parser.parse_args()
+    JOB["name"] = args.job
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local benchmark instance
@@ -144,6 +173,9 @@ def main() -> None:
         (root / "photos").mkdir()
         paths = make_photos(root / "photos", args.photos)
         models_dir = str(root / "models")
+        load = os.getloadavg()[0]
+        time_local(paths[:2], 1, root / "warmup_local", models_dir)  # file cache and imports warm, as for Ray: not timed
+        local = {workers: time_local(paths, workers, root / f"local{workers}", models_dir) for workers in args.workers}  # before Ray exists
         started = time.perf_counter()
         ray.init(
             num_cpus=max(args.workers) + 1,
@@ -153,18 +185,20 @@ def main() -> None:
         )
         ray.data.DataContext.get_current().enable_progress_bars = False
         ray_start = time.perf_counter() - started
+        time_ray(paths[:2], 1, root / "warmup", models_dir)  # Ray's first job starts and fills its worker processes: not timed
+        distributed = {workers: time_ray(paths, workers, root / f"ray{workers}", models_dir) for workers in args.workers}
+        width, height = Image.open(paths[0]).size
         print(
-            f"{args.photos} photos of {Image.open(paths[0]).size[0]}x{Image.open(paths[0]).size[1]}, restore --model classic; "
-            f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}; ray.init: {ray_start:.1f} s (once per cluster)"
+            f"{args.photos} photos of {width}x{height}, job {args.job}; cores: {os.cpu_count()}, "
+            f"load average at start: {load:.1f}; ray.init: {ray_start:.1f} s (once per cluster, not in the table)"
         )
         print("| workers | local photos/s | ray photos/s | local CPU s/photo | ray CPU s/photo | ray overhead per photo (CPU) |")
         print("|---|---|---|---|---|---|")
+        count = args.photos
         for workers in args.workers:
-            local, local_cpu = time_local(paths, workers, root / f"local{workers}", models_dir)
-            distributed, ray_cpu = time_ray(paths, workers, root / f"ray{workers}", models_dir)
-            count = args.photos
+            (local_wall, local_cpu), (ray_wall, ray_cpu) = local[workers], distributed[workers]
             extra = (ray_cpu - local_cpu) / count
-            rates = f"{count / local:.2f} | {count / distributed:.2f} | {local_cpu / count:.2f} | {ray_cpu / count:.2f}"
+            rates = f"{count / local_wall:.2f} | {count / ray_wall:.2f} | {local_cpu / count:.3f} | {ray_cpu / count:.3f}"
             print(f"| {workers} | {rates} | {1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%) |", flush=True)
         ray.shutdown()
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")

@@ -20,7 +20,7 @@ import numpy as np
 from facekit.adapters.base import Parser
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelUnavailableError
-from facekit.face.align import transform_points
+from facekit.face.align import estimate_affine, transform_points
 from facekit.face.mask import (
     AREAS,
     DEFAULT_REGIONS,
@@ -262,3 +262,24 @@ def _load_parser(engine: Engine, options: MaskOptions) -> tuple[Parser | None, s
     except ModelUnavailableError:
         return None, None
     return engine.parser(ModelRef(model_id=entry.id)), entry.id
+
+
+def image_mask(masker: FaceMasker, image_bgr: np.ndarray, face: Face, template: str = "ffhq_512", size: int = 512) -> np.ndarray:
+    """The face's combined paste mask in image space (float32 HxW): drawn on a `template` crop and warped back."""
+    matrix = estimate_affine(face.landmarks_5, template, size)
+    crop_mask = masker.crop_mask(image_bgr, face, matrix, (size, size))
+    inverse = cv2.invertAffineTransform(matrix)
+    height, width = image_bgr.shape[:2]
+    return cv2.warpAffine(crop_mask, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+
+
+def draw_masks(image_bgr: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
+    """A debug view: the photo darkened where no mask reaches, each mask's 0.5 edge outlined in green."""
+    if not masks:
+        return image_bgr.copy()
+    union = np.maximum.reduce(masks)
+    shown = (image_bgr.astype(np.float32) * (0.25 + 0.75 * union[..., None])).astype(np.uint8)
+    for mask in masks:
+        contours, _ = cv2.findContours((mask > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(shown, contours, -1, (0, 255, 0), 1, lineType=cv2.LINE_AA)
+    return shown

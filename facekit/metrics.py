@@ -76,3 +76,46 @@ def face_box_metrics(reference: np.ndarray, image: np.ndarray, faces: list[Face]
         scores.append((psnr, structural_similarity(a, b, channel_axis=2)))
     psnr, ssim = np.mean(scores, axis=0)
     return float(psnr), float(ssim)
+
+
+def seam_energy(
+    original: np.ndarray, result: np.ndarray, weight: np.ndarray, low: float = 0.05, high: float = 0.95, total: bool = False
+) -> float:
+    """Gradient energy of the change a paste made, along its mask border: mean |grad (result - original)|^2 (summed
+    over colour channels) over the band where the image-space paste weight is between `low` and `high`.
+
+    The original's own edges cancel; what is left is the step the blend
+    draws (mask slope x how different the pasted pixels are) plus the
+    resampling of the crop. Lower is a less visible seam; 0 = no change.
+    With `total` the band's sum (a longer or wider border counts more) instead of its mean.
+    """
+    band = (weight > low) & (weight < high)
+    if not band.any():
+        return 0.0
+    change = result.astype(np.float32) - original.astype(np.float32)
+    energy = cv2.Sobel(change, cv2.CV_32F, 1, 0, ksize=3) ** 2 + cv2.Sobel(change, cv2.CV_32F, 0, 1, ksize=3) ** 2
+    values = energy.sum(axis=2)[band]
+    return float(values.sum() if total else values.mean())
+
+
+def face_regions(shape: tuple[int, ...], faces: list[Face], lift: float = 0.3, grow: float = 0.1) -> np.ndarray:
+    """bool HxW: each face's 68-point hull with the brows raised `lift` x chin-to-brow (the forehead), grown by `grow` x its width."""
+    region = np.zeros(shape[:2], dtype=np.uint8)
+    for face in faces:
+        if face.landmarks_68 is None:
+            continue
+        points = np.asarray(face.landmarks_68, dtype=np.float32).copy()
+        points[17:27] += lift * (points[17:27].mean(axis=0) - points[8])
+        hull = np.zeros_like(region)
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.rint(points).astype(np.int32)), 1)
+        radius = max(1, int(grow * float(np.ptp(points[:17, 0]))))
+        region |= cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    return region > 0
+
+
+def outside_psnr(original: np.ndarray, result: np.ndarray, where: np.ndarray) -> float:
+    """PSNR (dB, MAX_PSNR when identical) of `result` against `original` over the pixels `where` is True."""
+    a, b = original[where], result[where]
+    if a.size == 0 or np.array_equal(a, b):
+        return MAX_PSNR
+    return float(min(peak_signal_noise_ratio(a, b, data_range=255), MAX_PSNR))

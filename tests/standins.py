@@ -34,6 +34,11 @@ def gfpgan_identity(path: Path, size: int = 512) -> Path:
     )
 
 
+def gfpgan_negative(path: Path, size: int = 512) -> Path:
+    """GFPGAN's exact I/O with output = -input: a restorer whose every touched pixel visibly changes."""
+    return save_model(path, [image_tensor("input", size)], [image_tensor("output", size)], [helper.make_node("Neg", ["input"], ["output"])])
+
+
 def _bisenet_io(size: int = 512) -> tuple[list, list]:
     """BiSeNet's I/O: `input` [1,3,512,512] -> `output` [1,19,512,512] class scores (CelebAMask-HQ order)."""
     return [image_tensor("input", size)], [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 19, size, size])]
@@ -118,3 +123,25 @@ def simswap_probe(path: Path, width: int = 512, size: int = 256) -> Path:
         helper.make_node("Concat", ["red", "green", "blue"], ["output"], axis=1),
     ]
     return save_model(path, inputs, [image_tensor("output", size)], nodes, constants)
+
+
+def gfpgan_ballast(path: Path, megabytes: int, seed: int, size: int = 512) -> Path:
+    """GFPGAN's I/O, output = input, carrying `megabytes` of random weights the graph really reads (a Gather on an index
+    computed from the input, so ONNX Runtime cannot fold it away): a loaded session costs about that much memory.
+    Each seed gives a different file (and hash), i.e. a different model for the session pool.
+    """
+    ballast = np.random.default_rng(seed).random(megabytes * 2**20 // 4, dtype=np.float32)
+    nodes = [
+        helper.make_node("ReduceMin", ["input"], ["low"], keepdims=0),
+        helper.make_node("Mul", ["low", "zero"], ["nothing"]),
+        helper.make_node("Cast", ["nothing"], ["index"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["ballast", "index"], ["picked"]),
+        helper.make_node("Mul", ["picked", "zero"], ["none"]),
+        helper.make_node("Add", ["input", "none"], ["output"]),
+    ]
+    constants = (numpy_helper.from_array(ballast, "ballast"), numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
+    graph = helper.make_graph(nodes, path.stem, [image_tensor("input", size)], [image_tensor("output", size)], initializer=list(constants))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path

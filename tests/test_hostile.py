@@ -230,7 +230,16 @@ def test_ref_paths_in_the_faces_box_are_refused(client, endpoint, path) -> None:
     assert "passwd" not in str(caught.value) and "No image file" not in str(caught.value)
 
 
-def _raw_call(url: str, endpoint: str, data: list) -> str:
+def _with_defaults(url: str, endpoint: str, data: list) -> list:
+    """`data` followed by the default values of the endpoint's remaining inputs (as the page would send them)."""
+    config = requests.get(url + "config", timeout=10).json()
+    dependency = next(d for d in config["dependencies"] if d.get("api_name") == endpoint)
+    values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
+    return data + [values.get(i) for i in dependency["inputs"][len(data):]]
+
+
+def _raw_call(url: str, endpoint: str, data: list, complete: bool = True) -> str:
+    data = _with_defaults(url, endpoint, data) if complete else data
     posted = requests.post(url + f"gradio_api/call/{endpoint}", json={"data": data}, timeout=10)
     if not posted.ok:
         return posted.text
@@ -250,7 +259,7 @@ def _uploaded(url: str) -> dict:
 def test_file_inputs_naming_server_paths_or_urls_are_refused_by_name(client, server_file) -> None:
     _, url = client
     photo = _uploaded(url)
-    restore = _raw_call(url, "restore", [photo, "classic", 0.5, 0.8, "all", 1, _file_data(server_file), None, 250, 100, 0.5])
+    restore = _raw_call(url, "restore", [photo, "classic", 0.5, 0.8, "all", 1, _file_data(server_file)])
     assert "event: error" in restore and "reference (" in restore and "not uploaded to this app" in restore
     swap = _raw_call(url, "swap", [photo, photo, None, "all", "", 0.5, None, True, False, [_file_data(server_file)]])
     assert "event: error" in swap and "more_sources (" in swap and "not uploaded to this app" in swap
@@ -293,7 +302,7 @@ def test_wrong_typed_api_inputs_get_a_sentence(client, endpoint, arguments, expe
 
 def test_missing_inputs_are_named(client) -> None:
     _, url = client
-    answer = _raw_call(url, "restore", [_uploaded(url)])
+    answer = _raw_call(url, "restore", [_uploaded(url)], complete=False)
     assert "event: error" in answer and "restore takes" in answer and "blend" in answer
 
 
@@ -380,7 +389,7 @@ def test_a_job_whose_client_disconnects_is_cancelled(hosted, tmp_path) -> None:
     with open(_crowd(tmp_path / "crowd.png"), "rb") as handle:
         uploaded = requests.post(hosted.url + "gradio_api/upload", files={"files": handle}, timeout=10).json()[0]
     session = uuid.uuid4().hex
-    data = [_file_data(uploaded), "classic", 0.5, 0.8, "all", 1, None, None, 250, 100, 0.5]
+    data = _with_defaults(hosted.url, "restore", [_file_data(uploaded), "classic", 0.5, 0.8, "all", 1])
     joined = requests.post(
         hosted.url + "gradio_api/queue/join",
         json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},

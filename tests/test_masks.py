@@ -286,3 +286,34 @@ def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, models, 
     assert blue(frontal.image).sum() > 500 and (blue(frontal.image) & mirrored).sum() == 0  # measured 0 of 1887 blue pixels
     plain = GeometricFrontalizer().frontalize(covered, face, size=512)
     assert (blue(plain.image) & (plain.symmetric_fill > 0.3)).sum() > 500  # without the content mask the hand is mirrored
+
+
+# ------------------------------------------------------------------ seams (issue 17.4; bench/bench_masks.py prints the table)
+def test_seam_does_not_grow_against_the_masks_main_shipped(engine, t1, t1_faces, tmp_path) -> None:
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO))
+    from bench import bench_masks
+    from facekit.masking import FaceMasker
+    from facekit.metrics import face_regions
+
+    swapper = engine.adapter_for_file(bench_masks.tinted_swapper(tmp_path / "tinted_swapper.onnx"), "inswapper")
+    source = SwapSource(image=t1, face=t1_faces[0], embedding=np.full(512, 512 ** -0.5, np.float32))
+    outside = ~face_regions(t1.shape, t1_faces)
+    scores = {}
+    for label, masker in (("default", FaceMasker(MaskOptions(), ("box", "area"))), ("legacy", bench_masks.LegacyMasker()),
+                          ("box", FaceMasker(MaskOptions(), ("box",)))):
+        result, weight, footprint = bench_masks.swap_with(masker, swapper, t1, t1_faces, source)
+        scores[label] = bench_masks.scores(t1, result, weight, footprint & outside, len(t1_faces))
+    # (seam mean, seam total per face, outside-the-faces PSNR), measured: default 571.6 / 2.82e6 / 63.6 dB,
+    # legacy 627.6 / 3.10e6 / 100 dB, box 467.1 / 5.23e6 / 27.5 dB.
+    assert scores["default"][0] <= scores["legacy"][0] and scores["default"][1] <= scores["legacy"][1]
+    assert scores["default"][1] < scores["box"][1] and scores["default"][2] > scores["box"][2] + 20
+    restorer = bench_masks.tinted_restorer(tmp_path / "tinted_restorer.onnx")
+    restored = {types: bench_masks.restore_with(engine, restorer, types, t1, t1_faces) for types in (("box",), ("box", "area"))}
+    totals = {types: bench_masks.scores(t1, *restored[types][:2], restored[types][2] & outside, 6) for types in restored}
+    # restore: the old box 115.8 / 3.93e6 / 28.6 dB, the new box+area 206.8 / 2.36e6 / 68.9 dB (a narrower border: more
+    # energy per border pixel, less in all, and the background kept)
+    assert totals[("box", "area")][1] < totals[("box",)][1] and totals[("box", "area")][2] > totals[("box",)][2] + 20

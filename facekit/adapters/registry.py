@@ -77,7 +77,7 @@ def mean_std(spec: InputSpec, mean: PerChannel, std: PerChannel) -> tuple[np.nda
 def build_dlib_hog(spec: AdapterSpec) -> Any:
     from facekit.adapters.dlib_models import DlibHogDetector
 
-    return DlibHogDetector(spec.companion_path("dlib_68"))
+    return DlibHogDetector(spec.companion_path("dlib_68"), check_predictor_path=spec.companion_path("dlib_5"))
 
 
 def build_yunet(spec: AdapterSpec) -> Any:
