@@ -35,6 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="public-demo mode: visible 'AI-edited' labels on swaps by default (on automatically on Hugging Face Spaces)",
     )
     parser.add_argument(
+        "--max-faces",
+        type=int,
+        default=None,
+        help="work on at most this many faces per photo, the most confident (default 64; 20 with --hosted); a warning says when capped",
+    )
+    parser.add_argument(
         "--download",
         choices=DOWNLOAD_CHOICES,
         default=default_download(os.environ),
@@ -109,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare_models(engine, args.download, _say)
     from app import build_demo  # gradio is imported only by the app
 
-    demo = build_demo(engine, hosted=args.hosted)
+    if args.max_faces is not None and args.max_faces < 1:
+        print("error: --max-faces must be 1 or more.", file=sys.stderr)
+        return 2
+    demo = build_demo(engine, hosted=args.hosted, max_faces=args.max_faces)
     demo.launch(server_name=host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD, show_error=False)
     return 0
 

@@ -12,6 +12,8 @@ import gradio as gr
 
 from app.common import friendly_errors, model_choices
 from app.results import ResultFolder
+from app.upload import PhotoFiles
+from facekit.analysis import DEFAULT_MAX_FACES, AnalysisOptions
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.imageio import decode_image, encode_png
@@ -26,13 +28,22 @@ MAX_FILES = 50
 JOBS = ("restore", "frontalize")
 
 
-def run_job(engine: Engine, job: str, image: Any, model: str | None) -> JobResult:
+def run_job(engine: Engine, job: str, image: Any, model: str | None, max_faces: int) -> JobResult:
+    analysis = AnalysisOptions(max_faces=max_faces)
     if job == "restore":
-        return restore_image(engine, image, RestoreOptions(model=model or None))
-    return frontalize_image(engine, image, FrontalizeOptions(refine=model or None))
+        return restore_image(engine, image, RestoreOptions(model=model or None, analysis=analysis))
+    return frontalize_image(engine, image, FrontalizeOptions(refine=model or None, analysis=analysis))
 
 
-def batch_files(engine: Engine, results: ResultFolder, files: list[str], job: str, model: str | None, progress: Any) -> tuple[str, dict]:
+def batch_files(
+    engine: Engine,
+    results: ResultFolder,
+    files: list[str],
+    job: str,
+    model: str | None,
+    progress: Any,
+    max_faces: int = DEFAULT_MAX_FACES,
+) -> tuple[str, dict]:
     """Run `job` on every file into one zip (PNGs + report.json); a file that fails, for any reason, is a report item."""
     archive_path = results.new_path(f"{job}-batch", ".zip")
     report: dict[str, Any] = {"job": job, "items": []}
@@ -40,23 +51,26 @@ def batch_files(engine: Engine, results: ResultFolder, files: list[str], job: st
         for number, file in enumerate(files):
             name = Path(file).name
             progress(number / len(files), desc=f"{name} ({number + 1}/{len(files)})")
-            report["items"].append(_one(engine, archive, job, model, Path(file), number))
+            report["items"].append(_one(engine, archive, job, model, Path(file), number, max_faces))
         archive.writestr("report.json", json.dumps(report, indent=2, default=str))
     progress(1.0, desc="done")
     return str(archive_path), report
 
 
-def build_batch_tab(engine: Engine, results: ResultFolder) -> None:
+def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
     @friendly_errors
-    def batch(files: list[str] | None, job: str, model: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, dict]:
-        """Run restore or frontalize on every uploaded photo; returns a zip of PNGs plus report.json."""
+    def batch(
+        files: list[str] | None, job: str = "restore", model: str | None = None, progress: gr.Progress = gr.Progress()
+    ) -> tuple[str, dict]:
+        """Run one job ('restore' or 'frontalize') on up to 50 photos. model: the restore model (or the frontalize
+        refiner), None for the default. Returns a zip of labelled PNGs with report.json, and the report."""
         if not files:
             raise gr.Error("Upload one or more photos first.")
         if len(files) > MAX_FILES:
             raise gr.Error(f"{len(files)} files is more than this app takes at once ({MAX_FILES}); split the batch.")
         if job not in JOBS:
             raise gr.Error(f"Unknown job {job!r}; choose one of {', '.join(JOBS)}.")
-        return batch_files(engine, results, files, job, model, progress)
+        return batch_files(engine, results, files, job, model, progress, max_faces)
 
     with gr.Tab("Batch", id="batch"):
         gr.Markdown(
@@ -64,7 +78,7 @@ def build_batch_tab(engine: Engine, results: ResultFolder) -> None:
         )
         with gr.Row():
             with gr.Column():
-                files = gr.File(label="Photos", file_count="multiple", file_types=["image"], type="filepath", elem_id="batch-files")
+                files = PhotoFiles(label="Photos", file_count="multiple", file_types=["image"], type="filepath", elem_id="batch-files")
                 job = gr.Radio(choices=list(JOBS), value="restore", label="Job")
                 model = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore / refine model (empty: default)")
                 run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
@@ -74,10 +88,12 @@ def build_batch_tab(engine: Engine, results: ResultFolder) -> None:
     run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs")
 
 
-def _one(engine: Engine, archive: zipfile.ZipFile, job: str, model: str | None, path: Path, number: int) -> dict[str, Any]:
+def _one(
+    engine: Engine, archive: zipfile.ZipFile, job: str, model: str | None, path: Path, number: int, max_faces: int
+) -> dict[str, Any]:
     stem = f"{number:03d}_{path.stem}"
     try:
-        result = run_job(engine, job, decode_image(path), model)
+        result = run_job(engine, job, decode_image(path), model, max_faces)
     except FaceKitError as error:
         return {"input": path.name, "error": str(error)}
     except Exception as error:  # noqa: BLE001 - one bad file must not lose the other results (issue 18.5)

@@ -19,6 +19,7 @@ from facekit.processors.common import FaceSelection
 
 log = logging.getLogger(__name__)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+NOTE_SECONDS = 30  # how long a warning toast stays (a person reads the result first)
 
 
 def friendly_errors(handler: Handler) -> Handler:
@@ -37,6 +38,12 @@ def friendly_errors(handler: Handler) -> Handler:
             raise gr.Error("Something went wrong on the server while processing this image; it has been logged.") from None
 
     return wrapped  # type: ignore[return-value]
+
+
+def show_notes(notes: Iterable[str]) -> None:
+    """Show each note (a face cap, a skipped face, an ignored option) as a warning toast; call it when the result is ready."""
+    for note in notes:
+        gr.Warning(note, duration=NOTE_SECONDS)
 
 
 def image_from_upload(upload: Any, what: str = "image") -> np.ndarray:

@@ -7,10 +7,20 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind
+from app.common import (
+    example_photos,
+    friendly_errors,
+    identity_header,
+    image_from_upload,
+    model_choices,
+    parse_faces,
+    score_kind,
+    show_notes,
+)
 from app.limits import job_progress
 from app.results import ResultFolder, labelled_image
-from app.upload import image_upload
+from app.upload import image_upload, on_new_upload
+from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
 from facekit.processors.reports import FrontalizeFaceReport
@@ -46,13 +56,18 @@ def report_table(faces: Sequence[FrontalizeFaceReport]) -> dict[str, object]:
     return {"headers": headers, "data": report_rows(faces)}
 
 
-def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
+def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
     @friendly_errors
-    def frontalize(image: Any, faces: str, refine: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, dict, Any]:
-        """Turn each selected face to look straight at the camera (FFHQ-512 crops). faces: 'all' or '0,2'."""
+    def frontalize(
+        image: Any, faces: str = "all", refine: str | None = None, progress: gr.Progress = gr.Progress()
+    ) -> tuple[Any, Any, dict, Any]:
+        """Turn each selected face to look straight at the camera (512x512 FFHQ-aligned crops). faces: 'all' or indexes
+        such as '0,2'; refine: a restore model id run on each frontal face, or None. Returns the gallery of frontal
+        faces, the per-face table (pose before/after, identity, symmetry), the report and a labelled sheet PNG."""
         photo = image_from_upload(image, "photo")
-        options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None)
+        options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None, analysis=AnalysisOptions(max_faces=max_faces))
         result = frontalize_image(engine, photo, options, progress=job_progress(progress))
+        show_notes(result.warnings)
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]
         sheet = results.write(result.image, "frontal-sheet", metadata)
@@ -76,6 +91,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder) -> None:
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)
                 sheet = gr.File(label="Download sheet (input | frontal), labelled as AI-edited")
                 details = gr.JSON(label="Report")
+    on_new_upload(image, [gallery, report, details, sheet])
     run.click(
         frontalize, inputs=[image, faces, refine], outputs=[gallery, report, details, sheet], api_name="frontalize", concurrency_id="jobs"
     )

@@ -14,27 +14,34 @@ from app.swap_tab import build_swap_tab
 from app.validation import FaceKitBlocks
 from app.video_tab import build_video_tab
 from facekit import __version__
+from facekit.analysis import DEFAULT_MAX_FACES
 from facekit.engine import Engine
 
 HOSTED_REQUESTS_PER_MINUTE = 30  # uploads + job submissions per client address (hosted mode)
 UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than an hour
+HOSTED_MAX_FACES = 20  # a public demo works on fewer faces per photo (a crowd photo would hold a job slot for minutes)
 
 
-def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool = False) -> gr.Blocks:
-    """The whole app. `hosted` (a public demo, e.g. a Hugging Face Space) turns visible swap labels on by default."""
+def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool = False, max_faces: int | None = None) -> gr.Blocks:
+    """The whole app. `hosted` (a public demo, e.g. a Hugging Face Space) turns visible swap labels on by default.
+
+    `max_faces` caps the faces every job works on per photo (the most confident are kept, and a warning says so);
+    default 64, or 20 when hosted.
+    """
     results = results or ResultFolder(max_age=UPLOAD_PURGE[1])
+    max_faces = max_faces or (HOSTED_MAX_FACES if hosted else DEFAULT_MAX_FACES)
     with FaceKitBlocks(title="FaceKit", delete_cache=UPLOAD_PURGE, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# FaceKit {__version__}\nFace restoration, swapping and frontalization on ONNX Runtime. "
             "Every model, its licence and its status is listed under **Models**."
         )
         with gr.Tabs():
-            build_restore_tab(engine, results)
-            build_swap_tab(engine, results, label_by_default=hosted, label_always=hosted)
+            build_restore_tab(engine, results, max_faces)
+            build_swap_tab(engine, results, label_by_default=hosted, max_faces=max_faces, label_always=hosted)
             build_video_tab(engine, results, hosted=hosted)
-            build_frontalize_tab(engine, results)
-            build_analyze_tab(engine)
-            build_batch_tab(engine, results)
+            build_frontalize_tab(engine, results, max_faces)
+            build_analyze_tab(engine, max_faces)
+            build_batch_tab(engine, results, max_faces)
             build_models_tab(engine)
     if hosted:
         demo.rate_limit_per_minute = HOSTED_REQUESTS_PER_MINUTE

@@ -31,12 +31,15 @@ def build_models_tab(engine: Engine) -> None:
     downloadable = [entry.id for entry in engine.manifest if entry.source == "url"]
 
     def list_models() -> tuple[list[list[str]], list[dict[str, object]]]:
+        """Every model in the manifest: the table rows, and one record per model (id, task, status, bytes, licence,
+        commercial_use, author, ...)."""
         infos = engine.models()
         return model_rows(infos), [info.as_dict() for info in infos]
 
     @friendly_errors
     def download(model_id: str, progress: gr.Progress = gr.Progress()) -> tuple[list[list[str]], list[dict[str, object]], str]:
-        """Download and verify one model by id."""
+        """Download one model by id (see /models for the ids) and verify its sha256. Returns the refreshed table, the
+        model records and a message."""
         if not model_id:
             raise gr.Error("Choose a model to download first.")
 
@@ -49,7 +52,7 @@ def build_models_tab(engine: Engine) -> None:
 
     @friendly_errors
     def verify(model_id: str) -> str:
-        """Re-hash one model's file on disk."""
+        """Re-hash one downloaded model's file and compare it with the manifest's sha256. Returns a message."""
         if not model_id:
             raise gr.Error("Choose a model to verify first.")
         ok, message = engine.weights.verify(model_id)

@@ -7,11 +7,21 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, face_selection, friendly_errors, identity_header, image_from_upload, model_choices, score_kind
+from app.common import (
+    example_photos,
+    face_selection,
+    friendly_errors,
+    identity_header,
+    image_from_upload,
+    model_choices,
+    score_kind,
+    show_notes,
+)
 from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
 from app.results import ResultFolder, labelled_image
-from app.upload import image_upload
+from app.upload import image_upload, on_new_upload
+from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
@@ -48,15 +58,15 @@ def report_table(faces: Sequence[RestoreFaceReport]) -> dict[str, object]:
     return {"headers": headers, "data": report_rows(faces)}
 
 
-def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
+def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
     @friendly_errors
     def restore(
         image: Any,
-        model: str | None,
-        fidelity: float,
-        blend: float,
-        faces: str,
-        upscale: float,
+        model: str | None = None,
+        fidelity: float = 0.5,
+        blend: float = 0.8,
+        faces: str = "all",
+        upscale: float = 1.0,
         reference: str | None = None,
         diffusion: str | None = None,
         diffusion_steps: int = 250,
@@ -70,7 +80,10 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
         mask_parser: str | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
-        """Restore the faces of a photo. faces: 'all', '0,2' (indexes, left to right from 0); or only faces like a reference photo."""
+        """Restore the faces of a photo. model: a restore model id, or None for the best ready one; fidelity: CodeFormer only
+        (0 = quality, 1 = identity); blend: 0..1; faces: 'all' or indexes such as '0,2' (left to right from 0); upscale: 1..4;
+        reference: a photo of one person, to restore only the faces like it; diffusion: a diffusion model id or None.
+        Returns the before/after pair, the per-face table, the report (models, timings, warnings) and the labelled PNG."""
         photo = image_from_upload(image, "image to restore")
         options = RestoreOptions(
             model=model or None,
@@ -83,9 +96,11 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
             diffusion_steps=int(diffusion_steps),
             diffusion_start=int(diffusion_start),
             diffusion_eta=float(diffusion_eta),
+            analysis=AnalysisOptions(max_faces=max_faces),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = restore_image(engine, photo, options, progress=job_progress(progress))
+        show_notes(result.warnings)
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)
         before = labelled_image(photo, {})
@@ -131,6 +146,8 @@ def build_restore_tab(engine: Engine, results: ResultFolder) -> None:
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)
                 download = gr.File(label="Download PNG (labelled as AI-edited)")
                 details = gr.JSON(label="Report (models used, timings)")
+    on_new_upload(image, [slider, report, details, download])
+    on_new_upload(reference, [])
     model.change(lambda chosen: gr.update(visible=takes_fidelity(engine, chosen)), inputs=model, outputs=fidelity, api_visibility="private")
     run.click(
         restore,

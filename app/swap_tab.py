@@ -7,11 +7,12 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind
+from app.common import friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind, show_notes
 from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
 from app.results import ResultFolder, labelled_image
-from app.upload import image_upload
+from app.upload import PhotoFiles, image_upload, on_new_upload
+from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.face.identity import IdentityScore
 from facekit.masking import DEFAULT_BLUR
@@ -47,19 +48,19 @@ def _value(score: IdentityScore | None) -> float | None:
     return None if score is None else round(score.value, 4)
 
 
-def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool, label_always: bool = False) -> None:
+def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool, max_faces: int, label_always: bool = False) -> None:
     """`label_always` (hosted mode): the visible AI label is on whatever the checkbox or an API call says."""
     @friendly_errors
     def swap(
         source: Any,
         target: Any,
-        model: str | None,
-        faces: str,
-        face_map: str,
-        weight: float,
-        restore: str | None,
-        consent: bool,
-        visible_label: bool,
+        model: str | None = None,
+        faces: str = "all",
+        face_map: str = "",
+        weight: float = 0.5,
+        restore: str | None = None,
+        consent: bool = False,
+        visible_label: bool = False,
         more_sources: list[str] | None = None,
         mask_types: list[str] | None = None,
         mask_regions: list[str] | None = None,
@@ -69,8 +70,12 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         mask_parser: str | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
-        """Put the source person's face onto the target's faces. consent must be true. faces: 'all' or '0,2';
-        face_map: '0:1,1:0'; more_sources: more photos of the same person (their identities are averaged)."""
+        """Put the source person's face onto the target photo's faces. consent must be True: you confirm the people shown
+        agreed. model: a swap model id, or None for the best ready one; faces: 'all' or target indexes such as '0,2';
+        face_map: source:target pairs such as '0:1,1:0' (a group source photo); weight: 0..1 (inswapper); restore: a
+        restore model id for the swapped faces, or None; visible_label: add a visible 'AI-edited' corner label;
+        more_sources: more photos of the same person (inswapper averages them). Returns the before/after pair, the
+        per-face identity table, the report and the labelled PNG."""
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
         sources = [image_from_upload(source, "source photo")]
@@ -83,9 +88,11 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             face_map=parse_face_map(face_map) if face_map.strip() else (),
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,
+            analysis=AnalysisOptions(max_faces=max_faces),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = swap_image(engine, sources, target_image, options, progress=job_progress(progress))
+        show_notes(result.warnings)
         visible_label = bool(visible_label) or label_always
         output = add_visible_label(result.image) if visible_label else result.image
         metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
@@ -105,7 +112,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 with gr.Row():
                     source = image_upload("Source face", "swap-source")
                     target = image_upload("Target photo", "swap-target")
-                more_sources = gr.File(
+                more_sources = PhotoFiles(
                     label="More photos of the same person (optional; inswapper averages them)",
                     file_count="multiple",
                     file_types=["image"],
@@ -133,6 +140,8 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False)
                 download = gr.File(label="Download PNG (labelled as AI-edited)")
                 details = gr.JSON(label="Report")
+    on_new_upload(source, [slider, report, details, download])
+    on_new_upload(target, [slider, report, details, download])
     run.click(
         swap,
         inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()],

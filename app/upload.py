@@ -9,6 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from PIL import Image
+
+from app.common import image_from_upload, rgb
+from facekit.errors import FaceKitError
+
+#: the example photo the API page shows (InsightFace's six-person sample, the same file as the app's examples)
+EXAMPLE_PHOTO_URL = "https://raw.githubusercontent.com/deepinsight/insightface/master/python-package/insightface/data/images/t1.jpg"
+
+
+def example_photo() -> dict[str, Any]:
+    """FileData for the API page's examples: a photo with faces (Gradio's own example is a bus)."""
+    return {"path": EXAMPLE_PHOTO_URL, "url": EXAMPLE_PHOTO_URL, "orig_name": "t1.jpg", "meta": {"_type": "gradio.FileData"}}
 
 
 class ImageUpload(gr.Image):
@@ -30,7 +42,56 @@ class ImageUpload(gr.Image):
             return str(payload.path)
         return super().preprocess(payload)
 
+    def example_inputs(self) -> Any:
+        return example_photo()
+
+
+class PhotoFiles(gr.File):
+    """gr.File for several photos, whose API example is a photo with faces (gr.File's is a PDF)."""
+
+    is_template = True
+
+    def example_inputs(self) -> Any:
+        return [example_photo()]
+
 
 def image_upload(label: str, elem_id: str) -> ImageUpload:
     """An upload box whose handler receives the file's path (or None)."""
     return ImageUpload(label=label, elem_id=elem_id, type="filepath", image_mode=None, format="png")
+
+
+#: what every browser shows as it is (Pillow format names and modes); anything else is previewed as FaceKit decoded it
+BROWSER_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
+BROWSER_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
+
+
+def browser_shows(path: str) -> bool:
+    """Whether a browser can display the file as uploaded (PPM, TIFF, HEIC, 16-bit and CMYK files it cannot)."""
+    try:
+        with Image.open(path) as opened:
+            return opened.format in BROWSER_FORMATS and opened.mode in BROWSER_MODES
+    except Exception:  # not for Pillow alone (HEIC, broken files): the decoder decides
+        return False
+
+
+def decoded_preview(upload: Any) -> Any:
+    """The upload box's new value: the file itself when a browser shows it, else a PNG of what FaceKit decoded.
+
+    An unreadable file is removed from the box with a warning that says why (the same sentence a job would give).
+    """
+    if upload is None or browser_shows(str(upload)):
+        return gr.skip()
+    try:
+        return rgb(image_from_upload(upload))
+    except FaceKitError as error:
+        gr.Warning(str(error))
+        return None
+
+
+def on_new_upload(upload: ImageUpload, results: list[gr.components.Component]) -> None:
+    """On a new upload: show what FaceKit decoded (browser-safe PNG) and clear the old results beside it."""
+
+    def refresh(value: Any) -> tuple[Any, ...]:
+        return (decoded_preview(value), *(None for _ in results))
+
+    upload.upload(refresh, inputs=upload, outputs=[upload, *results], api_visibility="private", show_progress="hidden")

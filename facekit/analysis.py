@@ -16,8 +16,11 @@ import numpy as np
 from facekit.engine import Engine
 from facekit.errors import DegenerateFaceError, FaceKitError
 from facekit.face.pose import estimate_pose
-from facekit.face.types import Embedding, Face
+from facekit.face.types import Embedding, Face, sort_faces
 from facekit.manifest import Match
+
+#: faces kept per image unless told otherwise (highest scores); a low threshold on a busy photo finds hundreds
+DEFAULT_MAX_FACES = 64
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,14 @@ class AnalysisOptions:
     landmarks: str | None = None  # a 68-point landmark model id; None = detector's own points, else best ready
     score_threshold: float = 0.5
     nms_threshold: float = 0.4
-    max_faces: int | None = None
+    max_faces: int | None = DEFAULT_MAX_FACES  # None = no cap
     pose: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:
             raise FaceKitError(f"score threshold {self.score_threshold} is outside 0..1.", "Use a value such as 0.5.")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise FaceKitError(f"max faces {self.max_faces} must be 1 or more.", "Use a value such as 64.")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,16 @@ class Analysis:
     models: dict[str, str]
     timings_ms: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # e.g. a face whose landmarks no pose fits
+    capped_at: int | None = None  # set when the detector found more faces than `max_faces` and the rest were dropped
+
+    @property
+    def notes(self) -> list[str]:
+        """Plain sentences about what the analysis left out: the face cap, then the warnings."""
+        cap = [] if self.capped_at is None else [
+            f"More than {self.capped_at} faces were found; only the {self.capped_at} most confident are used "
+            "(raise the detection score threshold, or the face limit)."
+        ]
+        return [*cap, *self.warnings]
 
 
 class FaceAnalyser:
@@ -74,7 +89,7 @@ class FaceAnalyser:
         warnings: list[str] = []
         started = time.perf_counter()
         detector = self.engine.adapter(detector_id, expected_task="detect")
-        faces = detector.detect(image_bgr, options.score_threshold, options.nms_threshold, options.max_faces)
+        faces, capped_at = _detect_capped(detector, image_bgr, options)
         timings["detect"] = _ms_since(started)
         models = {"detector": detector_id}
         landmark_id = self._landmark_model(faces, options)
@@ -96,7 +111,9 @@ class FaceAnalyser:
                     except DegenerateFaceError as error:  # this face has no pose; the others keep theirs
                         warnings.append(f"face {face.index}: {error.message}")
             timings["pose"] = _ms_since(started)
-        return Analysis(width=width, height=height, faces=faces, models=models, timings_ms=timings, warnings=warnings)
+        return Analysis(
+            width=width, height=height, faces=faces, models=models, timings_ms=timings, warnings=warnings, capped_at=capped_at
+        )
 
     analyse = analyze  # the old spelling, kept while other branches move over; use analyze
 
@@ -142,6 +159,16 @@ def compare(a: np.ndarray, b: np.ndarray, match: Match) -> tuple[float, bool]:
     """Score two embeddings with the model's metric; (score, same person?)."""
     score = match.scale.score(a, b)
     return score, match.same_person(score)
+
+
+def _detect_capped(detector: Any, image_bgr: np.ndarray, options: AnalysisOptions) -> tuple[list[Face], int | None]:
+    """Detect at most `options.max_faces` faces (the best scores); say when more were there."""
+    limit = options.max_faces
+    faces = detector.detect(image_bgr, options.score_threshold, options.nms_threshold, None if limit is None else limit + 1)
+    if limit is None or len(faces) <= limit:
+        return faces, None
+    best = sorted(faces, key=lambda face: -face.score)[:limit]
+    return sort_faces(best), limit
 
 
 def _ms_since(started: float) -> float:

@@ -6,6 +6,7 @@ entry (its id, or its position when the id itself is missing) and the field.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -296,7 +297,20 @@ class Manifest:
         return ids
 
 
-DEFAULT_MANIFEST_PATH = Path(__file__).resolve().parent.parent / "weights_manifest.yaml"
+def _default_manifest_path() -> Path:
+    """The repository's manifest in a checkout; in an installed FaceKit, the copy pip put in <prefix>/share/facekit."""
+    checkout = Path(__file__).resolve().parent.parent / "weights_manifest.yaml"
+    if checkout.is_file():
+        return checkout
+    try:
+        files = importlib.metadata.files("facekit") or []
+    except importlib.metadata.PackageNotFoundError:
+        return checkout
+    installed = next((f for f in files if f.name == "weights_manifest.yaml"), None)
+    return Path(str(installed.locate())).resolve() if installed is not None else checkout
+
+
+DEFAULT_MANIFEST_PATH = _default_manifest_path()
 
 
 def load_manifest(path: str | Path = DEFAULT_MANIFEST_PATH) -> Manifest:

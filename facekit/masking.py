@@ -142,6 +142,17 @@ class FaceMasker:
             return f"{text} (occlusion from skin colour, no parser)"
         return text
 
+    def warnings(self, faces: list[Face]) -> list[str]:
+        """What could not be drawn as asked: area / skin-colour occlusion masks need 68 landmarks."""
+        needs_points = "area" in self.types or ("occlusion" in self.types and self.parser is None)
+        missing = [face.index for face in faces if face.landmarks_68 is None]
+        if not needs_points or not missing:
+            return []
+        return [
+            f"Face(s) {', '.join(map(str, missing))} have no 68 landmarks, so their {self.label} mask used the box only "
+            "(pick a 68-point landmark model, or a face parser for region/occlusion masks)."
+        ]
+
     def parse(self, image_bgr: np.ndarray, face: Face) -> FaceParse | None:
         """The face's class map when a parser is loaded."""
         if self.parser is None:

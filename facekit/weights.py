@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import shutil
 import time
 import zipfile
@@ -38,7 +39,15 @@ from facekit.manifest import Manifest, ModelEntry
 #: progress(label, bytes_done, bytes_total or None)
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+def _default_models_dir() -> Path:
+    """`<repo>/models` in a checkout; for an installed FaceKit, ~/.cache/facekit/models (or $XDG_CACHE_HOME/facekit/models)."""
+    checkout = Path(__file__).resolve().parent.parent / "models"
+    if checkout.is_dir():
+        return checkout
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facekit" / "models"
+
+
+DEFAULT_MODELS_DIR = _default_models_dir()
 _CHUNK_BYTES = 1 << 20
 _STREAM_CHUNK_BYTES = 64 * 1024  # small, so little is lost when a connection drops
 

@@ -59,7 +59,10 @@ def test_analyze_endpoint_and_bad_upload(running_app, tmp_path) -> None:
     )
     faces = report["images"][0]["faces"]
     assert len(faces) == 6 and all(face["pose"] is not None for face in faces)
-    assert len(matrix["data"]) == 6
+    assert len(matrix["data"]) == 15 and len(matrix["headers"]) == 4  # every pair of six faces, four columns
+    assert matrix["headers"][2] == "distance (lower = more alike)"
+    scores = [row[2] for row in matrix["data"]]
+    assert scores == sorted(scores)  # closest pairs first
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     with pytest.raises(Exception, match="not an image format FaceKit can read"):

@@ -22,6 +22,8 @@ CHROMIUM_FLAGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
 
+APP_MAX_FACES = 8
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (tools/setup_tests.sh installs it as root)")
 
 
@@ -32,7 +34,7 @@ def app_url(tmp_path_factory) -> Iterator[str]:
     from app import build_demo
 
     engine = Engine(EngineConfig(models_dir=base / "models", offline=True))
-    demo = build_demo(engine)
+    demo = build_demo(engine, max_faces=APP_MAX_FACES)
     _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
         yield url
@@ -65,7 +67,30 @@ def open_tab(page, name: str) -> None:
 
 
 def upload(page, elem_id: str, image_name: str) -> None:
-    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(insightface_image(image_name)))
+    upload_file(page, elem_id, insightface_image(image_name))
+
+
+def upload_file(page, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+
+
+def toast_text(page) -> str:
+    """The text of the toasts shown now (warnings and errors), once one is there."""
+    page.locator("[data-testid=toast-body]").first.wait_for(state="visible")
+    return page.locator(".toast-wrap").inner_text()
+
+
+def close_toasts(page) -> None:
+    for close in page.locator("[data-testid=toast-close]").all():
+        close.click()
+
+
+def shown_width(page, elem_id: str, width: int) -> None:
+    """Wait until the upload box shows an image `width` px wide (decoded and loaded, not a broken icon)."""
+    page.wait_for_function(
+        "([id, width]) => [...document.querySelectorAll(`#${id} img`)].some(img => img.complete && img.naturalWidth === width)",
+        arg=[elem_id, width],
+    )
 
 
 def test_restore_tab_in_the_browser(page, tmp_path_factory) -> None:
@@ -126,3 +151,77 @@ def test_models_tab_in_the_browser(page, tmp_path_factory) -> None:
     table.wait_for(state="visible")
     assert "yunet_2023mar" in table.inner_text()
     page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "models.png"), full_page=True)
+
+
+# ----------------------------------------------------------------- issue 16: what a newcomer met
+
+
+def test_analyze_at_the_lowest_threshold_stays_usable(page) -> None:
+    """0.05 used to give ~480 faces, a 478-column table and a crashed tab; now capped with a warning."""
+    open_tab(page, "Analyze")
+    upload(page, "analyze-image", "t1.jpg")
+    number = page.locator("#analyze-threshold input[type=number]")
+    number.fill("0.05")
+    number.press("Enter")
+    page.locator("#analyze-run").click()
+    assert f"More than {APP_MAX_FACES} faces were found" in toast_text(page)
+    page.locator("#analyze-result img").first.wait_for(state="visible")
+    rows = page.locator("#analyze-pairs tbody tr")
+    assert 0 < rows.count() <= 30
+    table = page.locator("#analyze-pairs").bounding_box()
+    assert table is not None and table["x"] + table["width"] <= 1400  # the pair table fits the page
+    close_toasts(page)
+    number.fill("0.5")
+    number.press("Enter")
+
+
+def test_uploads_browsers_cannot_show_are_previewed_as_decoded(page, tmp_path) -> None:
+    """PPM, TIFF, 16-bit, CMYK and HEIC uploads used to show a broken-image icon in a collapsed box."""
+    import numpy as np
+    import pillow_heif
+    from PIL import Image
+
+    photo = Image.open(insightface_image("t1.jpg")).convert("RGB").resize((320, 221))
+    files = {"photo.ppm": photo, "photo.tiff": photo, "photo_cmyk.tiff": photo.convert("CMYK")}
+    sixteen = Image.fromarray(np.asarray(photo.convert("L"), dtype=np.uint16) * 257)
+    files["photo_16bit.png"] = sixteen
+    for name, picture in files.items():
+        picture.save(tmp_path / name)
+    pillow_heif.from_pillow(photo).save(tmp_path / "photo.heic")
+    open_tab(page, "Analyze")
+    for name in [*files, "photo.heic"]:
+        upload_file(page, "analyze-second", tmp_path / name)
+        shown_width(page, "analyze-second", 320)
+        box = page.locator("#analyze-second").bounding_box()
+        assert box is not None and box["height"] > 150, name  # not collapsed to a strip
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    upload_file(page, "analyze-second", broken)
+    assert "not an image format FaceKit can read" in toast_text(page)
+    close_toasts(page)
+
+
+def test_analyze_draws_both_photos_and_opens_the_json(page) -> None:
+    open_tab(page, "Analyze")
+    upload(page, "analyze-image", "t1.jpg")
+    upload(page, "analyze-second", "Tom_Hanks_54745.png")
+    page.locator("#analyze-run").click()
+    page.wait_for_function("() => document.querySelectorAll('#analyze-result img').length === 2")
+    widths = page.locator("#analyze-result img").evaluate_all("imgs => imgs.map(img => img.naturalWidth)")
+    assert sorted(widths) == [112, 1280]
+    json_text = page.locator("#analyze-json").inner_text()
+    assert '"landmarks_5"' in json_text and '"second"' in json_text  # expanded, both photos
+
+
+def test_no_face_is_said_plainly(page, tmp_path) -> None:
+    """Restoring a face-less photo used to return it unchanged, labelled as AI-edited, with an empty table."""
+    from PIL import Image
+
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (320, 240), (180, 180, 180)).save(blank)
+    open_tab(page, "Restore")
+    upload_file(page, "restore-image", blank)
+    page.locator("#restore-run").click()
+    assert "No face was found" in toast_text(page)
+    assert page.locator("#restore-result img").count() == 0
+    close_toasts(page)

@@ -26,11 +26,12 @@ from test_geometric import MeshScene, face_from_landmarks
 from conftest import insightface_image
 from facekit.commands import frontalize as frontalize_command
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import FaceKitError, NoFaceError
 from facekit.face.align import template_points
 from facekit.imageio import decode_image
 from facekit.processors.frontalize import (
     FrontalizeOptions,
+    analyse_and_frontalize,
     frontalize_faces,
     frontalize_image,
     load_frontalizer,
@@ -112,13 +113,15 @@ def test_too_turned_face_gets_a_message_not_an_image(engine) -> None:
 
 def test_too_small_faces_get_a_message(engine) -> None:
     small = cv2.resize(decode_image(T1), None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
-    result = frontalize_image(engine, small)
-    assert result.faces, "dlib HOG finds the ~26 px faces of a quarter-size t1.jpg"
-    for report in result.faces:
+    run = analyse_and_frontalize(engine, small)
+    assert run.reports, "dlib HOG finds the ~26 px faces of a quarter-size t1.jpg"
+    for report in run.reports:
         assert report.status == "skipped"
         assert "px wide, below the 40 px minimum" in report.message
-    assert result.extra_images == {}
-    assert np.array_equal(result.image, small)
+    assert run.frontal == []
+    # the job refuses rather than hand back the untouched photo as a result
+    with pytest.raises(NoFaceError, match="No face could be frontalized: .*below the 40 px minimum"):
+        frontalize_image(engine, small)
 
 
 def test_refine_runs_a_restorer_on_the_frontal_crop(engine) -> None:

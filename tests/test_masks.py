@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 from onnx import helper, numpy_helper
-from skimage.metrics import peak_signal_noise_ratio
 
 from facekit.adapters.inswapper import SwapSource, SwapTarget
 from facekit.adapters.mesh import MeshSwapper
@@ -212,20 +211,21 @@ def test_mesh_swap_carries_no_hat_brim_from_the_source(engine, t1, t1_faces) -> 
 
 
 # ------------------------------------------------------------------ offline occlusion estimate
-def degraded(image: np.ndarray) -> np.ndarray:
-    small = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
-
-
 def test_offline_occlusion_costs_under_0_3_db_without_occluders(engine, t1, t1_faces) -> None:
-    blurred = degraded(t1)
-    scores = {}
-    for types in (("box", "area"), ("box", "area", "occlusion")):
-        options = RestoreOptions(model="classic", blend=1.0, identity=False, mask=MaskOptions(types=types))
-        restored, _, used = restore_faces(engine, blurred, t1_faces, options)
-        scores[types] = peak_signal_noise_ratio(t1, restored)
-    assert used["mask"].endswith("box+area+occlusion (occlusion from skin colour, no parser)")
-    assert abs(scores[("box", "area")] - scores[("box", "area", "occlusion")]) < 0.3, scores
+    from facekit.metrics import degrade, face_box_metrics
+
+    # Face-box PSNR against the clean photo, classic restore: measured blur 30.340 vs 30.336 dB, noise 30.081 vs 30.081
+    # (also jpeg 31.759 = 31.759, down4 29.830 vs 29.832; Tom_Hanks_54745.png: equal to 0.001 dB in all four).
+    for kind in ("blur", "noise"):
+        damaged = degrade(t1, kind)
+        scores = {}
+        for types in (("box", "area"), ("box", "area", "occlusion")):
+            options = RestoreOptions(model="classic", blend=1.0, identity=False, mask=MaskOptions(types=types))
+            restored, _, used = restore_faces(engine, damaged, t1_faces, options)
+            scores[types] = face_box_metrics(t1, restored, t1_faces)[0]
+        assert used["mask"].endswith("box+area+occlusion (occlusion from skin colour, no parser)")
+        assert scores[("box", "area")] > face_box_metrics(t1, damaged, t1_faces)[0] + 0.5  # the restore did something
+        assert abs(scores[("box", "area")] - scores[("box", "area", "occlusion")]) < 0.3, (kind, scores)
 
 
 def test_offline_occlusion_keeps_most_of_a_hand(engine, models, t1, t1_faces) -> None:
@@ -236,7 +236,7 @@ def test_offline_occlusion_keeps_most_of_a_hand(engine, models, t1, t1_faces) ->
         options = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=mask)
         restored, _, _ = restore_faces(engine, covered, [face], options)
         kept.append(float((restored[hand] == covered[hand]).all(axis=1).mean()))
-    assert np.mean(kept) > 0.8, kept
+    assert np.mean(kept) > 0.8, kept  # measured 1.0, 0.981, 1.0, 0.967, 0.965, 0.988 of each hand pixel-identical
 
 
 # ------------------------------------------------------------------ CLI
@@ -317,3 +317,17 @@ def test_seam_does_not_grow_against_the_masks_main_shipped(engine, t1, t1_faces,
     # restore: the old box 115.8 / 3.93e6 / 28.6 dB, the new box+area 206.8 / 2.36e6 / 68.9 dB (a narrower border: more
     # energy per border pixel, less in all, and the background kept)
     assert totals[("box", "area")][1] < totals[("box",)][1] and totals[("box", "area")][2] > totals[("box",)][2] + 20
+
+
+def test_a_face_without_68_points_gets_the_box_and_a_warning(engine) -> None:
+    from facekit.masking import FaceMasker
+
+    face = Face(box=np.array([10, 10, 60, 60], np.float32), score=1.0, landmarks_5=np.zeros((5, 2), np.float32), index=3)
+    masker = FaceMasker(MaskOptions(), ("box", "area"))
+    mask = masker.crop_mask(np.zeros((100, 100, 3), np.uint8), face, np.eye(2, 3), (64, 64))
+    box_only = FaceMasker(MaskOptions(), ("box",)).crop_mask(np.zeros((100, 100, 3), np.uint8), face, np.eye(2, 3), (64, 64))
+    np.testing.assert_allclose(mask, box_only)
+    assert masker.warnings([face]) == [
+        "Face(s) 3 have no 68 landmarks, so their box+area mask used the box only "
+        "(pick a 68-point landmark model, or a face parser for region/occlusion masks)."
+    ]

@@ -16,7 +16,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from facekit.analysis import FaceAnalyser
 from facekit.commands.restore import register
 from facekit.engine import Engine
-from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError
+from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError, NoFaceError
 from facekit.face.types import Face
 from facekit.masking import MaskOptions
 from facekit.processors.restore import RestoreOptions, load_restorer, paste_order, restore_faces, restore_image
@@ -156,11 +156,11 @@ def test_upscale_restores_faces_at_the_larger_size(engine, models, t1) -> None:
     assert len(result.faces) == 2 and result.faces[0].box[2] > 2 * 150  # boxes are in the upscaled image
 
 
-def test_image_without_faces_comes_back_with_a_warning(engine) -> None:
+def test_image_without_faces_is_refused(engine) -> None:
+    """One rule for every job: no face found is an error, never the untouched image labelled as restored."""
     grey = np.full((120, 160, 3), 128, np.uint8)
-    result = restore_image(engine, grey, RestoreOptions(model="classic"))
-    assert np.array_equal(result.image, grey) and result.faces == []
-    assert "No face" in result.warnings[0]
+    with pytest.raises(NoFaceError, match="No face was found"):
+        restore_image(engine, grey, RestoreOptions(model="classic"))
 
 
 def cli(engine: Engine, *argv: str) -> int:

@@ -332,9 +332,7 @@ def test_restore_touches_the_swapped_faces_only(engine, t1, tom, tmp_path) -> No
     assert "identity_distance" in result.face_dicts()[0]["restore"]
     plain = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), identity=False))
     x1, y1, x2, y2 = (int(v) for v in result.faces[0].box)
-    difference = np.abs(result.image[y1:y2, x1:x2].astype(int) - plain.image[y1:y2, x1:x2].astype(int)).mean()
-    repairs = result.face_dicts()[0]["restore"]["repairs"]["repairs"]  # classic repairs only the damage it measures
-    assert (difference > 0.3) if repairs != ["none needed"] else (difference == 0.0), (repairs, difference)
+    assert np.abs(result.image[y1:y2, x1:x2].astype(int) - plain.image[y1:y2, x1:x2].astype(int)).mean() > 0.3  # restored
     changed = np.any(result.image != t1, axis=2)
     for other in FaceAnalyser(engine).analyze(t1).faces:
         if other.index != 1:

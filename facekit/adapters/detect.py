@@ -49,9 +49,7 @@ def select_faces(
     `boxes` is Nx4 (x1, y1, x2, y2), `scores` N, `landmarks_5` Nx5x2 and the
     optional `landmarks_68` Nx68x2, all in image coordinates.
     """
-    keep = _nms(boxes, scores, score_threshold, nms_threshold)
-    if max_faces is not None:
-        keep = keep[: max(0, max_faces)]
+    keep = kept_indices(boxes, scores, score_threshold, nms_threshold, max_faces)
     faces = [
         Face(
             box=boxes[i].astype(np.float32),
@@ -64,11 +62,50 @@ def select_faces(
     return sort_faces(faces)
 
 
+def kept_indices(
+    boxes: np.ndarray, scores: np.ndarray, score_threshold: float, nms_threshold: float, max_faces: int | None
+) -> list[int]:
+    """Which boxes survive the threshold, overlap suppression and the cap, highest score first.
+
+    Detectors whose landmarks are costly (dlib's 68 points) call this first and compute points only for these.
+    """
+    keep = _drop_nested(boxes, _nms(boxes, scores, score_threshold, nms_threshold))
+    return keep if max_faces is None else keep[: max(0, max_faces)]
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, nms_threshold: float) -> list[int]:
     """Indices kept by OpenCV's NMS, highest score first."""
     if len(boxes) == 0:
         return []
     xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float32)
-    kept = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), float(score_threshold), float(nms_threshold))
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), scores.astype(np.float32).tolist(), float(score_threshold), float(nms_threshold))
     order = np.asarray(kept, dtype=np.int64).reshape(-1)
     return sorted(order.tolist(), key=lambda i: -float(scores[i]))
+
+
+#: a box that lies this much inside a higher-scoring kept box is the same face (a part of it), not another one
+NESTED_FRACTION = 0.6
+
+
+def _drop_nested(boxes: np.ndarray, order: list[int]) -> list[int]:
+    """Drop boxes mostly inside a better one (`order` is highest score first).
+
+    IoU alone keeps a small box inside a large one (their IoU is small), so at
+    low thresholds every face came back with several windows on its parts.
+    """
+    if not order:
+        return []
+    ranked = boxes[order].astype(np.float64)
+    areas = np.maximum(ranked[:, 2] - ranked[:, 0], 0) * np.maximum(ranked[:, 3] - ranked[:, 1], 0)
+    kept: list[int] = []
+    for position in range(len(order)):
+        if kept:
+            others = ranked[kept]
+            width = np.minimum(ranked[position, 2], others[:, 2]) - np.maximum(ranked[position, 0], others[:, 0])
+            height = np.minimum(ranked[position, 3], others[:, 3]) - np.maximum(ranked[position, 1], others[:, 1])
+            overlap = np.clip(width, 0, None) * np.clip(height, 0, None)
+            smaller = np.maximum(np.minimum(areas[position], areas[kept]), 1e-9)
+            if np.any(overlap / smaller >= NESTED_FRACTION):
+                continue
+        kept.append(position)
+    return [order[position] for position in kept]

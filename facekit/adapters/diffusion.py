@@ -184,12 +184,12 @@ class EpsModel:
         images = [arg for arg in inputs if len(arg.shape) == 4]
         steps = [arg for arg in inputs if len(arg.shape) == 1]
         if len(inputs) != 2 or len(images) != 1 or len(steps) != 1:
-            raise checks.mismatch(self._session, self._label, wanted)  # type: ignore[arg-type]
+            raise checks.mismatch(self._session, self._label, wanted)
         image, step = images[0], steps[0]
         if names and (image.name, step.name) != tuple(names[:2]):
-            raise checks.mismatch(self._session, self._label, f"inputs named {', '.join(names[:2])}")  # type: ignore[arg-type]
+            raise checks.mismatch(self._session, self._label, f"inputs named {', '.join(names[:2])}")
         if checks.is_fixed(image.shape[1]) and image.shape[1] != 3:
-            raise checks.mismatch(self._session, self._label, wanted)  # type: ignore[arg-type]
+            raise checks.mismatch(self._session, self._label, wanted)
         height, width = image.shape[2], image.shape[3]
         size = (height, width) if checks.is_fixed(height) and checks.is_fixed(width) else None
         return image.name, step.name, size
@@ -199,7 +199,7 @@ class EpsModel:
         chosen = next((arg for arg in outputs if arg.name == names[0]), None) if names else (outputs[0] if outputs else None)
         channels = chosen.shape[1] if chosen is not None and len(chosen.shape) == 4 else 0
         if chosen is None or len(chosen.shape) != 4 or (checks.is_fixed(channels) and channels < 3):
-            raise checks.mismatch(self._session, self._label, "an output [B,C>=3,H,W] whose channels 0-2 are eps")  # type: ignore[arg-type]
+            raise checks.mismatch(self._session, self._label, "an output [B,C>=3,H,W] whose channels 0-2 are eps")
         return chosen.name
 
 

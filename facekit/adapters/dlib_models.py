@@ -13,7 +13,7 @@ import cv2
 import dlib
 import numpy as np
 
-from facekit.adapters.detect import check_bgr_image, select_faces
+from facekit.adapters.detect import check_bgr_image, kept_indices, select_faces
 from facekit.adapters.face_check import FaceChecker, face_window
 from facekit.errors import ModelLoadError
 from facekit.face.align import landmarks_5_from_68
@@ -69,6 +69,9 @@ def dlib_rectangle_for(face: Face) -> dlib.rectangle:
 def shape_points(shape: dlib.full_object_detection) -> np.ndarray:
     """The points of a dlib shape as an Nx2 float32 array."""
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+
+
+_CANDIDATES_PER_FACE = 4  # boxes checked per face asked for (max_faces), best scores first
 
 
 class DlibHogDetector:
@@ -141,6 +144,12 @@ class DlibHogDetector:
             return []
         boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], dtype=np.float32) / scale
         scores = 1.0 / (1.0 + np.exp(-np.asarray(margins, dtype=np.float32)))
+        # landmarks (and checks) only for the boxes that survive suppression; a few more than the cap, as checks drop some
+        candidates = None if max_faces is None else max_faces * _CANDIDATES_PER_FACE
+        keep = kept_indices(boxes, scores, lowest, nms_threshold, candidates)
+        if not keep:
+            return []
+        boxes, scores = boxes[keep], scores[keep]
         points_68 = np.stack([self._points_68(rgb, box) for box in boxes])
         if self.checker is None:
             lowest = score_threshold

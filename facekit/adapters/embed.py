@@ -128,7 +128,7 @@ class ArcFaceEmbedder:
         label = checks.model_label(session, name)
         self._input_name, _ = checks.image_input(session, label, size=(size, size))
         self._output_name, width = checks.single_output(session, label)
-        self._width = width if checks.is_fixed(width) else 0
+        self._width = width if isinstance(width, int) and width > 0 else 0
         batch = session.get_inputs()[0].shape[0]
         self._batch = batch if checks.is_fixed(batch) else None
         self._session = session

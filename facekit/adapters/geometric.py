@@ -177,7 +177,7 @@ def delaunay(points: np.ndarray, size: int) -> np.ndarray:
     subdivision = cv2.Subdiv2D((-1, -1, size + 2, size + 2))
     for x, y in points:
         subdivision.insert((float(x), float(y)))
-    corners = subdivision.getTriangleList().reshape(-1, 3, 2)
+    corners = np.asarray(subdivision.getTriangleList()).reshape(-1, 3, 2)
     inside = np.all((corners >= -1) & (corners <= size + 1), axis=(1, 2))  # drop the outer virtual vertices
     distances = np.linalg.norm(corners[inside][:, :, None, :] - points[None, None, :, :], axis=3)
     return np.argmin(distances, axis=2).astype(np.intp)

@@ -180,7 +180,7 @@ class InSwapper:
         if crop_bgr.shape != (self.size, self.size, 3):
             raise ValueError(f"expected a {self.size}x{self.size} BGR crop, got {crop_bgr.shape}")
         pixels = (crop_bgr[..., ::-1].astype(np.float32) - self._mean) / self._std
-        blob = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]).astype(self._target_type)
+        blob: np.ndarray = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]).astype(self._target_type)
         feeds = {self._target_name: blob, self._source_name: np.asarray(latent).astype(self._source_type)}
         output = self._session.run([self._output_name], feeds)[0]
         rgb = np.asarray(output, dtype=np.float32)[0].transpose(1, 2, 0)

@@ -159,7 +159,7 @@ class GfpganRestorer:
 
     def restore(self, crop_bgr: np.ndarray, fidelity: float = 0.5) -> np.ndarray:
         check_crop(crop_bgr)
-        blob = self._coding.encode(self._fit(crop_bgr, self.size)).astype(self._signature.image_dtype, copy=False)
+        blob: np.ndarray = self._coding.encode(self._fit(crop_bgr, self.size)).astype(self._signature.image_dtype, copy=False)
         feed = {self._signature.image_input: blob}
         feed.update(self._extra_inputs(fidelity))
         output = self._session.run([self._signature.output], feed)[0]

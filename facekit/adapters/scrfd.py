@@ -4,6 +4,11 @@ Decoding is InsightFace's own (`insightface.model_zoo.scrfd.SCRFD.forward`:
 RGB, (x-127.5)/128, distance-times-stride boxes and keypoints); this module
 letterboxes the image to the model's input (640 by default), runs that
 decoder, scales the results back to the image and applies FaceKit's NMS.
+
+Colour order: SCRFD is fed RGB, as InsightFace's own decoder does
+(`swapRB=True`). FaceFusion feeds it BGR; FaceKit keeps InsightFace's
+convention on purpose (issue 17.5), so boxes and points can differ slightly
+from FaceFusion's on the same photo.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class SimSwapper:
         if crop_bgr.shape != (self.size, self.size, 3):
             raise ValueError(f"expected a {self.size}x{self.size} BGR crop, got {crop_bgr.shape}")
         pixels = (crop_bgr[..., ::-1].astype(np.float32) - self._mean) / self._std
-        blob = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]).astype(self._target_type)
+        blob: np.ndarray = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]).astype(self._target_type)
         output = self._session.run([self._output_name], {self._target_name: blob, self._source_name: latent.astype(self._source_type)})[0]
         rgb = np.asarray(output, dtype=np.float32)[0].transpose(1, 2, 0) * self._std + self._mean
         return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)[..., ::-1].copy()

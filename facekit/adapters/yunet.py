@@ -3,7 +3,8 @@
 Conventions (the same as OpenCV's `cv2.FaceDetectorYN`): input is the raw BGR
 image as float 0..255; for each stride 8/16/32 there is one anchor per cell
 with outputs `cls_<s>`, `obj_<s>`, `bbox_<s>` (dx, dy, log w, log h) and
-`kps_<s>` (5 points as cell offsets); score = sqrt(cls * obj).
+`kps_<s>` (5 points as cell offsets); score = sqrt(cls * obj), exactly as
+OpenCV's `FaceDetectorYN` computes it (kept as is, issue 17.5).
 The 5 points come out as image-left eye, image-right eye, nose tip,
 image-left mouth corner, image-right mouth corner, which is FaceKit's order.
 """

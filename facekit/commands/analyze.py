@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from facekit import __version__
-from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
+from facekit.analysis import DEFAULT_MAX_FACES, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
@@ -26,7 +26,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     analyze.add_argument("--embedder", help="embed model id for --similarity (default: best ready)")
     analyze.add_argument("--embedder-file", help="your own ArcFace-style ONNX recogniser (112x112 input) for --similarity")
     analyze.add_argument("--score-threshold", type=float, default=0.5, help="minimum detection score, 0..1 (default 0.5)")
-    analyze.add_argument("--max-faces", type=int, help="keep at most this many faces per image (highest scores)")
+    analyze.add_argument(
+        "--max-faces", type=int, default=DEFAULT_MAX_FACES,
+        help=f"keep at most this many faces per image, the highest scores (default {DEFAULT_MAX_FACES}; a note says when capped)",
+    )
     analyze.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     analyze.add_argument("--json", action="store_true", help="one JSON object per image (then the similarity object)")
     analyze.add_argument("--similarity", action="store_true", help="pairwise identity scores between all faces")
@@ -87,6 +90,7 @@ def describe_analysis(item: AnalysedImage) -> str:
         pose = face.pose
         pose_text = f" yaw {pose.yaw:+.1f} pitch {pose.pitch:+.1f} roll {pose.roll:+.1f}" if pose else ""
         lines.append(f"  #{face.index} box ({x1},{y1})-({x2},{y2}) score {face.score:.2f}{pose_text}")
+    lines.extend(f"  note: {note}" for note in analysis.notes)
     return "\n".join(lines)
 
 

@@ -133,6 +133,9 @@ def paste_back(
 ) -> np.ndarray:
     """Blend `crop` back into a copy of `image` through `mask` (float 0..1, crop-sized).
 
+    The blended pixels are rounded to the nearest grey level (FaceFusion
+    truncates, a -0.085 level bias on average; FaceKit keeps rounding, issue 17.5).
+
     Only the bounding box of the warped crop is touched; pixels where the mask
     is 0 keep their exact original values.
     """

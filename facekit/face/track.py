@@ -124,7 +124,7 @@ class Track:
     last_frame: int
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # box change per frame
     embedding: np.ndarray | None = None  # running mean of the normalised embeddings seen
-    hits: int = 1
+    hits: int = 1  # frames in which the face was detected or followed
     misses: int = 0
 
     def predicted_box(self, frame: int) -> np.ndarray:

@@ -52,6 +52,7 @@ def analysis_record(item: AnalysedImage) -> dict[str, object]:
         "models": analysis.models,
         "timings_ms": analysis.timings_ms,
         "faces": [face_record(face) for face in analysis.faces],
+        "notes": analysis.notes,
     }
 
 

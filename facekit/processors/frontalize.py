@@ -23,7 +23,7 @@ import numpy as np
 from facekit.adapters.base import Frontalizer, FrontalResult, Restorer
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import FaceKitError, NoFaceError
 from facekit.face.align import estimate_affine, paste_back, template_points, warp
 from facekit.face.mask import box_mask
 from facekit.face.pose import estimate_pose
@@ -64,6 +64,7 @@ class FrontalizeOptions:
     min_face_px: float = DEFAULT_MIN_FACE_PX
     embedder: EmbedderChoice = EmbedderChoice()
     measure: bool = True  # re-detect the output and score pose, identity and symmetry
+    analysis: AnalysisOptions = AnalysisOptions()  # detection on the input (threshold, face cap)
     mask: MaskOptions = MaskOptions()  # what the symmetric fill may mirror: the face's own pixels (parser, else skin colour)
 
     def __post_init__(self) -> None:
@@ -296,10 +297,11 @@ def analyse_and_frontalize(
     """Detect, select and frontalize; the run keeps each face's aligned input crop (for sheets)."""
     analyser = FaceAnalyser(engine)
     progress(0.0, "detecting faces")
-    analysis = analyser.analyze(image_bgr, AnalysisOptions())
+    analysis = analyser.analyze(image_bgr, options.analysis)
     faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
     run = frontalize_faces(engine, image_bgr, faces, options, progress)
     run.models = {**analysis.models, **run.models}
+    run.warnings[:0] = analysis.notes
     return run
 
 
@@ -311,12 +313,14 @@ def frontalize_image(
 ) -> JobResult:
     """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
 
-    The result's main image is a sheet of (aligned input | frontal) rows, or
-    the input itself when no face could be frontalized (the report says why).
+    The result's main image is a sheet of (aligned input | frontal) rows. When
+    no face could be frontalized, NoFaceError says why for each face.
     """
     started = time.perf_counter()
     run = analyse_and_frontalize(engine, image_bgr, options, progress)
-    sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal]) if run.frontal else image_bgr.copy()
+    if not run.frontal:
+        raise NoFaceError(f"No face could be frontalized: {' '.join(run.warnings)}", "Use a photo with a less turned, larger face.")
+    sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal])
     return JobResult(
         image=sheet,
         faces=run.reports,

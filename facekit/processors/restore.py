@@ -208,28 +208,28 @@ def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgres
 
 
 def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions, progress: JobProgress = no_progress) -> JobResult:
-    """Analyse, select faces, (upscale,) restore them; an image without faces comes back (upscaled) with a warning."""
+    """Analyse, select faces, (upscale,) restore them.
+
+    An image without a face raises NoFaceError, as every job does: an untouched
+    image is never handed back as a restored (AI-edited) result.
+    """
     started = time.perf_counter()
     analyser = FaceAnalyser(engine)
     analysis = analyser.analyze(image_bgr, options.analysis)
     progress(0.05, f"found {len(analysis.faces)} face(s)")
-    warnings: list[str] = []
-    if analysis.faces:
-        faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
-    else:
-        faces = []
-        warnings.append("No face was found; the image is returned without face restoration.")
+    warnings: list[str] = analysis.notes
+    faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)  # no face: NoFaceError
     image = image_bgr
     models = dict(analysis.models)
     if options.upscale > 1.0:
         image = upscale_image(image_bgr, options.upscale, options.upscale_method)
         faces = [scaled_face(face, options.upscale) for face in faces]
         models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
-    reports: list[RestoreFaceReport] = []
-    if faces:
-        image, reports, used = restore_faces(engine, image, faces, options, _tail(progress, 0.05))
-        models.update(used)
-        warnings.extend(_identity_warnings(reports))
+    reports: list[RestoreFaceReport]
+    image, reports, used = restore_faces(engine, image, faces, options, _tail(progress, 0.05))
+    models.update(used)
+    warnings.extend(_identity_warnings(reports))
+    warnings.extend(load_masker(engine, options.mask).warnings(faces))
     progress(1.0, "done")
     return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
 

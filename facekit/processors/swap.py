@@ -350,7 +350,9 @@ def swap_prepared(
         models["identity_embedder"] = scorer.label
     for report in faces:
         report.restore = restore_reports.get(report.index)
-    warnings = list(prepared.warnings) + ([report_warning] if report_warning else [])
+    warnings = analysis.notes + list(prepared.warnings) + ([report_warning] if report_warning else [])
+    if prepared.masker is not None:
+        warnings.extend(prepared.masker.warnings([face for _, face in pairs]))
     if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
         warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
     progress(1.0, "done")

@@ -166,8 +166,7 @@ class FaceFinder:
     def find(self, frame: Frame) -> list[tuple[int, Face]]:
         started = time.perf_counter()
         if frame.index % self.options.detect_every == 0:
-            raw = self._detect(frame)
-            self.timings["detect"] += time.perf_counter() - started
+            raw = self._detect(frame)  # times its own detect and track parts
         else:
             raw = self._follow(frame)
             self.timings["track"] += time.perf_counter() - started
@@ -178,7 +177,9 @@ class FaceFinder:
         return faces
 
     def _detect(self, frame: Frame) -> list[tuple[int, Face]]:
+        started = time.perf_counter()
         analysis = self.analyser.analyze(frame.image, self.options.analysis)
+        self.timings["detect"] += time.perf_counter() - started
         self.models.update(analysis.models)
         faces = [face for face in analysis.faces if face.landmarks_68 is not None]
         started = time.perf_counter()
@@ -199,14 +200,15 @@ class FaceFinder:
         """Whether boxes alone may link wrongly, so identity embeddings are worth their cost this frame.
 
         A face appeared, went missing or is missing an embedding (needed for a
-        reference-photo selection), or two faces are close enough to swap places.
+        reference-photo selection), or two faces' boxes touch (they may be
+        crossing); separate faces are kept apart by their predicted boxes.
         """
         live = self.tracker.live
         if len(faces) != len(live) or any(track.misses for track in live):
             return True
         if self.always_embed and any(track.embedding is None for track in live):
             return True
-        grown = [_grown(face.box, 1.5) for face in faces]
+        grown = [_grown(face.box, 1.1) for face in faces]
         return any(box_iou(a, b) > 0 for i, a in enumerate(grown) for b in grown[i + 1 :])
 
     def _follow(self, frame: Frame) -> list[tuple[int, Face]]:
@@ -354,7 +356,7 @@ class VideoJob:
         for track in finder.tracker.all_tracks():
             scores = [float(s["score"]) for s in samples.get(track.id, [])]  # type: ignore[arg-type]
             tracks.append({
-                "id": track.id, "first_frame": track.first_frame, "last_frame": track.last_frame, "detections": track.hits,
+                "id": track.id, "first_frame": track.first_frame, "last_frame": track.last_frame, "frames": track.hits,
                 "selected": track.id in chooser.chosen, "identity": samples.get(track.id, []),
                 "identity_mean": round(float(np.mean(scores)), 4) if scores else None,
             })  # fmt: skip
