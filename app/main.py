@@ -16,6 +16,7 @@ from app.video_tab import build_video_tab
 from facekit import __version__
 from facekit.analysis import DEFAULT_MAX_FACES
 from facekit.engine import Engine
+from facekit.processors.restore import DEFAULT_MAX_OUTPUT_PIXELS, HOSTED_MAX_OUTPUT_PIXELS
 
 HOSTED_REQUESTS_PER_MINUTE = 30  # uploads + job submissions per client address (hosted mode)
 UPLOAD_PURGE = (3600, 3600)  # every hour, delete uploads and results older than an hour
@@ -36,7 +37,7 @@ def build_demo(engine: Engine, results: ResultFolder | None = None, hosted: bool
             "Every model, its licence and its status is listed under **Models**."
         )
         with gr.Tabs():
-            build_restore_tab(engine, results, max_faces)
+            build_restore_tab(engine, results, max_faces, HOSTED_MAX_OUTPUT_PIXELS if hosted else DEFAULT_MAX_OUTPUT_PIXELS)
             build_swap_tab(engine, results, label_by_default=hosted, max_faces=max_faces, label_always=hosted)
             build_video_tab(engine, results, hosted=hosted)
             build_frontalize_tab(engine, results, max_faces)

@@ -25,7 +25,7 @@ from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
-from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.processors.restore import DEFAULT_MAX_OUTPUT_PIXELS, RestoreOptions, restore_image
 from facekit.provenance import provenance_metadata
 
 REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder", "seconds"]
@@ -58,7 +58,9 @@ def report_table(faces: Sequence[RestoreFaceReport]) -> dict[str, object]:
     return {"headers": headers, "data": report_rows(faces)}
 
 
-def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
+def build_restore_tab(
+    engine: Engine, results: ResultFolder, max_faces: int, max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS
+) -> None:
     @friendly_errors
     def restore(
         image: Any,
@@ -86,6 +88,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         Returns the before/after pair, the per-face table, the report (models, timings, warnings) and the labelled PNG."""
         photo = image_from_upload(image, "image to restore")
         options = RestoreOptions(
+            max_output_pixels=max_output_pixels,
             model=model or None,
             download_recommended=True,
             fidelity=float(fidelity),
@@ -126,7 +129,9 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
                 with gr.Accordion("Only the faces of one person (optional)", open=False):
                     reference = image_upload("Reference photo of that person", "restore-reference")
-                upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale the whole image")
+                upscale = gr.Slider(
+                    1, 4, value=1, step=0.5, label=f"Upscale the whole image (the result may have up to {max_output_pixels / 1e6:.0f} MP)"
+                )
                 with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False):
                     diffusion_models = model_choices(engine, "diffusion")
                     if not diffusion_models:

@@ -403,3 +403,11 @@ def test_a_job_whose_client_disconnects_is_cancelled(hosted, tmp_path) -> None:
         time.sleep(0.5)
     assert not any(job_set for job_set in hosted.demo._queue.active_jobs)
     assert not list(Path(hosted.results).glob("restored-*.png")), "the cancelled job still wrote its result"
+
+
+def test_hosted_upscale_is_capped_before_working(hosted, tmp_path) -> None:
+    from gradio_client import handle_file
+
+    photo = _save(Image.new("RGB", (1100, 1100), (90, 120, 150)), tmp_path / "square.png", "PNG")
+    with pytest.raises(Exception, match=r"over the limit of 16 MP\. Use an upscale of 3.5 or less"):
+        hosted.client.predict(handle_file(str(photo)), "classic", 0.5, 0.8, "all", 4, api_name="/restore")
