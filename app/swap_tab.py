@@ -19,7 +19,7 @@ from facekit.masking import DEFAULT_BLUR
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
-from facekit.processors.swap import SwapOptions, parse_face_map, swap_image
+from facekit.processors.swap import MAX_SOURCE_PHOTOS, SwapOptions, parse_face_map, swap_image
 from facekit.provenance import add_visible_label, provenance_metadata
 
 REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source", "embedder"]
@@ -79,6 +79,9 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
         sources = [image_from_upload(source, "source photo")]
+        if len(more_sources or []) + 1 > MAX_SOURCE_PHOTOS:  # refused before decoding any of them
+            count = len(more_sources or []) + 1
+            raise gr.Error(f"{count} source photos is more than one identity uses ({MAX_SOURCE_PHOTOS}); upload fewer.")
         sources += [image_from_upload(path, f"extra source photo {number + 1}") for number, path in enumerate(more_sources or [])]
         target_image = image_from_upload(target, "target photo")
         options = SwapOptions(

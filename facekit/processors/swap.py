@@ -53,6 +53,10 @@ from facekit.processors.reports import RestoreFaceReport, SwapFaceReport
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
 
+
+MAX_SOURCE_PHOTOS = 8  # photos averaged into one identity; more add little and cost an analysis each
+
+
 @dataclass(frozen=True)
 class SwapOptions:
     """Everything a swap needs besides the images."""
@@ -150,16 +154,21 @@ def prepare_sources(
         raise FaceKitError("No source photo was given.", "Pass at least one --source IMAGE.")
     if options.face_map and len(sources) > 1:
         raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
+    if len(sources) > MAX_SOURCE_PHOTOS:
+        raise FaceKitError(
+            f"{len(sources)} source photos were given; at most {MAX_SOURCE_PHOTOS} are used for one identity.",
+            "Give the few clearest photos of the person.",
+        )
     labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
     swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
     masker = load_masker(engine, options.mask)
+    warnings: list[str] = []
+    if swapper.embedding_family is None and len(sources) > 1:  # before any analysis: unused photos cost nothing
+        warnings.append(f"{swapper_label} copies one face's look, so it used only {labels[0]}; the other source photos were ignored.")
+        sources, labels = sources[:1], labels[:1]
     analyser = FaceAnalyser(engine)
     photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
-    warnings: list[str] = []
     members_by_key = _identity_members(sources, photo_faces, labels, options)
-    if swapper.embedding_family is None and len(sources) > 1:
-        warnings.append(f"{swapper_label} copies one face's look, so it used only {labels[0]}; the other source photos were ignored.")
-        members_by_key = {key: members[:1] for key, members in members_by_key.items()}
     choice, embedder_label, embedder_family = None, None, None
     if swapper.embedding_family is not None:
         choice, embedder_label, embedder_family = source_embedder(engine, options, swapper)
