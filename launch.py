@@ -15,8 +15,15 @@ from facekit.errors import FaceKitError
 from facekit.weights import ProgressCallback, format_bytes
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-MAX_UPLOAD = "25mb"
+MAX_UPLOAD = "25mb"  # photos; Gradio has one limit for every upload, so the Video tab's cap raises it (see upload_limit)
 DOWNLOAD_CHOICES = ("none", "recommended", "commercial")
+
+
+def upload_limit(hosted: bool) -> str:
+    """Gradio's one upload limit: the Video tab's cap (photos stay limited by FaceKit's decoder, 50 MB and 40 MP)."""
+    from app.video_tab import MAX_UPLOAD_MB
+
+    return f"{max(int(MAX_UPLOAD.removesuffix('mb')), MAX_UPLOAD_MB[hosted])}mb"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --max-faces must be 1 or more.", file=sys.stderr)
         return 2
     demo = build_demo(engine, hosted=args.hosted, max_faces=args.max_faces)
-    demo.launch(server_name=host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD, show_error=False)
+    demo.launch(server_name=host, server_port=args.port, share=args.share, max_file_size=upload_limit(args.hosted), show_error=False)
     return 0
 
 

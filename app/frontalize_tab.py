@@ -59,13 +59,18 @@ def report_table(faces: Sequence[FrontalizeFaceReport]) -> dict[str, object]:
 def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
     @friendly_errors
     def frontalize(
-        image: Any, faces: str = "all", refine: str | None = None, progress: gr.Progress = gr.Progress()
+        image: Any,
+        faces: str = "all",
+        refine: str | None = None,
+        detection_threshold: float = 0.5,
+        progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, Any, dict, Any]:
         """Turn each selected face to look straight at the camera (512x512 FFHQ-aligned crops). faces: 'all' or indexes
         such as '0,2'; refine: a restore model id run on each frontal face, or None. Returns the gallery of frontal
         faces, the per-face table (pose before/after, identity, symmetry), the report and a labelled sheet PNG."""
         photo = image_from_upload(image, "photo")
-        options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None, analysis=AnalysisOptions(max_faces=max_faces))
+        analysis = AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold))
+        options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None, analysis=analysis)
         result = frontalize_image(engine, photo, options, progress=job_progress(progress))
         show_notes(result.warnings)
         metadata = provenance_metadata("frontalize", result.models)
@@ -84,6 +89,9 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
                 image = image_upload("Photo", "frontalize-image")
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
                 refine = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Refine with a restorer (optional)")
+                detection_threshold = gr.Slider(
+                    0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
+                )
                 run = gr.Button("Frontalize", variant="primary", elem_id="frontalize-run")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
@@ -93,5 +101,9 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
                 details = gr.JSON(label="Report")
     on_new_upload(image, [gallery, report, details, sheet])
     run.click(
-        frontalize, inputs=[image, faces, refine], outputs=[gallery, report, details, sheet], api_name="frontalize", concurrency_id="jobs"
+        frontalize,
+        inputs=[image, faces, refine, detection_threshold],
+        outputs=[gallery, report, details, sheet],
+        api_name="frontalize",
+        concurrency_id="jobs",
     )

@@ -80,6 +80,7 @@ def build_restore_tab(
         mask_blur: float = DEFAULT_BLUR,
         mask_padding: str | None = None,
         mask_parser: str | None = None,
+        detection_threshold: float = 0.5,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Restore the faces of a photo. model: a restore model id, or None for the best ready one; fidelity: CodeFormer only
@@ -99,7 +100,7 @@ def build_restore_tab(
             diffusion_steps=int(diffusion_steps),
             diffusion_start=int(diffusion_start),
             diffusion_eta=float(diffusion_eta),
-            analysis=AnalysisOptions(max_faces=max_faces),
+            analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = restore_image(engine, photo, options, progress=job_progress(progress))
@@ -132,6 +133,9 @@ def build_restore_tab(
                 upscale = gr.Slider(
                     1, 4, value=1, step=0.5, label=f"Upscale the whole image (the result may have up to {max_output_pixels / 1e6:.0f} MP)"
                 )
+                detection_threshold = gr.Slider(
+                    0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
+                )
                 with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False):
                     diffusion_models = model_choices(engine, "diffusion")
                     if not diffusion_models:
@@ -157,7 +161,7 @@ def build_restore_tab(
     run.click(
         restore,
         inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta,
-                *mask.inputs()],
+                *mask.inputs(), detection_threshold],
         outputs=[slider, report, details, download],
         api_name="restore",
         concurrency_id="jobs",

@@ -68,6 +68,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         mask_blur: float = DEFAULT_BLUR,
         mask_padding: str | None = None,
         mask_parser: str | None = None,
+        detection_threshold: float = 0.5,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Put the source person's face onto the target photo's faces. consent must be True: you confirm the people shown
@@ -91,7 +92,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             face_map=parse_face_map(face_map) if face_map.strip() else (),
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,
-            analysis=AnalysisOptions(max_faces=max_faces),
+            analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
         result = swap_image(engine, sources, target_image, options, progress=job_progress(progress))
@@ -128,6 +129,9 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 )
                 faces = gr.Textbox(value="all", label="Target faces: all, or indexes such as 0,2")
                 face_map = gr.Textbox(value="", label="Or a map source:target such as 0:1,1:0 (when the source has several people)")
+                detection_threshold = gr.Slider(
+                    0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
+                )
                 weight = gr.Slider(0, 1, value=0.5, step=0.05, label="Swap weight (inswapper: higher keeps more of the source)")
                 restore = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore the swapped faces (optional)")
                 mask = mask_accordion(engine, "swap")
@@ -147,7 +151,8 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
     on_new_upload(target, [slider, report, details, download])
     run.click(
         swap,
-        inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()],
+        inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()]
+        + [detection_threshold],
         outputs=[slider, report, details, download],
         api_name="swap",
         concurrency_id="jobs",

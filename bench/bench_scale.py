@@ -199,7 +199,10 @@ def main() -> None:
             (local_wall, local_cpu), (ray_wall, ray_cpu) = local[workers], distributed[workers]
             extra = (ray_cpu - local_cpu) / count
             rates = f"{count / local_wall:.2f} | {count / ray_wall:.2f} | {local_cpu / count:.3f} | {ray_cpu / count:.3f}"
-            print(f"| {workers} | {rates} | {1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%) |", flush=True)
+            overhead = f"{1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%)"
+            if ray_cpu <= 0:  # a Ray worker that exited unreaped took its CPU out of the measured process tree
+                overhead = "n/a (Ray CPU not measurable: a worker left the process tree)"
+            print(f"| {workers} | {rates} | {overhead} |", flush=True)
         ray.shutdown()
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 

@@ -18,6 +18,7 @@ from facekit.errors import DegenerateFaceError, FaceKitError
 from facekit.face.pose import estimate_pose
 from facekit.face.types import Embedding, Face, sort_faces
 from facekit.manifest import Match
+from facekit.model_ref import ModelRef
 
 #: faces kept per image unless told otherwise (highest scores); a low threshold on a busy photo finds hundreds
 DEFAULT_MAX_FACES = 64
@@ -88,14 +89,14 @@ class FaceAnalyser:
         timings: dict[str, float] = {}
         warnings: list[str] = []
         started = time.perf_counter()
-        detector = self.engine.adapter(detector_id, expected_task="detect")
+        detector = self.engine.detector(detector_id)
         faces, capped_at = _detect_capped(detector, image_bgr, options)
         timings["detect"] = _ms_since(started)
         models = {"detector": detector_id}
         landmark_id = self._landmark_model(faces, options)
         if landmark_id is not None:
             started = time.perf_counter()
-            landmarker = self.engine.adapter(landmark_id, expected_task="landmarks")
+            landmarker = self.engine.landmarker(landmark_id)
             for face in faces:
                 face.landmarks_68 = np.asarray(landmarker.landmarks(image_bgr, face), dtype=np.float32)
             timings["landmarks"] = _ms_since(started)
@@ -137,10 +138,10 @@ class FaceAnalyser:
             entry = self.engine.family_entry(choice.family)
             if entry is None or entry.task != "embed" or entry.match is None:
                 raise FaceKitError(f"Family {choice.family!r} is not an embedding family.", "Use --family arcface.")
-            return self.engine.adapter_for_file(choice.file, choice.family), choice.label, entry.match
+            return self.engine.embedder(ModelRef(file=choice.file, family=choice.family)), choice.label, entry.match
         model_id = choice.model_id or self.engine.default_model("embed").id
         entry = self.engine.manifest.get(model_id)
-        adapter = self.engine.adapter(model_id, expected_task="embed")
+        adapter = self.engine.embedder(model_id)
         assert entry.match is not None  # the manifest requires it for embed models
         return adapter, model_id, entry.match
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from facekit.disk import check_folder_path
 from facekit.engine import Engine, EngineConfig
@@ -47,7 +48,7 @@ class tqdm_progress:
     """A context manager giving a ProgressCallback that drives one tqdm bar per file."""
 
     def __init__(self) -> None:
-        self._bars: dict[str, object] = {}
+        self._bars: dict[str, Any] = {}  # label -> tqdm bar
 
     def __enter__(self) -> ProgressCallback:
         from tqdm import tqdm
@@ -65,4 +66,4 @@ class tqdm_progress:
 
     def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
-            bar.close()  # type: ignore[attr-defined]
+            bar.close()

@@ -39,7 +39,7 @@ def apply_steps(image: np.ndarray, steps: tuple[Step, ...], seed: int = 0) -> np
         elif kind == "noise":
             out = np.clip(out + np.random.default_rng(seed).normal(0.0, float(amount), out.shape), 0, 255).astype(np.uint8)
         elif kind == "jpeg":
-            out = cv2.imdecode(cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(amount)])[1], cv2.IMREAD_COLOR)
+            out = jpeg_round_trip(out, int(amount))
         elif kind == "down":
             height, width = out.shape[:2]
             small = cv2.resize(out, (width // int(amount), height // int(amount)), interpolation=cv2.INTER_AREA)
@@ -47,6 +47,14 @@ def apply_steps(image: np.ndarray, steps: tuple[Step, ...], seed: int = 0) -> np
         else:
             raise ValueError(f"unknown degradation step {kind!r}")
     return out
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """The image encoded as JPEG at `quality` and decoded again."""
+    decoded = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError("OpenCV could not decode its own JPEG")
+    return np.asarray(decoded)
 
 
 def degrade(image: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
@@ -57,7 +65,7 @@ def degrade(image: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
         noisy = image + np.random.default_rng(seed).normal(0.0, 15.0, image.shape)
         return np.clip(noisy, 0, 255).astype(np.uint8)
     if kind == "jpeg":
-        return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
+        return jpeg_round_trip(image, 20)
     if kind == "down4":
         height, width = image.shape[:2]
         small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
@@ -109,7 +117,8 @@ def face_regions(shape: tuple[int, ...], faces: list[Face], lift: float = 0.3, g
         hull = np.zeros_like(region)
         cv2.fillConvexPoly(hull, cv2.convexHull(np.rint(points).astype(np.int32)), 1)
         radius = max(1, int(grow * float(np.ptp(points[:17, 0]))))
-        region |= cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        region |= np.asarray(cv2.dilate(hull, kernel), dtype=region.dtype)
     return region > 0
 
 

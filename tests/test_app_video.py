@@ -68,3 +68,9 @@ def test_uploads_over_the_cap_are_refused(tmp_path, monkeypatch) -> None:
     with pytest.raises(gr.Error, match="up to 1 MB"):
         video_tab.check_upload(str(big), hosted=True)
     assert video_tab.check_upload(str(big), hosted=False) == big
+
+
+def test_the_servers_upload_limit_lets_videos_through() -> None:
+    import launch
+
+    assert launch.upload_limit(hosted=False) == "500mb" and launch.upload_limit(hosted=True) == "50mb"

@@ -203,7 +203,7 @@ def test_app_batch_keeps_the_good_results_when_one_file_raises_any_error(engine,
         write_image_atomic(tmp_path / name, PIXELS)
         photos.append(str(tmp_path / name))
 
-    def run_job(engine, job, image, model):
+    def run_job(engine, job, image, model, *options):
         if image is not None and run_job.calls == 1:
             run_job.calls += 1
             raise ZeroDivisionError("a bug deep in a model adapter")

@@ -33,10 +33,13 @@ def ray_local():
     pytest.importorskip("ray.data")
     saved = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"  # local tests only: no token prompt
+    address = os.environ.pop("RAY_ADDRESS", None)  # always a private local instance, never a cluster the shell points at
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
+    if address is not None:
+        os.environ["RAY_ADDRESS"] = address
     if saved is None:
         os.environ.pop("RAY_AUTH_MODE", None)
     else:

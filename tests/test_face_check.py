@@ -58,3 +58,24 @@ def test_a_tilted_face_hog_misses_is_found(engine, t1) -> None:
     assert all(score < 0.5 for score in raw_hog_scores(image, 0.3))  # plain HOG at its default threshold: nothing
     faces = analyser.analyze(image).faces
     assert len(faces) == 1 and 0.4 <= faces[0].score < 0.5
+
+
+def test_app_tabs_take_a_detection_threshold(engine, tmp_path, monkeypatch) -> None:
+    """Restore, Swap and Frontalize expose the threshold as Analyze does (the last API parameter)."""
+    from gradio_client import Client, handle_file
+
+    from app import build_demo
+    from conftest import insightface_image
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    demo = build_demo(engine)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        _, rows, _, _ = client.predict(handle_file(str(insightface_image("t1.jpg"))), detection_threshold=0.85, api_name="/restore")
+        names = [parameter["parameter_name"] for api in ("/swap", "/frontalize") for parameter in client.view_api(print_info=False,
+                 return_format="dict")["named_endpoints"][api]["parameters"]]
+    finally:
+        demo.close()
+    assert len(rows["data"]) == 3  # t1's faces scoring 0.89-0.92; the other three score 0.59-0.71
+    assert names.count("detection_threshold") == 2

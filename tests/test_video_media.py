@@ -133,7 +133,14 @@ def test_unreadable_truncated_audio_only_and_oversized_files_are_clear_errors(tm
         probe(clip, VideoLimits(max_pixels=60_000))
     with pytest.raises(VideoError, match="longer than the 0.5 s"):
         probe(clip, VideoLimits(max_seconds=0.5))
-    assert "\n" not in str(VideoError("x", "y"))
+    still = tmp_path / "photo.jpg"
+    Image.fromarray(background(64, 48)).save(still)
+    with pytest.raises(VideoError, match="still image"):
+        probe(still)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match="Cannot read empty.mp4"):
+        probe(empty)
 
 
 def test_a_cut_file_with_its_index_first_keeps_the_frames_it_has(tmp_path) -> None:

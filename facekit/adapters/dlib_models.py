@@ -154,10 +154,10 @@ class DlibHogDetector:
         if self.checker is None:
             lowest = score_threshold
         else:  # checked faces only; those in the rescue band under the threshold count as found
-            keep = np.array([self.checker.check(rgb, box, points).passed for box, points in zip(boxes, points_68, strict=True)])
-            if not keep.any():
+            passed = np.array([self.checker.check(rgb, box, points).passed for box, points in zip(boxes, points_68, strict=True)])
+            if not passed.any():
                 return []
-            boxes, scores, points_68 = boxes[keep], scores[keep], points_68[keep]
+            boxes, scores, points_68 = boxes[passed], scores[passed], points_68[passed]
         points_5 = np.stack([landmarks_5_from_68(points) for points in points_68])
         return select_faces(boxes, scores, points_5, lowest, nms_threshold, max_faces, points_68)
 

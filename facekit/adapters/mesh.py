@@ -211,7 +211,9 @@ def pyramid_blend(source_bgr: np.ndarray, destination_bgr: np.ndarray, mask: np.
 
 
 def _blend_bands(source_bgr: np.ndarray, destination_bgr: np.ndarray, mask: np.ndarray, levels: int) -> np.ndarray:
-    source_level, destination_level, mask_level = source_bgr.astype(np.float32), destination_bgr.astype(np.float32), mask
+    source_level: np.ndarray = source_bgr.astype(np.float32)
+    destination_level: np.ndarray = destination_bgr.astype(np.float32)
+    mask_level: np.ndarray = mask
     bands: list[np.ndarray] = []
     for _ in range(levels):
         size = (source_level.shape[1], source_level.shape[0])
@@ -344,7 +346,7 @@ class MeshSwapper:
         """uint8 mask: the target's jaw with the new brows, pulled inside the outline, minus an open mouth's inside."""
         width, height = size
         outline = np.vstack([np.asarray(target_68, dtype=np.float32)[JAW], forehead_points(geometry, self._brow_margin)])
-        mask = np.zeros((height, width), dtype=np.uint8)
+        mask: np.ndarray = np.zeros((height, width), dtype=np.uint8)
         cv2.fillConvexPoly(mask, cv2.convexHull(np.rint(outline).astype(np.int32)), 255)
         inset = max(1, int(round(self._inset * float(np.ptp(outline[:, 0])))))
         mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1, 2 * inset + 1)))

@@ -55,11 +55,17 @@ class PreparedJob:
 
 
 class BatchJob(Protocol):
-    """A picklable job description (the batch runners need nothing else)."""
+    """A picklable job description (the batch runners need nothing else); the jobs are frozen dataclasses."""
 
-    name: str
-    max_pixels: int
-    single_output: bool  # True: an item writes exactly item.output
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_pixels(self) -> int: ...
+
+    @property
+    def single_output(self) -> bool:  # True: an item writes exactly item.output
+        ...
 
     def prepare(self, engine: Engine) -> PreparedJob: ...
 
@@ -92,8 +98,10 @@ class RestoreJob:
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
             result = restore_image(engine, image, options)
-            details = {"input": item.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale}
-            record = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
+            details: dict[str, object] = {
+                "input": item.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale
+            }
+            record: dict[str, object] = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
             return JobOutput([(item.output, *_png(result.image, "restore", result.models, details))], record)
 
         return PreparedJob(self.name, run)
@@ -122,8 +130,10 @@ class SwapJob:
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
             result = swap_prepared(engine, prepared, image, options)
-            details = {"input": item.name, "sources": names, "weight": options.weight, "faces": [f.index for f in result.faces]}
-            record = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
+            details: dict[str, object] = {
+                "input": item.name, "sources": names, "weight": options.weight, "faces": [f.index for f in result.faces]
+            }
+            record: dict[str, object] = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
             return JobOutput([(item.output, *_png(result.image, "swap", result.models, details))], record)
 
         return PreparedJob(self.name, run)
@@ -154,7 +164,7 @@ class FrontalizeJob:
             for face in frontal_run.frontal:
                 picture = side_by_side(face.original_crop, face.image) if sheet else face.image
                 target = face_output(item, face.index, sheet)
-                details = {"input": item.name, "face": face.report.as_dict()}
+                details: dict[str, object] = {"input": item.name, "face": face.report.as_dict()}
                 files.append((target, *_png(picture, "frontalize", frontal_run.models, details)))
                 face.report.file = target
             if describe is not None:
@@ -163,7 +173,7 @@ class FrontalizeJob:
             if not files:
                 reasons = " ".join(report.message or "" for report in frontal_run.reports)
                 raise FaceKitError(f"No face in {item.name} could be frontalized. {reasons}")
-            record = {
+            record: dict[str, object] = {
                 "output": storage.parent(item.output),
                 "files": [location for location, _, _ in files],
                 "faces": [report.as_dict() for report in frontal_run.reports],

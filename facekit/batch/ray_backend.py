@@ -23,7 +23,7 @@ import dataclasses
 import json
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,7 @@ def _actor_stage(ray: Any, dataset: Any, job: BatchJob, engine_config: EngineCon
 
 def iter_rows(
     job: BatchJob, engine_config: EngineConfig, items: Iterator[BatchItem], options: BackendOptions, skip_existing: bool
-) -> Iterator[dict]:
+) -> Generator[dict, None, None]:
     """Report rows as they finish (any order), on the connected Ray."""
     ray = import_ray()
     started = connect(ray, options)

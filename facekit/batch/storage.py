@@ -120,9 +120,9 @@ def read_bytes(location: str, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise FaceKitError(f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit.", "Use a smaller file.")
         return path.read_bytes()
-    filesystem, path = _filesystem(location)
+    filesystem, remote = _filesystem(location)
     try:
-        with filesystem.open_input_stream(path) as stream:
+        with filesystem.open_input_stream(remote) as stream:
             data = stream.read(max_bytes + 1)
     except FileNotFoundError:
         raise FaceKitError(f"No file at {location}.", "Check the path.") from None

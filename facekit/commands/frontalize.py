@@ -82,7 +82,7 @@ def print_face(report: FrontalizeFaceReport) -> None:
 
 def describe_face(face: FrontalizeFaceReport) -> str:
     """One human-readable line per face."""
-    if not face.ok:
+    if face.status == "skipped":
         return f"  face {face.index}: skipped: {face.message}"
     before_yaw = face.pose_before.yaw if face.pose_before is not None else 0.0
     parts = [f"  face {face.index}: yaw {before_yaw:+.1f}"]
@@ -98,4 +98,6 @@ def describe_face(face: FrontalizeFaceReport) -> str:
     parts.append(f", symmetry {face.symmetry or 0.0:.3f}, mirrored fill {100 * (face.fill_fraction or 0.0):.0f}%")
     if face.file is not None:
         parts.append(f" -> {face.file}")
+    if face.status == "poor":
+        parts.append(f" [{face.message}]")
     return "".join(parts)

@@ -11,6 +11,7 @@ from typing import Any
 from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.cli_support import add_global_flags
+from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
 from facekit.engine import Engine
 from facekit.imageio import decode_image
 from facekit.media.video import X264_PRESETS, EncodeOptions, VideoLimits
@@ -67,6 +68,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=int, help=f"refuse larger frames (default {DEFAULTS.max_pixels})")
     parser.add_argument("--json", action="store_true", help="print the JSON report (frames, tracks, identity samples, seconds per stage)")
     parser.add_argument("--report", metavar="PATH", help="also write the JSON report to PATH")
+    add_mask_flags(parser)
 
 
 def video_options(args: argparse.Namespace, label_default: bool) -> VideoOptions:
@@ -97,6 +99,7 @@ def run_video_restore(engine: Engine, args: argparse.Namespace) -> int:
         blend=args.blend,
         embedder=EmbedderChoice(model_id=args.embedder),
         identity=not args.no_identity,
+        mask=mask_options_from_args(args),
     )
     options = video_options(args, label_default=False)
     with _progress_bar() as progress:
@@ -115,6 +118,7 @@ def run_video_swap(engine: Engine, args: argparse.Namespace) -> int:
         embedder=EmbedderChoice(model_id=args.embedder) if args.embedder else None,
         source_embedder=_source_embedder(args),
         identity=not args.no_identity,
+        mask=mask_options_from_args(args),
     )
     options = video_options(args, label_default=args.hosted)
     sources = [decode_image(path) for path in args.source]

@@ -61,7 +61,7 @@ def box_mask(
         max(band, int(height * padding[2] / 100)),
         max(band, int(width * padding[3] / 100)),
     )
-    mask = np.zeros((height, width), dtype=np.float32)
+    mask: np.ndarray = np.zeros((height, width), dtype=np.float32)
     mask[top:height - bottom, left:width - right] = 1.0
     if blur_px > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), blur_px * 0.25)
@@ -85,7 +85,7 @@ def landmark_hull_mask(
     points = np.asarray(landmarks_68_in_crop, dtype=np.float32).reshape(68, 2)
     selected = points[list(_REGION_POINTS[region])]
     hull = cv2.convexHull(np.rint(selected).astype(np.int32))
-    mask = np.zeros((height, width), dtype=np.float32)
+    mask: np.ndarray = np.zeros((height, width), dtype=np.float32)
     cv2.fillConvexPoly(mask, hull, 1.0, lineType=cv2.LINE_AA)
     sigma = feather * width
     if sigma > 0:
@@ -147,7 +147,7 @@ def area_mask(size: tuple[int, int], points_68: np.ndarray, areas: Iterable[str]
         raise ValueError(f"Unknown mask area(s) {unknown or wanted!r}; known: {', '.join(AREAS)}.")
     width, height = size
     points = np.asarray(points_68, dtype=np.float32).reshape(68, 2)
-    mask = np.zeros((height, width), dtype=np.float32)
+    mask: np.ndarray = np.zeros((height, width), dtype=np.float32)
     for area in wanted:
         for polygon in _area_polygons(points, area):
             cv2.fillPoly(mask, [np.rint(polygon).astype(np.int32)], 1.0, lineType=cv2.LINE_AA)

@@ -158,10 +158,11 @@ class Tracker:
             used.add(track.id)
         ids = []
         for detection, box in enumerate(boxes):
-            track = assigned.get(detection)
-            if track is None:
+            matched = assigned.get(detection)
+            if matched is None:
                 track = self._start(frame, box)
             else:
+                track = matched
                 self._extend(track, frame, box)
             _remember_identity(track, embeddings[detection])
             ids.append(track.id)

@@ -38,7 +38,7 @@ def animation_summary(path: Path) -> tuple[int, int, int, float]:
         for frame in ImageSequence.Iterator(image):
             frame.load()  # WebP fills in a frame's duration only when it is loaded
             total_ms += int(frame.info.get("duration") or DEFAULT_FRAME_MS)
-        return image.width, image.height, int(image.n_frames), total_ms / 1000.0
+        return image.width, image.height, int(getattr(image, "n_frames", 1)), total_ms / 1000.0
 
 
 def read_animation(path: Path) -> Iterator[tuple[np.ndarray, int, int]]:

@@ -148,6 +148,9 @@ def _probe_video(path: Path) -> MediaInfo:
         if not container.streams.video:
             what = "audio only" if container.streams.audio else "no video stream"
             raise VideoError(f"{path.name} has no video to work on ({what}).", "Give a video file with a picture track.")
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            raise VideoError(f"{path.name} is a still image, not a video or animation.",
+                             "Use the photo jobs for it (`python -m facekit restore` / `swap`, or the photo tabs).")  # fmt: skip
         stream = container.streams.video[0]
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
         rotation = _stream_rotation(container)
@@ -451,7 +454,7 @@ class _Mp4Encoder:
         if source.rotation:
             self.video.set_display_rotation(source.rotation)
         self.audio_in = audio_stream
-        self.audio_out = None
+        self.audio_out: av.audio.stream.AudioStream | None = None
         self.resampler: av.AudioResampler | None = None
         if audio_stream is not None:
             self._add_audio(audio_stream, warnings)
@@ -495,7 +498,7 @@ class _Mp4Encoder:
         except av.FFmpegError:
             return  # a damaged audio packet: skipped like a damaged frame
         for frame in decoded:
-            for resampled in self.resampler.resample(frame):
+            for resampled in self.resampler.resample(frame):  # type: ignore[arg-type]  # audio packets decode to AudioFrames
                 for out in self.audio_out.encode(resampled):
                     self.container.mux(out)
 

@@ -41,6 +41,7 @@ from facekit.processors.reports import FrontalizeFaceReport, FrontalMeasure
 #: Size: a quarter-size t1.jpg (faces 25-31 px) still frontalized, but at 37 px one face's pose was
 #: misread by 28 degrees (too few pixels for its landmarks), so faces under 40 px are refused.
 DEFAULT_MAX_YAW = 60.0
+MAX_FRONTAL_YAW = 12.0  # a frontalized face still turned more than this (re-measured) is "poor"; t1's six measure under 2
 DEFAULT_MIN_FACE_PX = 40.0
 _MEASURE_SIDE = 256  # the output is re-analysed at this size (pose is scale-free; dlib HOG is 4x faster than at 512)
 _SIZE_RANGE = (64, 2048)
@@ -65,6 +66,7 @@ class FrontalizeOptions:
     embedder: EmbedderChoice = EmbedderChoice()
     measure: bool = True  # re-detect the output and score pose, identity and symmetry
     analysis: AnalysisOptions = AnalysisOptions()  # detection on the input (threshold, face cap)
+    sheet_poor: bool = False  # also put faces whose checks failed ("poor") on the sheet
     mask: MaskOptions = MaskOptions()  # what the symmetric fill may mirror: the face's own pixels (parser, else skin colour)
 
     def __post_init__(self) -> None:
@@ -187,6 +189,27 @@ def _main_face(faces: list[Face], size: int) -> Face | None:
     return min(faces, key=lambda f: float(np.hypot((f.box[0] + f.box[2]) / 2 - centre, (f.box[1] + f.box[3]) / 2 - centre)))
 
 
+def poor_reason(measure: FrontalMeasure | None, max_yaw: float | None = None) -> str | None:
+    """Why a frontalized face is not good enough to call "ok" (None when its checks pass, or when nothing was measured).
+
+    Checks: a face is detected again on the output, the recogniser still calls it the same person as the input face,
+    and the re-measured |yaw| is at most `max_yaw` degrees (default MAX_FRONTAL_YAW).
+    """
+    max_yaw = MAX_FRONTAL_YAW if max_yaw is None else max_yaw
+    if measure is None:
+        return None
+    if measure.note is not None:
+        return f"poor: {measure.note}"
+    assert measure.pose_after is not None and measure.identity is not None
+    if not measure.identity.same_person:
+        identity = measure.identity
+        score = f"{identity.kind} {identity.value:.3f}, limit {identity.threshold}"
+        return f"poor: the output is not the same person by {identity.model} ({score})"
+    if abs(measure.pose_after.yaw) > max_yaw:
+        return f"poor: still turned {measure.pose_after.yaw:+.1f} degrees after frontalizing (limit {max_yaw:g})"
+    return None
+
+
 def measure_frontal(scorer: IdentityScorer, image: np.ndarray, face: Face, frontal: np.ndarray) -> FrontalMeasure:
     """Pose and identity of the output, measured by detecting its face and 68 landmarks again."""
     side = min(_MEASURE_SIDE, frontal.shape[0])
@@ -273,6 +296,9 @@ def _frontalize_one(
         frontalize_ms=frontalize_ms,
         measure=measure_frontal(scorer, image_bgr, face, output) if scorer is not None else None,
     )
+    reason = poor_reason(report.measure)
+    if reason is not None:
+        report.status, report.message = "poor", reason
     return FrontalFace(index=face.index, image=output, original_crop=original_crop, report=report, result=result)
 
 
@@ -320,7 +346,11 @@ def frontalize_image(
     run = analyse_and_frontalize(engine, image_bgr, options, progress)
     if not run.frontal:
         raise NoFaceError(f"No face could be frontalized: {' '.join(run.warnings)}", "Use a photo with a less turned, larger face.")
-    sheet = contact_sheet([(f.original_crop, f.image) for f in run.frontal])
+    good = [f for f in run.frontal if f.report.status == "ok" or options.sheet_poor]
+    if not good:
+        good = run.frontal
+        run.warnings.append("Every frontalized face is poor (see each face's reason); the sheet shows them anyway.")
+    sheet = contact_sheet([(f.original_crop, f.image) for f in good])
     return JobResult(
         image=sheet,
         faces=run.reports,

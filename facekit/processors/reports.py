@@ -137,10 +137,11 @@ class FrontalMeasure:
 
 @dataclass
 class FrontalizeFaceReport:
-    """One selected face of the frontalize job: frontalized ("ok") or skipped with the reason."""
+    """One selected face of the frontalize job: frontalized ("ok"), frontalized but failing its checks ("poor", with the
+    reason in `message`), or skipped with the reason."""
 
     index: int
-    status: str  # "ok" or "skipped"
+    status: str  # "ok", "poor" or "skipped"
     box: np.ndarray
     pose_before: Pose | None
     message: str | None = None  # why the face was skipped
@@ -164,7 +165,7 @@ class FrontalizeFaceReport:
             record["message"] = self.message
         record["box"] = box_list(self.box, 2)
         record["pose_before"] = self.pose_before.as_dict() if self.pose_before is not None else None
-        if self.ok:
+        if self.status != "skipped":
             record.update(
                 {
                     "fill_fraction": None if self.fill_fraction is None else round(self.fill_fraction, 4),

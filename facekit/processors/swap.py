@@ -243,7 +243,7 @@ def _fetch_family_embedder(engine: Engine, swapper: FaceSwapper, family: str) ->
     if not ids:
         raise FaceKitError(f"{swapper.name} needs a {family} embedding, and the manifest lists no {family} model.")
     try:
-        engine.adapter(ids[0], expected_task="embed")
+        engine.embedder(ids[0])
     except FaceKitError as error:
         raise ModelUnavailableError(
             f"{swapper.name} needs a source embedding from the {family} family, and no {family} model is ready ({error.message})",
@@ -445,7 +445,7 @@ def report_embedder(engine: Engine, options: SwapOptions, prepared: PreparedSour
         return EmbedderChoice(), None
     ready = [info.entry for info in engine.models("embed") if info.status.ready]
     fed = prepared.source_embedder_label
-    fed_hash = engine.manifest.get(fed).sha256 if fed in engine.manifest else None
+    fed_hash = engine.manifest.get(fed).sha256 if fed is not None and fed in engine.manifest else None
     other_fast = [e for e in ready if e.family == prepared.source_embedder_family and e.id != fed and e.sha256 != fed_hash]
     other_family = [e for e in ready if e.family != prepared.source_embedder_family]
     if other_fast or other_family:  # another ArcFace-family model first: ms per face instead of ~100 with dlib

@@ -158,7 +158,7 @@ class FaceFinder:
         self.landmarker: Any = None
         self.landmark_id = options.analysis.landmarks or engine.default_model("landmarks", accept=lambda e: e.input.points == 68).id
         if options.detect_every > 1:
-            self.landmarker = engine.adapter(self.landmark_id, expected_task="landmarks")
+            self.landmarker = engine.landmarker(self.landmark_id)
         self.states: dict[int, _TrackState] = {}
         self.models: dict[str, str] = {}
         self.warnings: list[str] = []
@@ -539,7 +539,7 @@ def _restore_identity(engine: Engine, choice: EmbedderChoice) -> IdentitySampler
     def sample(before: np.ndarray, after: np.ndarray, faces: list[tuple[int, Face]]) -> dict[int, dict[str, object]]:
         plain = [replace(face, embeddings={}) for _, face in faces]
         originals, restored = adapter.embed_faces(before, plain), adapter.embed_faces(after, plain)
-        records = {}
+        records: dict[int, dict[str, object]] = {}
         for (track_id, _), a, b in zip(faces, originals, restored, strict=True):
             score, same = compare(np.asarray(a), np.asarray(b), match)
             records[track_id] = {"score": round(score, 4), "same_person": bool(same), "metric": match.metric, "embedder": label}
@@ -578,7 +578,8 @@ def swap_video(
 
     def work(image: np.ndarray, faces: list[tuple[int, Face]]) -> np.ndarray:
         for track_id, face in faces:
-            image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding(track_id, image, face), swap)
+            embedding = target_embedding(track_id, image, face)
+            image = swap_one_face(prepared.swapper, image, face, identity.swap, embedding, swap, prepared.masker)
         if restore is not None:
             image, _, _ = restore_faces(engine, image, [face for _, face in faces], restore)
         return image
@@ -600,7 +601,7 @@ def _swap_identity(engine: Engine, swap: SwapOptions, prepared: PreparedSources)
 
     def sample(before: np.ndarray, after: np.ndarray, faces: list[tuple[int, Face]]) -> dict[int, dict[str, object]]:
         swapped = adapter.embed_faces(after, [replace(face, embeddings={}) for _, face in faces])
-        records = {}
+        records: dict[int, dict[str, object]] = {}
         for (track_id, _), vector in zip(faces, swapped, strict=True):
             score, same = compare(np.asarray(vector), source_vector, match)
             records[track_id] = {"score": round(score, 4), "same_person_as_source": bool(same), "metric": match.metric,
