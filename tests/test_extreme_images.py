@@ -40,3 +40,15 @@ def test_a_decoded_100000_by_10_png_gets_a_clear_sentence(engine) -> None:
     image = decode_image(buffer.getvalue())
     with pytest.raises(NoFaceError, match="No face was found"):  # a clear sentence, not a cv2 error
         restore_image(engine, image, RestoreOptions(identity=False))
+
+
+def test_no_face_names_the_detectors_minimum_face_size(engine) -> None:
+    """Issue 18.13: a crowd of faces below dlib's minimum size is reported as such, with the size for this image."""
+    from facekit.analysis import FaceAnalyser
+
+    crowd = np.full((3000, 4000, 3), 128, dtype=np.uint8)
+    analysis = FaceAnalyser(engine).analyze(crowd)
+    assert analysis.faces == []
+    assert any("dlib_hog finds faces at least ~250 px wide in this 4000x3000 image" in note for note in analysis.notes)
+    with pytest.raises(NoFaceError, match="at least ~250 px wide"):
+        restore_image(engine, crowd, RestoreOptions(identity=False))

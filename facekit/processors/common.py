@@ -111,7 +111,9 @@ def select_faces(
     """The faces of `analysis` that `selection` names (clear errors when it names none)."""
     faces = analysis.faces
     if not faces:
-        raise NoFaceError("No face was found in the image.", "Use a photo where the face is visible and at least ~80 px wide.")
+        detector_note = " ".join(note for note in analysis.warnings if "px wide" in note)  # e.g. dlib's minimum face size
+        hint = detector_note or "Use a photo where the face is visible and at least ~80 px wide."
+        raise NoFaceError("No face was found in the image.", hint)
     if selection.mode == "all":
         return list(faces)
     if selection.mode == "indexes":
