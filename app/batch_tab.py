@@ -18,8 +18,8 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.imageio import decode_image, encode_png
 from facekit.processors.common import JobResult
-from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
-from facekit.processors.restore import RestoreOptions, restore_image
+from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.provenance import provenance_metadata
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ JOBS = ("restore", "frontalize")
 def run_job(engine: Engine, job: str, image: Any, model: str | None, max_faces: int) -> JobResult:
     analysis = AnalysisOptions(max_faces=max_faces)
     if job == "restore":
-        return restore_image(engine, image, RestoreOptions(model=model or None, analysis=analysis))
-    return frontalize_image(engine, image, FrontalizeOptions(refine=model or None, analysis=analysis))
+        return RestorePipeline.from_engine(engine, RestoreOptions(model=model or None, analysis=analysis))(image)
+    return FrontalizePipeline.from_engine(engine, FrontalizeOptions(refine=model or None, analysis=analysis))(image)
 
 
 def batch_files(

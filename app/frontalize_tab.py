@@ -22,7 +22,7 @@ from app.results import ResultFolder, labelled_image
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
-from facekit.processors.frontalize import FrontalizeOptions, frontalize_image
+from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 from facekit.processors.reports import FrontalizeFaceReport
 from facekit.provenance import provenance_metadata
 
@@ -71,7 +71,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
         photo = image_from_upload(image, "photo")
         analysis = AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold))
         options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None, analysis=analysis)
-        result = frontalize_image(engine, photo, options, progress=job_progress(progress))
+        result = FrontalizePipeline.from_engine(engine, options)(photo, job_progress(progress))
         show_notes(result.warnings)
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]

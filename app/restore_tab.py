@@ -25,7 +25,7 @@ from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
-from facekit.processors.restore import DEFAULT_MAX_OUTPUT_PIXELS, RestoreOptions, restore_image
+from facekit.processors.restore import DEFAULT_MAX_OUTPUT_PIXELS, RestoreOptions, RestorePipeline, check_output_size
 from facekit.provenance import provenance_metadata
 
 REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder", "seconds"]
@@ -103,7 +103,9 @@ def build_restore_tab(
             analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
-        result = restore_image(engine, photo, options, progress=job_progress(progress))
+        check_output_size(photo.shape, options)  # before any model is loaded or downloaded
+        report_progress = job_progress(progress)
+        result = RestorePipeline.from_engine(engine, options, report_progress)(photo, report_progress)
         show_notes(result.warnings)
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)

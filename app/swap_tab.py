@@ -15,11 +15,12 @@ from app.upload import PhotoFiles, image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.face.identity import IdentityScore
+from facekit.face.pixel_boost import RESOLUTIONS
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
-from facekit.processors.swap import MAX_SOURCE_PHOTOS, SwapOptions, parse_face_map, swap_image
+from facekit.processors.swap import MAX_SOURCE_PHOTOS, SwapOptions, SwapPipeline, parse_face_map
 from facekit.provenance import add_visible_label, provenance_metadata
 
 REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source", "embedder"]
@@ -42,6 +43,16 @@ def report_table(faces: Sequence[SwapFaceReport]) -> dict[str, object]:
     if kind is not None:
         headers[2:4] = [identity_header("to source:", kind), identity_header("to original:", kind)]
     return {"headers": headers, "data": report_rows(faces)}
+
+
+def _resolution(value: int | str | None) -> int:
+    """The dropdown's (or an API client's) swap resolution; None or empty = 128."""
+    if value is None or value == "":
+        return 128
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"The swap resolution must be one of {', '.join(map(str, RESOLUTIONS))}; got {value!r}.") from None
 
 
 def _value(score: IdentityScore | None) -> float | None:
@@ -69,13 +80,16 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         mask_padding: str | None = None,
         mask_parser: str | None = None,
         detection_threshold: float = 0.5,
+        swap_resolution: int | str = 128,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Put the source person's face onto the target photo's faces. consent must be True: you confirm the people shown
         agreed. model: a swap model id, or None for the best ready one; faces: 'all' or target indexes such as '0,2';
         face_map: source:target pairs such as '0:1,1:0' (a group source photo); weight: 0..1 (inswapper); restore: a
         restore model id for the swapped faces, or None; visible_label: add a visible 'AI-edited' corner label;
-        more_sources: more photos of the same person (inswapper averages them). Returns the before/after pair, the
+        more_sources: more photos of the same person (inswapper averages them); swap_resolution: 128 (default), or
+        256/384/512 to run inswapper on 2x2/3x3/4x4 interleaved sub-images of a bigger crop (pixel boost; refused
+        for mesh). Returns the before/after pair, the
         per-face identity table, the report and the labelled PNG."""
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
@@ -94,8 +108,9 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             restore=RestoreOptions(model=restore) if restore else None,
             analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
+            swap_resolution=_resolution(swap_resolution),
         )
-        result = swap_image(engine, sources, target_image, options, progress=job_progress(progress))
+        result = SwapPipeline.from_engine(engine, sources, options)(target_image, job_progress(progress))
         show_notes(result.warnings)
         visible_label = bool(visible_label) or label_always
         output = add_visible_label(result.image) if visible_label else result.image
@@ -133,6 +148,10 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                     0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
                 )
                 weight = gr.Slider(0, 1, value=0.5, step=0.05, label="Swap weight (inswapper: higher keeps more of the source)")
+                swap_resolution = gr.Dropdown(
+                    choices=list(RESOLUTIONS), value=128,
+                    label="Swap resolution (inswapper pixel boost: 256/384/512 are sharper and 4/9/16x slower; not for mesh)",
+                )
                 restore = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore the swapped faces (optional)")
                 mask = mask_accordion(engine, "swap")
                 consent = gr.Checkbox(value=False, label=CONSENT_TEXT, elem_id="swap-consent")
@@ -152,7 +171,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
     run.click(
         swap,
         inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()]
-        + [detection_threshold],
+        + [detection_threshold, swap_resolution],
         outputs=[slider, report, details, download],
         api_name="swap",
         concurrency_id="jobs",

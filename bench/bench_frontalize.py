@@ -99,7 +99,7 @@ def quality_table(engine: Engine, faces: list[tuple[str, np.ndarray, Face]], ref
 
 def synthetic_table(frontalizer: GeometricFrontalizer) -> None:
     sys.path.insert(0, str(TESTS))
-    from test_geometric import MeshScene, face_from_landmarks
+    from bench.scenes import MeshScene, face_from_landmarks
 
     scene = MeshScene(frontalizer)
     rng = np.random.default_rng(5)

@@ -30,9 +30,9 @@ from typing import Any
 import cv2
 import insightface
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from bench.common import save_graph
 from facekit.analysis import FaceAnalyser
 from facekit.engine import Engine, EngineConfig
 from facekit.metrics import SUITE, apply_steps, face_box_metrics
@@ -79,9 +79,7 @@ def build_gfpgan_sized(path: Path, core_layers: int = 32, seed: int = 0) -> Path
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, tensor)],
         initializer=weights,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    save_graph(graph, path)
     return path
 
 

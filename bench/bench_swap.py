@@ -34,11 +34,11 @@ from pathlib import Path
 import cv2
 import insightface
 import numpy as np
-import onnx
 import onnxruntime as ort
 import skimage
 from onnx import TensorProto, helper, numpy_helper
 
+from bench.common import save_graph
 from facekit.adapters.inswapper import InSwapper, SwapSource, read_emap
 from facekit.analysis import AnalysisOptions, FaceAnalyser
 from facekit.engine import Engine, EngineConfig
@@ -160,9 +160,7 @@ def build_inswapper_standin(path: Path, blocks: int = 6, channels: int = 1024) -
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])],
         initializer=weights,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    save_graph(graph, path)
     return path.stat().st_size
 
 
@@ -226,9 +224,7 @@ def _identity_standin(path: Path, like: InSwapper) -> Path:
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])],
         initializer=[numpy_helper.from_array(np.array(like.emap), "emap")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    save_graph(graph, path)
     return path
 
 

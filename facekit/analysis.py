@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from facekit.adapters.base import Detector, Embedder
 from facekit.engine import Engine
 from facekit.errors import DegenerateFaceError, FaceKitError
 from facekit.face.pose import estimate_pose
@@ -138,7 +138,7 @@ class FaceAnalyser:
         return self.engine.default_model("landmarks", accept=lambda entry: entry.input.points == 68).id
 
     # -------------------------------------------------------------- identity
-    def embedder(self, choice: EmbedderChoice) -> tuple[Any, str, Match]:
+    def embedder(self, choice: EmbedderChoice) -> tuple[Embedder, str, Match]:
         """The embed adapter, its label and its same-person rule."""
         if choice.file is not None:
             entry = self.engine.family_entry(choice.family)
@@ -168,7 +168,7 @@ def compare(a: np.ndarray, b: np.ndarray, match: Match) -> tuple[float, bool]:
     return score, match.same_person(score)
 
 
-def _detect_capped(detector: Any, image_bgr: np.ndarray, options: AnalysisOptions) -> tuple[list[Face], int | None]:
+def _detect_capped(detector: Detector, image_bgr: np.ndarray, options: AnalysisOptions) -> tuple[list[Face], int | None]:
     """Detect at most `options.max_faces` faces (the best scores); say when more were there."""
     limit = options.max_faces
     faces = detector.detect(image_bgr, options.score_threshold, options.nms_threshold, None if limit is None else limit + 1)

@@ -10,8 +10,8 @@ import av
 import cv2
 import numpy as np
 
-from conftest import insightface_image
 from facekit.imageio import decode_image
+from helpers import insightface_image
 
 PATCHES = ((402, 250, 220), (688, 321, 190))  # (x, y, side) around faces 2 and 3 of t1.jpg, with margin
 

@@ -9,31 +9,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import insightface
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from facekit.engine import Engine, EngineConfig
 from facekit.imageio import decode_image
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED_MODELS = REPO.parent / "shared" / "models"
-YUNET_FILE = "face_detection_yunet_2023mar.onnx"
-YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-
-
-SAMPLES = Path(insightface.__file__).parent / "data" / "images"
-
-
-def insightface_image(name: str) -> Path:
-    """A sample photo shipped in the insightface wheel (t1.jpg, Tom_Hanks_54745.png, ...)."""
-    return SAMPLES / name
-
-
-def open_session(models_dir: Path, file_name: str) -> ort.InferenceSession:
-    """A plain CPU session on a test model (adapter tests that bypass the engine)."""
-    return ort.InferenceSession(str(models_dir / file_name), providers=["CPUExecutionProvider"])
+from helpers import SHARED_MODELS, YUNET_FILE, insightface_image
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +144,18 @@ def t1() -> np.ndarray:
 def tom() -> np.ndarray:
     """InsightFace's aligned 112x112 Tom Hanks face, through FaceKit's decoder (BGR)."""
     return decode_image(insightface_image("Tom_Hanks_54745.png"))
+
+
+@pytest.fixture
+def running_app(tmp_path, mirror_folder, monkeypatch) -> Iterator[tuple[str, Engine]]:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    from app import build_demo
+
+    engine = Engine(EngineConfig(models_dir=tmp_path / "models", mirrors=(str(mirror_folder),), offline=True))
+    demo = build_demo(engine)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield url, engine
+    finally:
+        demo.close()

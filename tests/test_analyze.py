@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import insightface_image
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.cli import main
 from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError, ModelLoadError
+from helpers import insightface_image
 
 T1 = str(insightface_image("t1.jpg"))
 

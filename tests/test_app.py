@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from conftest import YUNET_FILE
 from facekit.engine import Engine, EngineConfig
-
-
-@pytest.fixture
-def running_app(tmp_path, mirror_folder, monkeypatch) -> Iterator[tuple[str, Engine]]:
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    from app import build_demo
-
-    engine = Engine(EngineConfig(models_dir=tmp_path / "models", mirrors=(str(mirror_folder),), offline=True))
-    demo = build_demo(engine)
-    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        yield url, engine
-    finally:
-        demo.close()
+from helpers import YUNET_FILE
 
 
 def test_models_endpoints(running_app) -> None:
@@ -50,7 +33,7 @@ def test_models_endpoints(running_app) -> None:
 def test_analyze_endpoint_and_bad_upload(running_app, tmp_path) -> None:
     from gradio_client import Client, handle_file
 
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     url, _ = running_app
     client = Client(url, verbose=False)
@@ -75,7 +58,7 @@ def test_restore_endpoint_labels_its_output(running_app) -> None:
     from gradio_client import Client, handle_file
     from PIL import Image
 
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     url, _ = running_app
     client = Client(url, verbose=False)
@@ -97,7 +80,7 @@ def test_restore_endpoint_labels_its_output(running_app) -> None:
 def test_frontalize_endpoint(running_app) -> None:
     from gradio_client import Client, handle_file
 
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     url, _ = running_app
     client = Client(url, verbose=False)
@@ -112,7 +95,7 @@ def test_batch_endpoint_zips_results_and_reports_bad_files(running_app, tmp_path
 
     from gradio_client import Client, handle_file
 
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     url, _ = running_app
     client = Client(url, verbose=False)
@@ -134,7 +117,7 @@ def test_example_batch_client_restores_a_folder(running_app, tmp_path) -> None:
 
     from PIL import Image
 
-    from conftest import REPO, insightface_image
+    from helpers import REPO, insightface_image
 
     url, _ = running_app
     photos = tmp_path / "photos"
@@ -154,7 +137,7 @@ def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
     from gradio_client import Client, handle_file
     from PIL import Image
 
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     url, _ = running_app
     client = Client(url, verbose=False)
@@ -164,6 +147,9 @@ def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
         client.predict(hanks, t1, None, "all", "", 0.5, None, False, False, api_name="/swap")
     slider, rows, report, download = client.predict(hanks, t1, None, "4", "", 0.5, None, True, True, api_name="/swap")
     assert report["models"]["swapper"] == "mesh"
+    assert report["models"]["swap_resolution"] == "128"  # the last API parameter, omitted: its default
+    with pytest.raises(Exception, match="mesh does not support the swap resolution 256"):
+        client.predict(hanks, t1, None, "4", "", 0.5, None, True, False, swap_resolution=256, api_name="/swap")
     face = rows["data"][0]
     assert face[0] == 4 and face[4] is True  # closer to the source than to the original person
     assert rows["headers"][2:4] == ["to source: distance (lower = more alike)", "to original: distance (lower = more alike)"]
@@ -175,7 +161,7 @@ def test_restore_only_the_faces_like_a_reference_photo(running_app, tmp_path) ->
     from gradio_client import Client, handle_file
     from PIL import Image
 
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     url, _ = running_app
     group = Image.open(insightface_image("t1.jpg"))
@@ -191,7 +177,7 @@ def test_restore_only_the_faces_like_a_reference_photo(running_app, tmp_path) ->
 def test_swap_with_extra_source_photos(running_app) -> None:
     from gradio_client import Client, handle_file
 
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     url, _ = running_app
     client = Client(url, verbose=False)
@@ -212,8 +198,8 @@ def test_restore_with_a_diffusion_model_from_the_manifest(tmp_path, monkeypatch)
     import yaml
     from gradio_client import Client, handle_file
 
-    from conftest import insightface_image
     from facekit.manifest import DEFAULT_MANIFEST_PATH
+    from helpers import insightface_image
     from test_diffusion import oracle_onnx
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))

@@ -7,7 +7,6 @@ import pytest
 
 from clips import face_patch, moving_face_frames, write_clip
 from facekit.media.video import duration_of, probe, read_tags
-from test_app import running_app  # noqa: F401  (the fixture: the app on 127.0.0.1)
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, insightface_image
 from facekit import cli
 from facekit.batch.backend import BackendOptions
 from facekit.batch.inputs import plan_items
 from facekit.batch.jobs import RestoreJob
 from facekit.engine import EngineConfig
 from facekit.processors.restore import RestoreOptions
+from helpers import REPO, insightface_image
 
 BAD = {"truncated.jpg", "text.png", "empty.jpg"}
 VOLATILE = {"seconds", "worker", "note"}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, insightface_image
 from facekit.engine import Engine, EngineConfig
+from helpers import REPO, insightface_image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [

@@ -4,9 +4,9 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO, YUNET_FILE
 from facekit.cli import main
 from facekit.manifest import load_manifest
+from helpers import REPO, YUNET_FILE
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import insightface_image
 from facekit.cli import main
+from helpers import insightface_image
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from facekit.imageio import decode_image
-from test_imageio import _decode_error, _png_chunk, _png_header_only
+from helpers import decode_error_message, png_chunk, png_header_only
 
 
 def _ico(embedded: bytes, kind: int = 1, declared: int = 16) -> bytes:
@@ -37,18 +37,18 @@ def no_pixel_decoding(monkeypatch):
 
 
 def test_ico_hiding_a_huge_png_is_refused_before_decoding(no_pixel_decoding) -> None:
-    message = _decode_error(_ico(_png_header_only(13000, 13000)))
+    message = decode_error_message(_ico(png_header_only(13000, 13000)))
     assert "embedded image of 13000x13000" in message
 
 
 def test_icns_holding_a_20000_squared_png_is_refused() -> None:
-    message = _decode_error(_icns(_png_header_only(20000, 20000)))
+    message = decode_error_message(_icns(png_header_only(20000, 20000)))
     assert "embedded image of 20000x20000" in message
 
 
 def test_cursor_with_a_huge_bitmap_header_is_refused(no_pixel_decoding) -> None:
     dib = struct.pack("<IiiHHIIiiII", 40, 12000, 24000, 1, 32, 0, 0, 0, 0, 0, 0)  # colour + mask: twice the height
-    message = _decode_error(_ico(dib, kind=2))
+    message = decode_error_message(_ico(dib, kind=2))
     assert "embedded image of 12000x12000" in message
 
 
@@ -66,7 +66,7 @@ def test_any_pillow_failure_while_decoding_is_a_clear_error(monkeypatch, failure
     monkeypatch.setattr(ImageFile.ImageFile, "load", broken)
     png = io.BytesIO()
     Image.new("RGB", (8, 8)).save(png, format="PNG")
-    message = _decode_error(png.getvalue())
+    message = decode_error_message(png.getvalue())
     assert "could not be decoded" in message and type(failure).__name__ in message
 
 
@@ -75,12 +75,12 @@ def test_any_pillow_failure_while_opening_is_a_clear_error(monkeypatch) -> None:
         raise NotImplementedError("unsupported sub-format")
 
     monkeypatch.setattr(Image, "open", broken)
-    assert "corrupt image header (NotImplementedError" in _decode_error(b"\x89PNG\r\n\x1a\nrest")
+    assert "corrupt image header (NotImplementedError" in decode_error_message(b"\x89PNG\r\n\x1a\nrest")
 
 
 def test_eps_is_refused_without_running_ghostscript() -> None:
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
-    assert "EPS (PostScript)" in _decode_error(eps)
+    assert "EPS (PostScript)" in decode_error_message(eps)
 
 
 def tiff_bytes(pixels: np.ndarray, photometric: int, sample_format: int, extra_samples: tuple[int, ...] = ()) -> bytes:
@@ -120,7 +120,7 @@ UNSUPPORTED_TIFFS = {
 @pytest.mark.parametrize("variant", sorted(UNSUPPORTED_TIFFS))
 def test_unsupported_tiff_variants_are_named(variant) -> None:
     pixels, photometric, sample_format, extra, description = UNSUPPORTED_TIFFS[variant]
-    message = _decode_error(tiff_bytes(pixels, photometric, sample_format, extra))
+    message = decode_error_message(tiff_bytes(pixels, photometric, sample_format, extra))
     assert "TIFF variant Pillow cannot decode" in message and description in message
     assert "not an image format" not in message
 
@@ -134,7 +134,7 @@ def _png_grey_alpha_16(grey: int, alpha: int, size: int = 4) -> bytes:
     row = b"\x00" + struct.pack(">" + "HH" * size, *([grey, alpha] * size))
     header = struct.pack(">IIBBBBB", size, size, 16, 4, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(row * size)) + _png_chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(row * size)) + png_chunk(b"IEND", b"")
     )
 
 

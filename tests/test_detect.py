@@ -10,7 +10,6 @@ import face_recognition_models
 import numpy as np
 import pytest
 
-from conftest import SAMPLES, open_session
 from facekit.adapters.base import Detector
 from facekit.adapters.detect import letterbox
 from facekit.adapters.dlib_models import DlibHogDetector
@@ -18,6 +17,7 @@ from facekit.adapters.scrfd import ScrfdDetector
 from facekit.adapters.yunet import YuNetDetector
 from facekit.errors import ModelLoadError
 from facekit.face.types import Face
+from helpers import SAMPLES, open_session
 
 DETECTORS = ("dlib_hog", "yunet", "scrfd")
 

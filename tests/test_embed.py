@@ -10,7 +10,6 @@ import face_recognition_models
 import numpy as np
 import pytest
 
-from conftest import SAMPLES, open_session
 from facekit.adapters.embed import ArcFaceEmbedder, DlibResnetEmbedder
 from facekit.adapters.scrfd import ScrfdDetector
 from facekit.errors import ModelLoadError
@@ -18,6 +17,7 @@ from facekit.face.identity import cosine_similarity as similarity
 from facekit.face.identity import euclidean_distance as dlib_distance
 from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
+from helpers import SAMPLES, open_session
 
 DLIB_SAME_PERSON = 0.6  # Euclidean distance below this: same person
 MOBILEFACENET_SAME_PERSON = 0.55  # cosine above this: same person (measured, see embed.py)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import open_session
 from facekit.adapters.scrfd import ScrfdDetector
 from facekit.adapters.yunet import YuNetDetector
 from facekit.errors import NoFaceError
 from facekit.imageio import decode_image
 from facekit.processors.restore import RestoreOptions, restore_image
+from helpers import open_session
 
 SHAPES = [(10, 100000), (100000, 10), (1, 400000), (400000, 1), (1, 1)]
 

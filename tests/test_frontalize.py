@@ -21,9 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from test_geometric import MeshScene, face_from_landmarks
 
-from conftest import insightface_image
 from facekit.commands import frontalize as frontalize_command
 from facekit.engine import Engine
 from facekit.errors import FaceKitError, NoFaceError
@@ -31,7 +29,7 @@ from facekit.face.align import template_points
 from facekit.imageio import decode_image
 from facekit.processors.frontalize import (
     FrontalizeOptions,
-    analyse_and_frontalize,
+    FrontalizePipeline,
     frontalize_faces,
     frontalize_image,
     load_frontalizer,
@@ -39,6 +37,7 @@ from facekit.processors.frontalize import (
     side_by_side,
     symmetry_score,
 )
+from helpers import MeshScene, face_from_landmarks, insightface_image
 
 TOM = insightface_image("Tom_Hanks_54745.png")
 T1 = insightface_image("t1.jpg")
@@ -113,9 +112,9 @@ def test_too_turned_face_gets_a_message_not_an_image(engine) -> None:
 
 def test_too_small_faces_get_a_message(engine) -> None:
     small = cv2.resize(decode_image(T1), None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
-    run = analyse_and_frontalize(engine, small)
-    assert run.reports, "dlib HOG finds the ~26 px faces of a quarter-size t1.jpg"
-    for report in run.reports:
+    run = FrontalizePipeline.from_engine(engine, FrontalizeOptions())(small, allow_none=True)
+    assert run.faces, "dlib HOG finds the ~26 px faces of a quarter-size t1.jpg"
+    for report in run.faces:
         assert report.status == "skipped"
         assert "px wide, below the 40 px minimum" in report.message
     assert run.frontal == []

@@ -18,9 +18,8 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import insightface_image
 from facekit.engine import Engine, EngineConfig
-from test_imageio import _png_header_only
+from helpers import insightface_image, png_header_only
 
 
 def _save(image: Image.Image, path: Path, image_format: str, **options: object) -> Path:
@@ -43,7 +42,7 @@ def hostile_files(tmp_path_factory) -> dict[str, Path]:
     files["zero_bytes"].write_bytes(b"")
     files["random_bytes"].write_bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     files["truncated_jpeg"].write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
-    files["bomb_png"].write_bytes(_png_header_only(30000, 30000))
+    files["bomb_png"].write_bytes(png_header_only(30000, 30000))
     files["one_pixel"] = _save(Image.new("RGB", (1, 1), (90, 60, 30)), folder / "one.png", "PNG")
     files["no_face"] = _save(Image.new("RGB", (320, 240), (30, 120, 200)), folder / "sky.png", "PNG")
     files["cmyk_jpeg"] = _save(face.convert("CMYK"), folder / "cmyk.jpg", "JPEG")

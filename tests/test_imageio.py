@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from facekit.errors import ImageDecodeError
 from facekit.imageio import decode_image, encode_png, write_image_atomic
+from helpers import decode_error_message, png_header_only
 
 
 def _encoded(image: Image.Image, image_format: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=image_format, **options)
     return buffer.getvalue()
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose valid IHDR claims width x height but whose data is tiny."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def _decode_error(source, **options) -> str:
-    with pytest.raises(ImageDecodeError) as caught:
-        decode_image(source, **options)
-    assert caught.value.hint, "every decode error carries a hint"
-    return str(caught.value)
 
 
 def test_rgb_png_decodes_to_contiguous_bgr() -> None:
@@ -54,10 +29,10 @@ def test_rgb_png_decodes_to_contiguous_bgr() -> None:
 
 
 def test_zero_bytes_is_an_empty_image_error(tmp_path: Path) -> None:
-    assert "empty" in _decode_error(b"")
+    assert "empty" in decode_error_message(b"")
     empty = tmp_path / "blank.jpg"
     empty.write_bytes(b"")
-    message = _decode_error(empty)
+    message = decode_error_message(empty)
     assert "blank.jpg" in message and "empty" in message
 
 
@@ -65,7 +40,7 @@ def test_random_bytes_are_not_an_image(tmp_path: Path) -> None:
     noise = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
     path = tmp_path / "noise.png"
     path.write_bytes(noise)
-    message = _decode_error(path)
+    message = decode_error_message(path)
     assert "noise.png" in message and "not an image" in message
 
 
@@ -74,17 +49,17 @@ def test_truncated_jpeg_is_reported(tmp_path: Path) -> None:
     data = _encoded(Image.fromarray(pixels), "JPEG", quality=90)
     path = tmp_path / "cut.jpg"
     path.write_bytes(data[: len(data) // 2])
-    message = _decode_error(path)
+    message = decode_error_message(path)
     assert "cut.jpg" in message and "truncated" in message
 
 
 def test_png_claiming_30000_squared_pixels_is_refused_before_decoding() -> None:
-    message = _decode_error(_png_header_only(30000, 30000))
+    message = decode_error_message(png_header_only(30000, 30000))
     assert "too large" in message
 
 
 def test_own_pixel_limit_is_checked_before_decoding() -> None:
-    message = _decode_error(_png_header_only(5000, 5000), max_pixels=1_000_000)
+    message = decode_error_message(png_header_only(5000, 5000), max_pixels=1_000_000)
     assert "too large" in message and "5000x5000" in message
 
 
@@ -147,18 +122,18 @@ def test_exif_orientation_is_applied() -> None:
 
 
 def test_missing_path_is_named(tmp_path: Path) -> None:
-    message = _decode_error(tmp_path / "nowhere.png")
+    message = decode_error_message(tmp_path / "nowhere.png")
     assert "No image file" in message and "nowhere.png" in message
-    assert "not a file" in _decode_error(tmp_path)
+    assert "not a file" in decode_error_message(tmp_path)
 
 
 def test_file_over_max_bytes_is_refused(tmp_path: Path) -> None:
     pixels = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     path = tmp_path / "big.png"
     path.write_bytes(_encoded(Image.fromarray(pixels), "PNG"))
-    message = _decode_error(str(path), max_bytes=1000)
+    message = decode_error_message(str(path), max_bytes=1000)
     assert "big.png" in message and "too large" in message
-    assert "too large" in _decode_error(path.read_bytes(), max_bytes=1000)
+    assert "too large" in decode_error_message(path.read_bytes(), max_bytes=1000)
     assert decode_image(path).shape == (64, 64, 3)
 
 
@@ -173,10 +148,10 @@ def test_arrays_pil_images_and_colour_order() -> None:
     assert decode_image(np.full((1, 1), 65535, np.uint16))[0, 0, 0] == 255
     pil = Image.new("RGB", (3, 2), (1, 2, 3))
     assert tuple(decode_image(pil)[1, 2]) == (3, 2, 1)
-    assert "shape" in _decode_error(np.zeros((2, 2, 2), np.uint8))
-    assert "dtype" in _decode_error(np.zeros((2, 2, 3), np.float32))
-    assert "too large" in _decode_error(np.zeros((100, 100), np.uint8), max_pixels=100)
-    assert "Cannot read an image" in _decode_error(12345)
+    assert "shape" in decode_error_message(np.zeros((2, 2, 2), np.uint8))
+    assert "dtype" in decode_error_message(np.zeros((2, 2, 3), np.float32))
+    assert "too large" in decode_error_message(np.zeros((100, 100), np.uint8), max_pixels=100)
+    assert "Cannot read an image" in decode_error_message(12345)
 
 
 def test_encode_png_round_trips_metadata() -> None:
@@ -230,5 +205,5 @@ def test_heic_photos_decode() -> None:
 
 def test_heic_pixel_limit_and_corruption() -> None:
     data = _heic(Image.new("RGB", (64, 48), (0, 128, 0)))
-    assert "too large" in _decode_error(data, max_pixels=1000)
-    assert "could not be decoded" in _decode_error(data[: len(data) // 2])
+    assert "too large" in decode_error_message(data, max_pixels=1000)
+    assert "could not be decoded" in decode_error_message(data[: len(data) // 2])

@@ -22,7 +22,6 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import SAMPLES
 from facekit.adapters.dlib_models import DlibHogDetector
 from facekit.adapters.landmarks import Dlib68Landmarker, InsightFace3d68Landmarker, InsightFace106Landmarker
 from facekit.adapters.scrfd import ScrfdDetector
@@ -30,6 +29,7 @@ from facekit.adapters.yunet import YuNetDetector
 from facekit.errors import ModelLoadError
 from facekit.face.align import landmarks_5_from_68
 from facekit.face.types import Face
+from helpers import SAMPLES
 
 OPSET = [helper.make_opsetid("", 17)]
 

@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 import launch
-from conftest import YUNET_FILE, insightface_image
 from facekit import recommended
 from facekit.cli import main
 from facekit.engine import Engine, EngineConfig
 from facekit.errors import ManifestError
 from facekit.manifest import DEFAULT_MANIFEST_PATH, load_manifest, parse_manifest
 from facekit.processors.restore import RestoreOptions, restore_image
+from helpers import YUNET_FILE, insightface_image
 from standins import gfpgan_identity
 
 DEAD_URL = "http://127.0.0.1:9/"  # nothing listens there: a test never reaches the internet

@@ -202,3 +202,15 @@ def test_cli_skip_existing_and_offline_download_error(engine, models, t1, tmp_pa
     assert "skipped" in capsys.readouterr().out
     with pytest.raises(ModelUnavailableError, match="codeformer.onnx"):
         cli(engine, str(source), "-o", str(tmp_path / "x.png"), "--model", "codeformer")
+
+
+def test_a_face_with_degenerate_landmarks_is_skipped_and_the_others_restored(engine, models, t1, t1_faces) -> None:
+    import dataclasses
+
+    bad = dataclasses.replace(t1_faces[1], landmarks_5=np.full((5, 2), 300.0, np.float32), embeddings={})
+    options = RestoreOptions(model_file=models["identity"], blend=1.0, identity=False)
+    _, reports, _ = restore_faces(engine, t1, [t1_faces[0], bad], options)
+    assert reports[0].skipped is None
+    assert reports[1].skipped is not None and reports[1].skipped.startswith("Face 1 was not restored")
+    assert "degenerate" in reports[1].skipped or "one spot" in reports[1].skipped
+    assert reports[1].as_dict()["skipped"] == reports[1].skipped

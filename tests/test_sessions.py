@@ -6,9 +6,9 @@ import threading
 import onnxruntime as ort
 import pytest
 
-from conftest import YUNET_FILE, YUNET_SHA256
 from facekit.errors import ModelLoadError, ProviderError
 from facekit.sessions import CPU, SessionPool, parse_providers, select_providers
+from helpers import YUNET_FILE, YUNET_SHA256
 
 
 def test_same_key_returns_the_same_session(shared_models) -> None:

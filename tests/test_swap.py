@@ -14,7 +14,6 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import insightface_image
 from facekit.adapters.inswapper import InSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import EmbedderChoice, FaceAnalyser
 from facekit.cli_support import add_global_flags, engine_from_args
@@ -25,6 +24,7 @@ from facekit.face.identity import l2_normalise
 from facekit.face.types import Face
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, parse_face_map, prepare_sources, swap_image
+from helpers import insightface_image
 from standins import gfpgan_negative
 
 T1 = insightface_image("t1.jpg")
@@ -398,3 +398,54 @@ def test_cli_user_errors_raise_facekit_errors(tmp_path, shared_models) -> None:
         run_cli([*flags, "swap", "--source", str(blank), str(T1), "-o", str(tmp_path / "o.png")])
     with pytest.raises(FaceKitError, match="exactly one source photo"):
         run_cli([*flags, "swap", "--source", str(TOM), "--source", str(TOM), str(T1), "-o", str(tmp_path / "o.png"), "--map", "0:0"])
+
+
+# ------------------------------------------------------------------ pixel boost (issue 17.8)
+@pytest.mark.parametrize("resolution", [128, 256, 384, 512])
+def test_pixel_boost_runs_k_by_k_128_sub_images_and_returns_the_target(
+    engine, models, mobilefacenet, t1, tom, resolution, monkeypatch
+) -> None:
+    seen: list[tuple[int, ...]] = []
+    run = InSwapper.run
+
+    def counting_run(self, crop_bgr, latent):
+        seen.append(crop_bgr.shape)
+        return run(self, crop_bgr, latent)
+
+    monkeypatch.setattr(InSwapper, "run", counting_run)
+    options = inswapper_options(models / "identity_128.onnx", mobilefacenet, swap_resolution=resolution, identity=False)
+    result = swap_image(engine, [tom], t1, options)
+    k = resolution // 128
+    assert len(seen) == 6 * k * k and set(seen) == {(128, 128, 3)}  # every network call is one 128 px sub-image
+    assert result.models["swap_resolution"].startswith(str(resolution))
+    psnrs = [face_boxes_psnr(t1, result.image, [face]) for face in result.faces]
+    print(f"pixel boost {resolution}: identity stand-in face-box PSNR dB:", [round(v, 2) for v in psnrs])
+    assert min(psnrs) > 39.0
+
+
+def test_swap_resolution_outside_the_choices_is_a_clear_error() -> None:
+    with pytest.raises(FaceKitError, match="swap resolution must be one of 128, 256, 384, 512; got 200"):
+        SwapOptions(swap_resolution=200)
+
+
+def test_mesh_refuses_a_boosted_resolution(engine, t1, tom) -> None:
+    with pytest.raises(FaceKitError, match="mesh does not support the swap resolution 256"):
+        swap_image(engine, [tom], t1, SwapOptions(model="mesh", swap_resolution=256, identity=False))
+    assert swap_image(engine, [tom], t1, SwapOptions(model="mesh", identity=False)).models["swap_resolution"] == "128"
+
+
+def test_cli_swap_resolution_flag(tmp_path, shared_models, models, capsys) -> None:
+    out = tmp_path / "boosted.png"
+    flags = ["--models-dir", str(tmp_path / "models"), "--mirror", str(shared_models), "--offline"]
+    argv = [
+        *flags, "swap", "--source", str(TOM), str(T1), "-o", str(out), "--model-file", str(models / "identity_128.onnx"),
+        "--source-embedder-file", str(shared_models / "mobilefacenet_test.onnx"), "--faces", "0", "--no-identity",
+        "--swap-resolution", "384", "--json",
+    ]  # fmt: skip
+    assert run_cli(argv) == 0
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["models"]["swap_resolution"] == "384 (pixel boost, 3x3 sub-images of 128)"
+    assert out.exists()
+    with pytest.raises(SystemExit):
+        run_cli([*argv[:-2], "200"])
+    assert "invalid choice: 200" in capsys.readouterr().err

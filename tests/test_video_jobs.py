@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from clips import crossing_frames, face_patch, frame_times, moving_face_frames, still_face_frames, write_audio_only, write_clip
-from conftest import insightface_image
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.engine import Engine, EngineConfig
 from facekit.face.types import Face
@@ -20,6 +19,7 @@ from facekit.media.video import VideoError, duration_of, probe, read_tags
 from facekit.processors.restore import RestoreOptions
 from facekit.processors.swap import SwapOptions
 from facekit.processors.video import TrackSelection, VideoJob, VideoOptions, restore_video, swap_video
+from helpers import insightface_image
 from standins import gfpgan_identity
 from test_swap import fake_arcface, identity_swapper
 

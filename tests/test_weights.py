@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import multiprocessing
 import socket
@@ -12,31 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from conftest import YUNET_FILE, YUNET_SHA256
 from facekit.errors import DownloadError, HashMismatchError, ModelUnavailableError
 from facekit.hashing import sha256_of
-from facekit.manifest import DEFAULT_MANIFEST_PATH, Manifest, parse_manifest
+from facekit.manifest import parse_manifest
 from facekit.weights import StoreConfig, WeightStore
-
-
-def yunet_manifest(urls: list[str], sha256: str = YUNET_SHA256) -> Manifest:
-    document = yaml.safe_load(DEFAULT_MANIFEST_PATH.read_text())
-    entry = copy.deepcopy(next(e for e in document["models"] if e["id"] == "yunet_2023mar"))
-    entry["urls"] = urls
-    entry["sha256"] = sha256
-    return parse_manifest({"models": [entry]})
-
-
-def store(tmp_path: Path, manifest: Manifest, **options: Any) -> WeightStore:
-    settings = {"models_dir": tmp_path / "models", "retries": 3, "backoff_seconds": 0.01, "read_timeout": 2.0, "connect_timeout": 2.0}
-    settings.update(options)
-    return WeightStore(manifest, StoreConfig(**settings))
-
-
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.suffix == ".part")
+from helpers import YUNET_FILE, YUNET_SHA256, leftovers, store, yunet_manifest
 
 
 def test_download_verifies_and_reports_progress(tmp_path, http_server, yunet_bytes) -> None:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import filelock
 import pytest
-from test_weights import leftovers, store, yunet_manifest
 
-from conftest import YUNET_FILE
 from facekit.errors import FaceKitError, HashMismatchError
+from helpers import YUNET_FILE, leftovers, store, yunet_manifest
 
 
 @pytest.fixture

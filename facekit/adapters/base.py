@@ -129,6 +129,7 @@ class Swapper(Protocol):
     embedding_size: int | None  # ...and have this many values
     uses_weight: bool
     resampling: str  # "bilinear" | "bicubic": how the job warps the target crop
+    pixel_boost: bool  # may the job run it on k*k interleaved 128 px sub-images of a k*128 crop (--swap-resolution)
 
     def crop_transform(self, face: Face) -> tuple[np.ndarray, tuple[int, int]]:
         """2x3 matrix from image to crop pixels, and the crop's (width, height)."""

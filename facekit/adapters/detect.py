@@ -35,7 +35,7 @@ def letterbox(image_bgr: np.ndarray, width: int, height: int) -> tuple[np.ndarra
     return canvas, scale
 
 
-def select_faces(
+def faces_from_detections(
     boxes: np.ndarray,
     scores: np.ndarray,
     landmarks_5: np.ndarray,

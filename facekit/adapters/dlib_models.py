@@ -13,7 +13,7 @@ import cv2
 import dlib
 import numpy as np
 
-from facekit.adapters.detect import check_bgr_image, kept_indices, select_faces
+from facekit.adapters.detect import check_bgr_image, faces_from_detections, kept_indices
 from facekit.adapters.face_check import FaceChecker, face_window
 from facekit.errors import ModelLoadError
 from facekit.face.align import landmarks_5_from_68
@@ -160,7 +160,7 @@ class DlibHogDetector:
                 return []
             boxes, scores, points_68 = boxes[passed], scores[passed], points_68[passed]
         points_5 = np.stack([landmarks_5_from_68(points) for points in points_68])
-        return select_faces(boxes, scores, points_5, lowest, nms_threshold, max_faces, points_68)
+        return faces_from_detections(boxes, scores, points_5, lowest, nms_threshold, max_faces, points_68)
 
     def _points_68(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
         """The 68 points for a box, predicted on the face's window (dlib copies the whole image on every call)."""

@@ -105,7 +105,7 @@ _TABLE: tuple[Family, ...] = (
         summary="DifFace-style eps model refining a restored crop",
     ),
     # -------------------------------------------------------------------- swap
-    Family("mesh", "swap", "facekit.adapters.mesh:build_mesh", resampling="bicubic", summary="built-in landmark-mesh swap"),
+    Family("mesh", "swap", "facekit.adapters.mesh:build_mesh_swapper", resampling="bicubic", summary="built-in landmark-mesh swap"),
     Family(
         "inswapper", "swap", "facekit.adapters.inswapper:build_inswapper",
         inputs=(Role("image", default="target"), Role("source_embedding", default="source")), outputs=(_IMAGE_OUT,),

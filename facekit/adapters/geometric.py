@@ -47,7 +47,8 @@ from facekit.adapters.base import FrontalResult
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.errors import FaceKitError
 from facekit.face.align import TEMPLATES
-from facekit.face.pose import MIRROR_68, HeadPose, mean_shape_3d, solve_head_pose
+from facekit.face.piecewise import border_points, rasterise_triangles, sampling_maps, triangle_affines
+from facekit.face.pose import MIRROR_68, HeadPose, far_jaw, mean_shape_3d, solve_head_pose
 from facekit.face.types import Face
 
 DEFAULT_TEMPLATE = "ffhq_512"
@@ -66,8 +67,6 @@ _CHEEK_BULGE = 0.15  # fraction of the jaw-to-anchor distance
 _SURFACE_POINTS = _LANDMARKS + len(_BROWS) + len(_CHEEK_PAIRS)  # 92 points with a depth
 _BORDER_POINTS = 8
 _JAW = tuple(range(0, 17))
-_JAW_IMAGE_LEFT = tuple(range(0, 8))
-_JAW_IMAGE_RIGHT = tuple(range(9, 17))
 _JAW_SWAP_YAW = (10.0, 20.0)  # far-side jaw: detected below the first |yaw|, mirrored above the second
 _FULL_SYMMETRY_YAW = 40.0  # the frontal template is made fully symmetric from this |yaw| on (partly below)
 _NEAR_SIDE_SOFTNESS = 0.1  # mean-shape depth difference (units) that tips the symmetric template to one side
@@ -147,15 +146,6 @@ def surface_mirror() -> np.ndarray:
     return np.array(list(MIRROR_68) + forehead + cheeks, dtype=np.intp)
 
 
-def border_points(size: int) -> np.ndarray:
-    """Canvas corners and edge midpoints (pixel centres)."""
-    last, middle = size - 1.0, (size - 1.0) / 2.0
-    return np.array(
-        [(0, 0), (middle, 0), (last, 0), (last, middle), (last, last), (middle, last), (0, last), (0, middle)],
-        dtype=np.float64,
-    )
-
-
 def eye_targets(template: str, size: int) -> tuple[float, float, float]:
     """(axis x, eye y, eye distance) of `template` at `size`, made exactly left-right symmetric."""
     points = TEMPLATES[template].astype(np.float64) * size
@@ -183,11 +173,11 @@ def delaunay(points: np.ndarray, size: int) -> np.ndarray:
     return np.argmin(distances, axis=2).astype(np.intp)
 
 
-def build_mesh(template: str = DEFAULT_TEMPLATE) -> FrontalMesh:
+def build_frontal_mesh(template: str = DEFAULT_TEMPLATE) -> FrontalMesh:
     """Delaunay triangulation of the mean frontal template, wound so 3D normals face the viewer."""
     surface = surface_points(mean_shape_3d())
     size = DEFAULT_SIZE
-    points = np.vstack([place_frontal(surface, template, size), border_points(size)])
+    points = np.vstack([place_frontal(surface, template, size), border_points(size, size)])
     triangles = delaunay(points, size)
     a, b, c = points[triangles[:, 0]], points[triangles[:, 1]], points[triangles[:, 2]]
     cross = (b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]
@@ -225,13 +215,6 @@ def lift_landmarks(landmarks_68: np.ndarray, head: HeadPose, rotation: np.ndarra
 def mirror_points(points: np.ndarray, mirror: np.ndarray) -> np.ndarray:
     """Each point replaced by its partner reflected in the x = 0 plane."""
     return points[mirror] * np.array([-1.0, 1.0, 1.0])
-
-
-def far_jaw(rotation: np.ndarray) -> tuple[int, ...]:
-    """Jaw points on the side turned away from the camera."""
-    depth = (mean_shape_3d() @ rotation.T)[:, 2]
-    left, right = depth[list(_JAW_IMAGE_LEFT)].mean(), depth[list(_JAW_IMAGE_RIGHT)].mean()
-    return _JAW_IMAGE_LEFT if left > right else _JAW_IMAGE_RIGHT
 
 
 def near_side_weights(rotation: np.ndarray) -> np.ndarray:
@@ -277,36 +260,6 @@ def fit_affine(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- warp
-
-
-def rasterise_triangles(points: np.ndarray, triangles: np.ndarray, size: tuple[int, int], fill: int) -> np.ndarray:
-    """HxW int32 raster of triangle ids (`fill` where no triangle lands); later triangles win shared edges."""
-    width, height = size
-    raster = np.full((height, width), fill, dtype=np.int32)
-    fixed = np.rint(points * 16.0).astype(np.int32)  # 4 fractional bits
-    for index, corners in enumerate(triangles):
-        cv2.fillConvexPoly(raster, fixed[corners], index, lineType=cv2.LINE_8, shift=4)
-    return raster
-
-
-def triangle_affines(target: np.ndarray, source: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Tx3x2: per triangle, [x, y, 1] @ A gives the source position of a target pixel."""
-    corners = np.concatenate([target[triangles], np.ones((*triangles.shape, 1))], axis=2)
-    try:
-        return np.linalg.solve(corners, source[triangles])
-    except np.linalg.LinAlgError:  # a collapsed triangle (degenerate landmarks): least squares instead
-        return np.linalg.pinv(corners) @ source[triangles]
-
-
-def sampling_maps(ids: np.ndarray, affines: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """map_x, map_y (float32) for cv2.remap from the id raster and per-triangle affines."""
-    xs, ys = grid
-    coefficients = affines.astype(np.float32)
-    maps = []
-    for axis in range(2):
-        a, b, c = (np.take(coefficients[:, row, axis], ids) for row in range(3))
-        maps.append(a * xs + b * ys + c)
-    return maps[0], maps[1]
 
 
 def sample_photo(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, ratio: float) -> np.ndarray:
@@ -479,7 +432,7 @@ class GeometricFrontalizer:
     def __init__(self, template: str = DEFAULT_TEMPLATE, size: int = DEFAULT_SIZE) -> None:
         self.template = template
         self.size = size
-        self.mesh = build_mesh(template)
+        self.mesh = build_frontal_mesh(template)
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def frontalize(
@@ -499,7 +452,7 @@ class GeometricFrontalizer:
         geometry = face_geometry(face.landmarks_68, (width, height))
         clock = _lap(timings, "pose", clock)
         frontal = place_frontal(geometry.frontal_surface, self.template, size)
-        target = np.vstack([frontal, border_points(size), frontal[list(_JAW)]])
+        target = np.vstack([frontal, border_points(size, size), frontal[list(_JAW)]])
         source_surface = project(geometry.source_surface, geometry.head)
         border = self._border_sources(frontal, source_surface, geometry, size)
         silhouette = np.asarray(face.landmarks_68, dtype=np.float64)[list(_JAW)]
@@ -543,7 +496,7 @@ class GeometricFrontalizer:
         hidden = set(far_jaw(geometry.rotation))
         inner = [i for i in range(_LANDMARKS) if i not in hidden]
         affine = fit_affine(target[inner], source_surface[inner])
-        border = border_points(size)
+        border = border_points(size, size)
         return border @ affine[:, :2].T + affine[:, 2]
 
     def _triangle_visibility(self, geometry: FaceGeometry, source: np.ndarray) -> np.ndarray:

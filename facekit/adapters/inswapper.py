@@ -76,6 +76,7 @@ class InSwapper:
 
     embedding_family = "arcface"
     uses_weight = True
+    pixel_boost = True  # a 128 px learned swapper: --swap-resolution 256/384/512 tile it
     resampling = "bilinear"  # as InsightFace / FaceFusion crop for it (families.py)
 
     def __init__(

@@ -18,7 +18,7 @@ import onnxruntime as ort
 from insightface.model_zoo.scrfd import SCRFD
 
 from facekit.adapters import _session_checks as checks
-from facekit.adapters.detect import check_bgr_image, letterbox, select_faces
+from facekit.adapters.detect import check_bgr_image, faces_from_detections, letterbox
 from facekit.face.types import Face
 
 # Output layouts with keypoints that InsightFace's SCRFD decoder supports:
@@ -48,7 +48,7 @@ class ScrfdDetector:
         height, width = self._canvas
         canvas, scale = letterbox(image_bgr, width, height)
         scores, boxes, keypoints = self._model.forward(canvas, score_threshold)
-        return select_faces(
+        return faces_from_detections(
             np.concatenate(boxes) / scale,
             np.concatenate(scores).reshape(-1),
             np.concatenate(keypoints).reshape(-1, 5, 2) / scale,

@@ -44,6 +44,7 @@ class SimSwapper:
 
     embedding_family = "arcface"
     uses_weight = True
+    pixel_boost = False  # not contract-tested on sub-images: swaps at its own size
 
     def __init__(
         self,

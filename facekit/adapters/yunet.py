@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
-from facekit.adapters.detect import check_bgr_image, letterbox, select_faces
+from facekit.adapters.detect import check_bgr_image, faces_from_detections, letterbox
 from facekit.face.types import Face
 
 STRIDES = (8, 16, 32)
@@ -52,7 +52,7 @@ class YuNetDetector:
         blob = canvas.transpose(2, 0, 1)[np.newaxis].astype(np.float32)
         outputs = dict(zip(self._output_names, self._session.run(self._output_names, {self._input_name: blob}), strict=True))
         boxes, scores, landmarks = _decode(outputs, height, width, score_threshold)
-        return select_faces(boxes / scale, scores, landmarks / scale, score_threshold, nms_threshold, max_faces)
+        return faces_from_detections(boxes / scale, scores, landmarks / scale, score_threshold, nms_threshold, max_faces)
 
     def _canvas_size(self, rows: int, cols: int) -> tuple[int, int]:
         if self._fixed_size is not None:

@@ -89,15 +89,14 @@ class RestoreJob:
     single_output: bool = True
 
     def prepare(self, engine: Engine) -> PreparedJob:
-        from facekit.processors.restore import RestoreOptions, load_refiner, load_restorer, restore_image
+        from facekit.processors.restore import RestoreOptions, RestorePipeline
 
         options = self.options
         assert isinstance(options, RestoreOptions)
-        load_restorer(engine, options)  # fail once, before the batch, on a missing or mismatched model
-        load_refiner(engine, options)
+        pipeline = RestorePipeline.from_engine(engine, options)  # fail once, before the batch, on a missing or mismatched model
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
-            result = restore_image(engine, image, options)
+            result = pipeline(image)
             details: dict[str, object] = {
                 "input": item.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale
             }
@@ -120,16 +119,16 @@ class SwapJob:
     single_output: bool = True
 
     def prepare(self, engine: Engine) -> PreparedJob:
-        from facekit.processors.swap import SwapOptions, prepare_sources, swap_prepared
+        from facekit.processors.swap import SwapOptions, SwapPipeline
 
         options = self.options
         assert isinstance(options, SwapOptions)
         images = [decode_image(data, max_pixels=self.max_pixels) for data in self.sources]
-        prepared = prepare_sources(engine, images, options, names=list(self.source_names))  # fails once, before the batch
+        pipeline = SwapPipeline.from_engine(engine, images, options, names=list(self.source_names))  # fails once, before the batch
         names = list(self.source_names)
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
-            result = swap_prepared(engine, prepared, image, options)
+            result = pipeline(image)
             details: dict[str, object] = {
                 "input": item.name, "sources": names, "weight": options.weight, "faces": [f.index for f in result.faces]
             }
@@ -152,14 +151,15 @@ class FrontalizeJob:
     describe: Callable[[FrontalizeFaceReport], None] | None = field(default=None, compare=False)
 
     def prepare(self, engine: Engine) -> PreparedJob:
-        from facekit.processors.frontalize import FrontalizeOptions, analyse_and_frontalize, side_by_side
+        from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline, side_by_side
 
         options = self.options
         assert isinstance(options, FrontalizeOptions)
         sheet, describe = self.sheet, self.describe
+        pipeline = FrontalizePipeline.from_engine(engine, options)  # loads the models once, before any image
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
-            frontal_run = analyse_and_frontalize(engine, image, options)
+            frontal_run = pipeline(image, allow_none=True)  # the batch names the file when no face could be done
             files: list[tuple[str, np.ndarray, dict[str, str]]] = []
             for face in frontal_run.frontal:
                 picture = side_by_side(face.original_crop, face.image) if sheet else face.image
@@ -168,15 +168,15 @@ class FrontalizeJob:
                 files.append((target, *_png(picture, "frontalize", frontal_run.models, details)))
                 face.report.file = target
             if describe is not None:
-                for report in frontal_run.reports:
+                for report in frontal_run.faces:
                     describe(report)
             if not files:
-                reasons = " ".join(report.message or "" for report in frontal_run.reports)
+                reasons = " ".join(report.message or "" for report in frontal_run.faces)
                 raise FaceKitError(f"No face in {item.name} could be frontalized. {reasons}")
             record: dict[str, object] = {
                 "output": storage.parent(item.output),
                 "files": [location for location, _, _ in files],
-                "faces": [report.as_dict() for report in frontal_run.reports],
+                "faces": frontal_run.face_dicts(),
                 "models": frontal_run.models,
                 "warnings": frontal_run.warnings,
             }

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from facekit import __version__
-from facekit.analysis import DEFAULT_MAX_FACES, AnalysisOptions, EmbedderChoice, FaceAnalyser
+from facekit.analysis import DEFAULT_MAX_FACES, AnalysisOptions, EmbedderChoice
 from facekit.cli_support import add_global_flags
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image, write_image_atomic
-from facekit.processors.analyze import AnalysedImage, analysis_record, draw_analysis, similarity_matrix
+from facekit.processors.analyze import AnalysedImage, AnalyzePipeline, analysis_record, draw_analysis
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def run_analyze(engine: Engine, args: argparse.Namespace) -> int:
         detector=args.detector, landmarks=args.landmarks, score_threshold=args.score_threshold, max_faces=args.max_faces
     )
     choice = EmbedderChoice(model_id=args.embedder, file=Path(args.embedder_file) if args.embedder_file else None)
-    analyser = FaceAnalyser(engine)
+    pipeline = AnalyzePipeline.from_engine(engine, options, choice)
     draw_target = _draw_target(args.draw, len(args.images))
     items: list[AnalysedImage] = []
     failures = 0
@@ -53,7 +53,7 @@ def run_analyze(engine: Engine, args: argparse.Namespace) -> int:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
-        item = AnalysedImage(name=name, image=image, analysis=analyser.analyze(image, options))
+        item = pipeline(name, image)
         items.append(item)
         if args.json:
             print(json.dumps(analysis_record(item)), flush=True)
@@ -65,7 +65,7 @@ def run_analyze(engine: Engine, args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"  drawn: {out}")
     if args.similarity and items:
-        matrix = similarity_matrix(analyser, items, choice)
+        matrix = pipeline.similarity(items)
         print(json.dumps({"similarity": matrix}) if args.json else describe_similarity(matrix))
     return 1 if failures else 0
 

@@ -13,6 +13,7 @@ from facekit.batch.jobs import SwapJob, source_bytes
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
 from facekit.engine import Engine
+from facekit.face.pixel_boost import RESOLUTIONS
 from facekit.imageio import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map
@@ -39,6 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--map", dest="face_map", metavar="S:T,...", help="source face S onto target face T, e.g. 0:1,1:0 (one source photo)")
     swap.add_argument("--weight", type=float, default=DEFAULT_WEIGHT,
                       help="inswapper identity weight 0..1, higher keeps more of the source (default 0.5)")
+    add_swap_resolution_flag(swap)
     swap.add_argument("--restore", metavar="ID", help="restore the swapped faces with this restore model afterwards")
     swap.add_argument("--source-embedder", metavar="ID", help="ArcFace model feeding inswapper (default: best ready)")
     swap.add_argument("--source-embedder-file", metavar="PATH", help="your own ArcFace ONNX file feeding inswapper")
@@ -55,6 +57,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.set_defaults(run=run_swap)
 
 
+def add_swap_resolution_flag(parser: argparse.ArgumentParser) -> None:
+    """--swap-resolution 128|256|384|512 (pixel boost; shared by `swap` and `video swap`)."""
+    parser.add_argument("--swap-resolution", type=int, default=128, choices=RESOLUTIONS, metavar="{128,256,384,512}",
+                        help="inswapper crop size: 256/384/512 swap 2x2/3x3/4x4 interleaved 128 px sub-images "
+                             "(pixel boost, sharper, 4/9/16x the network time); refused for mesh (default 128)")
+
+
 def options_from_args(args: argparse.Namespace) -> SwapOptions:
     return SwapOptions(
         model=args.model,
@@ -64,6 +73,7 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
         faces=FaceSelection.parse(args.faces, args.threshold),
         face_map=parse_face_map(args.face_map) if args.face_map else (),
         weight=args.weight,
+        swap_resolution=args.swap_resolution,
         restore=_restore_options(args.restore),
         embedder=EmbedderChoice(model_id=args.embedder) if args.embedder else None,
         source_embedder=_source_embedder(args),

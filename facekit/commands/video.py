@@ -12,6 +12,7 @@ from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.cli_support import add_global_flags
 from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
+from facekit.commands.swap import add_swap_resolution_flag
 from facekit.engine import Engine
 from facekit.imageio import decode_image
 from facekit.media.video import X264_PRESETS, EncodeOptions, VideoLimits
@@ -41,6 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--family", default="inswapper", choices=families_for("swap", model_file=True), help="family of --model-file")
     swap.add_argument("--source-index", type=int, help="which face of each source photo (default: its largest)")
     swap.add_argument("--weight", type=float, default=DEFAULT_WEIGHT, help="inswapper identity weight 0..1 (default 0.5)")
+    add_swap_resolution_flag(swap)
     swap.add_argument("--restore", metavar="ID", help="restore the swapped faces with this restore model")
     swap.add_argument("--source-embedder", metavar="ID", help="ArcFace model feeding inswapper (default: best ready)")
     swap.add_argument("--source-embedder-file", metavar="PATH", help="your own ArcFace ONNX file feeding inswapper")
@@ -114,6 +116,7 @@ def run_video_swap(engine: Engine, args: argparse.Namespace) -> int:
         family=args.family,
         source_index=args.source_index,
         weight=args.weight,
+        swap_resolution=args.swap_resolution,
         restore=RestoreOptions(model=args.restore, identity=False) if args.restore else None,
         embedder=EmbedderChoice(model_id=args.embedder) if args.embedder else None,
         source_embedder=_source_embedder(args),

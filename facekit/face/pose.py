@@ -161,10 +161,9 @@ def _solve(
     return rvec.reshape(3), tvec.reshape(3)
 
 
-def _far_jaw(rvec: np.ndarray, tvec: np.ndarray) -> tuple[int, ...]:
-    """Jaw points on the side turned away from the camera (larger camera depth)."""
-    rotation, _ = cv2.Rodrigues(rvec)
-    depth = (mean_shape_3d() @ rotation.T + tvec)[:, 2]
+def far_jaw(rotation: np.ndarray) -> tuple[int, ...]:
+    """The jaw points (0-7 or 9-16) on the side turned away from the camera, for an object-to-camera `rotation` (3x3)."""
+    depth = (mean_shape_3d() @ np.asarray(rotation).T)[:, 2]  # the translation adds the same depth to both sides
     left_depth = depth[list(_JAW_IMAGE_LEFT)].mean()
     right_depth = depth[list(_JAW_IMAGE_RIGHT)].mean()
     return _JAW_IMAGE_LEFT if left_depth > right_depth else _JAW_IMAGE_RIGHT
@@ -184,7 +183,7 @@ def solve_head_pose(landmarks_68: np.ndarray, image_size: tuple[int, int]) -> He
     rvec, tvec = _solve(object_points, image_points, camera)
     pose = pose_from_vectors(rvec, tvec)
     if abs(pose.yaw) > _JAW_DROP_YAW_DEGREES:
-        dropped = set(_far_jaw(rvec, tvec))
+        dropped = set(far_jaw(cv2.Rodrigues(rvec)[0]))
         keep = [index for index in range(68) if index not in dropped]
         rvec, tvec = _solve(object_points[keep], image_points[keep], camera)
         pose = pose_from_vectors(rvec, tvec)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facekit.analysis import Analysis, EmbedderChoice, FaceAnalyser, compare
+from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
+from facekit.engine import Engine
 from facekit.face.pose import mean_shape_3d, solve_head_pose
 from facekit.face.types import Face
 
@@ -25,6 +26,32 @@ class AnalysedImage:
     name: str
     image: np.ndarray
     analysis: Analysis
+
+    def as_dict(self) -> dict[str, object]:
+        return analysis_record(self)
+
+
+@dataclass
+class AnalyzePipeline:
+    """The analyze job with its analyser passed in: faces, landmarks and pose per image; similarity across them."""
+
+    analyser: FaceAnalyser
+    options: AnalysisOptions = AnalysisOptions()
+    embedder: EmbedderChoice = EmbedderChoice()  # for `similarity`
+
+    @classmethod
+    def from_engine(
+        cls, engine: Engine, options: AnalysisOptions = AnalysisOptions(), embedder: EmbedderChoice = EmbedderChoice()
+    ) -> AnalyzePipeline:
+        return cls(FaceAnalyser(engine), options, embedder)
+
+    def __call__(self, name: str, image_bgr: np.ndarray) -> AnalysedImage:
+        """1. detect, 2. landmarks, 3. pose (the analyser's steps) for one image."""
+        return AnalysedImage(name=name, image=image_bgr, analysis=self.analyser.analyze(image_bgr, self.options))
+
+    def similarity(self, items: list[AnalysedImage]) -> dict[str, object]:
+        """Pairwise identity scores between every face of `items` (see :func:`similarity_matrix`)."""
+        return similarity_matrix(self.analyser, items, self.embedder)
 
 
 def _points(points: np.ndarray | None) -> list[list[float]] | None:
@@ -69,6 +96,8 @@ def similarity_matrix(analyser: FaceAnalyser, items: list[AnalysedImage], choice
     return {
         "model": label,
         "metric": match.metric,
+        "score": match.scale.kind,  # "distance" or "similarity"
+        "direction": match.scale.direction,
         "threshold": match.threshold,
         "same_person_when": match.scale.rule_text(match.threshold),
         "faces": names,

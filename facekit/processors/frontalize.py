@@ -126,7 +126,7 @@ def load_frontalizer(engine: Engine, options: FrontalizeOptions) -> tuple[Fronta
     return engine.frontalizer(ref), ref.label
 
 
-def load_refiner(engine: Engine, options: FrontalizeOptions) -> tuple[Restorer, str] | None:
+def load_frontal_restorer(engine: Engine, options: FrontalizeOptions) -> tuple[Restorer, str] | None:
     """The restorer run on frontal crops (None when no refinement was asked for)."""
     if options.refine is None and options.refine_file is None:
         return None
@@ -226,6 +226,95 @@ def measure_frontal(scorer: IdentityScorer, image: np.ndarray, face: Face, front
 # --------------------------------------------------------------------------- the job
 
 
+@dataclass
+class FrontalizeResult(JobResult):
+    """A JobResult whose image is the (aligned input | frontal) sheet, plus each frontal face and its input crop."""
+
+    frontal: list[FrontalFace] = field(default_factory=list)
+
+
+@dataclass
+class FrontalizePipeline:
+    """The frontalize job with its components passed in; `from_engine` builds them from the options."""
+
+    analyser: FaceAnalyser
+    frontalizer: Frontalizer
+    refiner: Any | None = None  # a Restorer run on each frontal crop
+    identity: IdentityScorer | None = None  # None: the output is not re-measured (no pose-after / identity)
+    masker: FaceMasker | None = None  # what is the face's own content (not mirrored); None: every pixel
+    options: FrontalizeOptions = FrontalizeOptions()
+    models: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_engine(cls, engine: Engine, options: FrontalizeOptions) -> FrontalizePipeline:
+        analyser = FaceAnalyser(engine)
+        frontalizer, label = load_frontalizer(engine, options)
+        refiner = load_frontal_restorer(engine, options)
+        masker = load_masker(engine, options.mask)
+        models = {"frontalizer": label, "mirror_mask": _mirror_mask_label(masker)}
+        models |= {"refiner": refiner[1]} if refiner is not None else {}
+        identity = IdentityScorer(analyser, options.embedder) if options.measure else None
+        return cls(analyser, frontalizer, refiner[0] if refiner is not None else None, identity, masker, options, models)
+
+    def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress, allow_none: bool = False) -> FrontalizeResult:
+        """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
+
+        The result's main image is a sheet of (aligned input | frontal) rows. When no face could be
+        frontalized, NoFaceError says why for each face (with `allow_none`, the batch path, the result
+        comes back with the input as its image and the reasons in its reports).
+        """
+        started = time.perf_counter()
+        # 1. find the faces; 2. choose them
+        progress(0.0, "detecting faces")
+        analysis = self.analyser.analyze(image_bgr, self.options.analysis)
+        faces = select_faces(self.analyser, image_bgr, analysis, self.options.faces, self.options.embedder)
+        # 3. frontalize (and measure) each face
+        run = self.frontalize_faces(image_bgr, faces, progress)
+        warnings = analysis.notes + run.warnings
+        if not run.frontal and not allow_none:
+            raise NoFaceError(f"No face could be frontalized: {' '.join(run.warnings)}", "Use a photo with a less turned, larger face.")
+        # 4. the sheet: the faces that are "ok" (all of them with sheet_poor, or when every one is poor)
+        good = [f for f in run.frontal if f.report.status == "ok" or self.options.sheet_poor] or run.frontal
+        if run.frontal and not any(f.report.status == "ok" or self.options.sheet_poor for f in run.frontal):
+            warnings.append("Every frontalized face is poor (see each face's reason); the sheet shows them anyway.")
+        sheet = contact_sheet([(f.original_crop, f.image) for f in good]) if good else image_bgr.copy()
+        return FrontalizeResult(
+            image=sheet,
+            faces=run.reports,
+            models={**analysis.models, **run.models},
+            seconds=time.perf_counter() - started,
+            warnings=warnings,
+            extra_images={f"face{f.index}": f.image for f in run.frontal},
+            frontal=run.frontal,
+        )
+
+    def frontalize_faces(self, image_bgr: np.ndarray, faces: list[Face], progress: JobProgress = no_progress) -> FrontalizeRun:
+        """Frontalize exactly the given faces of an image (no detection); skipped faces get a message."""
+        options = self.options
+        run = FrontalizeRun(models=dict(self.models))
+        height, width = image_bgr.shape[:2]
+        for position, face in enumerate(faces):
+            progress(position / max(len(faces), 1), f"frontalizing face {face.index}")
+            pose = face.pose
+            try:
+                if pose is None and face.landmarks_68 is not None:
+                    pose = estimate_pose(face.landmarks_68, (width, height))
+                message = limit_message(face, pose, options)
+                if message is not None:
+                    run.skip(face, pose, message)
+                    continue
+                frontal = _frontalize_one(self.identity, image_bgr, face, pose, self.frontalizer, self.refiner, options, self.masker)
+            except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
+                run.skip(face, pose, f"Face {face.index} could not be frontalized: {error}")
+                continue
+            run.frontal.append(frontal)
+            run.reports.append(frontal.report)
+        if self.identity is not None and run.frontal:
+            run.models["embedder"] = self.identity.label
+        progress(1.0, "done")
+        return run
+
+
 def frontalize_faces(
     engine: Engine,
     image_bgr: np.ndarray,
@@ -233,35 +322,8 @@ def frontalize_faces(
     options: FrontalizeOptions,
     progress: JobProgress = no_progress,
 ) -> FrontalizeRun:
-    """Frontalize exactly the given faces of an image (no detection); skipped faces get a message."""
-    scorer = IdentityScorer(FaceAnalyser(engine), options.embedder) if options.measure else None
-    frontalizer, frontalizer_label = load_frontalizer(engine, options)
-    refiner = load_refiner(engine, options)
-    masker = load_masker(engine, options.mask)
-    run = FrontalizeRun(models={"frontalizer": frontalizer_label, "mirror_mask": _mirror_mask_label(masker)})
-    if refiner is not None:
-        run.models["refiner"] = refiner[1]
-    height, width = image_bgr.shape[:2]
-    for position, face in enumerate(faces):
-        progress(position / max(len(faces), 1), f"frontalizing face {face.index}")
-        pose = face.pose
-        try:
-            if pose is None and face.landmarks_68 is not None:
-                pose = estimate_pose(face.landmarks_68, (width, height))
-            message = limit_message(face, pose, options)
-            if message is not None:
-                run.skip(face, pose, message)
-                continue
-            frontal = _frontalize_one(scorer, image_bgr, face, pose, frontalizer, refiner, options, masker)
-        except FaceKitError as error:  # a problem with this face (e.g. DegenerateFaceError), not the job
-            run.skip(face, pose, f"Face {face.index} could not be frontalized: {error}")
-            continue
-        run.frontal.append(frontal)
-        run.reports.append(frontal.report)
-    if scorer is not None and run.frontal:
-        run.models["embedder"] = scorer.label
-    progress(1.0, "done")
-    return run
+    """Frontalize exactly `faces` (no detection): `FrontalizePipeline.from_engine(engine, options).frontalize_faces(...)`."""
+    return FrontalizePipeline.from_engine(engine, options).frontalize_faces(image_bgr, faces, progress)
 
 
 def _frontalize_one(
@@ -270,17 +332,17 @@ def _frontalize_one(
     face: Face,
     pose: Pose | None,
     frontalizer: Frontalizer,
-    refiner: tuple[Any, str] | None,
+    refiner: Any | None,
     options: FrontalizeOptions,
-    masker: FaceMasker,
+    masker: FaceMasker | None,
 ) -> FrontalFace:
     started = time.perf_counter()
-    content = masker.face_content(image_bgr, face)  # hair, hands, glasses over the face are not mirrored
+    content = masker.face_content(image_bgr, face) if masker is not None else None  # hair, hands, glasses are not mirrored
     result = frontalizer.frontalize(image_bgr, face, size=options.size, face_content=content)
     frontalize_ms = (time.perf_counter() - started) * 1000.0
     output = result.image
     if refiner is not None:
-        output = refine_frontal(refiner[0], output, result.template, options.fidelity)
+        output = refine_frontal(refiner, output, result.template, options.fidelity)
     original_crop, _ = warp(image_bgr, face.landmarks_5, result.template, result.size)
     report = FrontalizeFaceReport(
         index=face.index,
@@ -314,51 +376,14 @@ def _visible_fraction(result: FrontalResult) -> float | None:
     return round(float((result.visibility * result.face_mask).sum() / mask_total), 4)
 
 
-def analyse_and_frontalize(
-    engine: Engine,
-    image_bgr: np.ndarray,
-    options: FrontalizeOptions = FrontalizeOptions(),
-    progress: JobProgress = no_progress,
-) -> FrontalizeRun:
-    """Detect, select and frontalize; the run keeps each face's aligned input crop (for sheets)."""
-    analyser = FaceAnalyser(engine)
-    progress(0.0, "detecting faces")
-    analysis = analyser.analyze(image_bgr, options.analysis)
-    faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)
-    run = frontalize_faces(engine, image_bgr, faces, options, progress)
-    run.models = {**analysis.models, **run.models}
-    run.warnings[:0] = analysis.notes
-    return run
-
-
 def frontalize_image(
     engine: Engine,
     image_bgr: np.ndarray,
     options: FrontalizeOptions = FrontalizeOptions(),
     progress: JobProgress = no_progress,
-) -> JobResult:
-    """Analyse, select faces, frontalize each; one frontal image per face in `extra_images` ("face0", ...).
-
-    The result's main image is a sheet of (aligned input | frontal) rows. When
-    no face could be frontalized, NoFaceError says why for each face.
-    """
-    started = time.perf_counter()
-    run = analyse_and_frontalize(engine, image_bgr, options, progress)
-    if not run.frontal:
-        raise NoFaceError(f"No face could be frontalized: {' '.join(run.warnings)}", "Use a photo with a less turned, larger face.")
-    good = [f for f in run.frontal if f.report.status == "ok" or options.sheet_poor]
-    if not good:
-        good = run.frontal
-        run.warnings.append("Every frontalized face is poor (see each face's reason); the sheet shows them anyway.")
-    sheet = contact_sheet([(f.original_crop, f.image) for f in good])
-    return JobResult(
-        image=sheet,
-        faces=run.reports,
-        models=run.models,
-        seconds=time.perf_counter() - started,
-        warnings=run.warnings,
-        extra_images={f"face{f.index}": f.image for f in run.frontal},
-    )
+) -> FrontalizeResult:
+    """Shorthand for `FrontalizePipeline.from_engine(engine, options)(image_bgr, progress)`."""
+    return FrontalizePipeline.from_engine(engine, options)(image_bgr, progress)
 
 
 # --------------------------------------------------------------------------- sheets

@@ -45,6 +45,7 @@ class RestoreFaceReport:
     box: np.ndarray
     seconds: float
     repairs: dict[str, object] | None = None  # classic: the damage it measured and what it repaired
+    skipped: str | None = None  # why this face was left as it was (its data was unusable)
     identity: IdentityScore | None = None  # restored face vs the same face before
 
     @property
@@ -55,6 +56,8 @@ class RestoreFaceReport:
         record: JsonDict = {"index": self.index, "box": box_list(self.box, 1), "seconds": round(self.seconds, 3)}
         if self.repairs is not None:
             record["repairs"] = self.repairs
+        if self.skipped is not None:
+            record["skipped"] = self.skipped
         if self.identity is not None:
             record.update(
                 {
@@ -79,6 +82,7 @@ class SwapFaceReport:
     to_source: IdentityScore | None = None
     to_target: IdentityScore | None = None  # vs the original face at this place
     restore: RestoreFaceReport | None = None
+    skipped: str | None = None  # why this face was left as it was (its data was unusable)
 
     @property
     def closer_to_source(self) -> bool | None:
@@ -88,6 +92,8 @@ class SwapFaceReport:
 
     def as_dict(self) -> JsonDict:
         record: JsonDict = {"index": self.index, "box": box_list(self.box, 2), "source": self.source}
+        if self.skipped is not None:
+            record["skipped"] = self.skipped
         if self.to_source is not None and self.to_target is not None:
             record.update(
                 {

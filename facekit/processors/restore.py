@@ -27,7 +27,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ from facekit.adapters.classic import MAX_UPSCALE, UPSCALE_METHODS, upscale_image
 from facekit.adapters.diffusion import DEFAULT_ETA, DEFAULT_START, DEFAULT_STEPS
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import FaceDataError, FaceKitError
 from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
@@ -140,6 +140,121 @@ def paste_order(faces: list[Face]) -> list[Face]:
     return sorted(faces, key=lambda face: (-face.width * face.height, face.index))
 
 
+@dataclass
+class RestorePipeline:
+    """The restore job with its components passed in; `from_engine` builds them from the options.
+
+    A library user may pass any object with the Restorer shape (`template`,
+    `size`, `restore(crop, fidelity)`) and their own analyser or scorer.
+    """
+
+    analyser: FaceAnalyser
+    restorer: Restorer
+    refiner: Refiner | None = None
+    identity: IdentityScorer | None = None  # None: no before/after identity report
+    masker: FaceMasker = field(default_factory=lambda: FaceMasker(options=MaskOptions(types=("box",)), types=("box",)))
+    options: RestoreOptions = RestoreOptions()
+    models: dict[str, str] = field(default_factory=dict)  # what each component is, for the report
+
+    @classmethod
+    def from_engine(cls, engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> RestorePipeline:
+        """Load every component the options name (fails here, before any image, on a missing model)."""
+        analyser = FaceAnalyser(engine)
+        restorer, label, reason = load_restorer_with_reason(engine, options, progress)
+        refiner, refiner_label = load_refiner(engine, options)
+        masker = load_masker(engine, options.mask)
+        models = {"restorer": label, "mask": masker.label}
+        if reason is not None:
+            models["restorer_choice"] = reason
+        if refiner_label is not None:
+            models["diffusion"] = refiner_label
+        identity = IdentityScorer(analyser, options.embedder) if options.identity else None
+        return cls(analyser, restorer, refiner, identity, masker, options, models)
+
+    def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
+        """Analyse, select faces, (upscale,) restore them; an image without a face raises NoFaceError, as every job does."""
+        started = time.perf_counter()
+        options = self.options
+        check_output_size(image_bgr.shape, options)  # 0. refuse an oversized upscale before any work
+        # 1. find the faces
+        analysis = self.analyser.analyze(image_bgr, options.analysis)
+        progress(0.05, f"found {len(analysis.faces)} face(s)")
+        warnings = analysis.notes
+        # 2. choose the faces to restore (none: NoFaceError - an untouched image is never handed back as restored)
+        faces = select_faces(self.analyser, image_bgr, analysis, options.faces, options.embedder)
+        # 3. upscale the whole image (faces follow)
+        image, models = image_bgr, dict(analysis.models)
+        if options.upscale > 1.0:
+            image = upscale_image(image_bgr, options.upscale, options.upscale_method)
+            faces = [scaled_face(face, options.upscale) for face in faces]
+            models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
+        # 4. restore each face and paste it back; 5. score identities
+        image, reports, used = self.restore_faces(image, faces, _tail(progress, 0.05))
+        models.update(used)
+        warnings.extend(report.skipped for report in reports if report.skipped is not None)
+        warnings.extend(_identity_warnings(reports))
+        warnings.extend(self.masker.warnings(faces))
+        progress(1.0, "done")
+        return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+    def restore_faces(
+        self, image_bgr: np.ndarray, faces: list[Face], progress: JobProgress = no_progress
+    ) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
+        """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
+        options, masker = self.options, self.masker
+        models = dict(self.models)
+        result = image_bgr.copy()
+        seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
+        repairs: dict[int, dict[str, object]] = {}
+        ordered = paste_order(faces)
+        skipped: dict[int, str] = {}
+        for number, face in enumerate(ordered):
+            started = time.perf_counter()
+            step = _face_progress(progress, number, len(ordered))
+            try:
+                result, repair = self._restore_one(result, face, masker, step)
+            except FaceDataError as error:  # this face's data is unusable (e.g. degenerate landmarks): skip it, go on
+                skipped[id(face)] = f"Face {face.index} was not restored: {error}"
+            else:
+                if repair is not None:
+                    repairs[id(face)] = repair
+            seconds[id(face)] = time.perf_counter() - started
+            step(1.0, f"restored face {number + 1}/{len(ordered)}")
+        if repairs:
+            models["mask"] = "face ellipse (classic repairs in place)" + ("" if options.mask == MaskOptions() else f" x {masker.label}")
+        reports = [
+            RestoreFaceReport(
+                index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face)), skipped=skipped.get(id(face))
+            )
+            for face in faces
+        ]
+        scored = [(report, face) for report, face in zip(reports, faces, strict=True) if report.skipped is None]
+        if self.identity is not None and scored:
+            for (report, _), score in zip(scored, self.identity.compare_faces(image_bgr, result, [f for _, f in scored]), strict=True):
+                report.identity = score
+            models["embedder"] = self.identity.label
+        return result, reports, models
+
+
+    def _restore_one(
+        self, image: np.ndarray, face: Face, masker: FaceMasker, step: JobProgress
+    ) -> tuple[np.ndarray, dict[str, object] | None]:
+        """One face: (1. align, 2. restore, 3. refine, 4. paste back) or an in-place repair; (image, repair record)."""
+        options, restorer = self.options, self.restorer
+        in_place = getattr(restorer, "restore_region", None)
+        if in_place is not None and self.refiner is None:  # classic: repairs the face in the photo's own pixels
+            chosen_mask = None if options.mask == MaskOptions() else _window_mask(masker, image, face)  # asked-for masks only
+            return in_place(image, face.box, options.blend, chosen_mask)
+        crop, affine_matrix = warp(image, face.landmarks_5, restorer.template, restorer.size)
+        restored = restorer.restore(crop, options.fidelity)
+        if self.refiner is not None:
+            restored = self.refiner.refine(
+                restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
+            )
+        mask = masker.crop_mask(image, face, affine_matrix, (restorer.size, restorer.size)) * np.float32(options.blend)
+        return paste_back(image, restored, affine_matrix, mask), None
+
+
 def restore_faces(
     engine: Engine,
     image_bgr: np.ndarray,
@@ -147,51 +262,8 @@ def restore_faces(
     options: RestoreOptions,
     progress: JobProgress = no_progress,
 ) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
-    """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
-    restorer, label, reason = load_restorer_with_reason(engine, options, progress)
-    refiner, refiner_label = load_refiner(engine, options)
-    masker = load_masker(engine, options.mask)
-    models = {"restorer": label, "mask": masker.label}
-    if reason is not None:
-        models["restorer_choice"] = reason
-    if refiner_label is not None:
-        models["diffusion"] = refiner_label
-    result = image_bgr.copy()
-    size = (restorer.size, restorer.size)
-    seconds: dict[int, float] = {}  # by id(face): indexes need not be unique
-    repairs: dict[int, dict[str, object]] = {}
-    ordered = paste_order(faces)
-    for number, face in enumerate(ordered):
-        started = time.perf_counter()
-        step = _face_progress(progress, number, len(ordered))
-        in_place = getattr(restorer, "restore_region", None)
-        if in_place is not None and refiner is None:  # classic: repairs the face in the photo's own pixels
-            chosen_mask = None if options.mask == MaskOptions() else _window_mask(masker, result, face)  # asked-for masks only
-            result, repairs[id(face)] = in_place(result, face.box, options.blend, chosen_mask)
-            seconds[id(face)] = time.perf_counter() - started
-            step(1.0, f"restored face {number + 1}/{len(ordered)}")
-            continue
-        crop, affine_matrix = warp(result, face.landmarks_5, restorer.template, restorer.size)
-        restored = restorer.restore(crop, options.fidelity)
-        if refiner is not None:
-            restored = refiner.refine(
-                restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
-            )
-        mask = masker.crop_mask(result, face, affine_matrix, size) * np.float32(options.blend)
-        result = paste_back(result, restored, affine_matrix, mask)
-        seconds[id(face)] = time.perf_counter() - started
-        step(1.0, f"restored face {number + 1}/{len(ordered)}")
-    if repairs:
-        models["mask"] = "face ellipse (classic repairs in place)" + ("" if options.mask == MaskOptions() else f" x {masker.label}")
-    reports = [
-        RestoreFaceReport(index=face.index, box=face.box, seconds=seconds[id(face)], repairs=repairs.get(id(face))) for face in faces
-    ]
-    if options.identity and faces:
-        scorer = IdentityScorer(FaceAnalyser(engine), options.embedder)
-        for report, score in zip(reports, scorer.compare_faces(image_bgr, result, faces), strict=True):
-            report.identity = score
-        models["embedder"] = scorer.label
-    return result, reports, models
+    """Restore exactly `faces` (no detection): `RestorePipeline.from_engine(engine, options).restore_faces(...)`."""
+    return RestorePipeline.from_engine(engine, options, progress).restore_faces(image_bgr, faces, progress)
 
 
 def _window_mask(masker: FaceMasker, image_bgr: np.ndarray, face: Face) -> Callable[[tuple[int, int, int, int]], np.ndarray]:
@@ -213,31 +285,9 @@ def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgres
 
 
 def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions, progress: JobProgress = no_progress) -> JobResult:
-    """Analyse, select faces, (upscale,) restore them.
-
-    An image without a face raises NoFaceError, as every job does: an untouched
-    image is never handed back as a restored (AI-edited) result.
-    """
-    started = time.perf_counter()
-    check_output_size(image_bgr.shape, options)
-    analyser = FaceAnalyser(engine)
-    analysis = analyser.analyze(image_bgr, options.analysis)
-    progress(0.05, f"found {len(analysis.faces)} face(s)")
-    warnings: list[str] = analysis.notes
-    faces = select_faces(analyser, image_bgr, analysis, options.faces, options.embedder)  # no face: NoFaceError
-    image = image_bgr
-    models = dict(analysis.models)
-    if options.upscale > 1.0:
-        image = upscale_image(image_bgr, options.upscale, options.upscale_method)
-        faces = [scaled_face(face, options.upscale) for face in faces]
-        models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
-    reports: list[RestoreFaceReport]
-    image, reports, used = restore_faces(engine, image, faces, options, _tail(progress, 0.05))
-    models.update(used)
-    warnings.extend(_identity_warnings(reports))
-    warnings.extend(load_masker(engine, options.mask).warnings(faces))
-    progress(1.0, "done")
-    return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+    """Shorthand for `RestorePipeline.from_engine(engine, options, progress)(image_bgr, progress)`."""
+    check_output_size(image_bgr.shape, options)  # before any model is loaded or downloaded
+    return RestorePipeline.from_engine(engine, options, progress)(image_bgr, progress)
 
 
 def check_output_size(shape: tuple[int, ...], options: RestoreOptions) -> None:

@@ -32,9 +32,11 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
+from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
+from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
+from facekit.face.pixel_boost import RESOLUTIONS, boost_factor, explode, implode
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
@@ -51,7 +53,7 @@ from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport, SwapFaceReport
 
 if TYPE_CHECKING:
-    from facekit.processors.restore import RestoreOptions
+    from facekit.processors.restore import RestoreOptions, RestorePipeline
 
 
 MAX_SOURCE_PHOTOS = 8  # photos averaged into one identity; more add little and cost an analysis each
@@ -75,10 +77,16 @@ class SwapOptions:
     analysis: AnalysisOptions = AnalysisOptions()
     mask: MaskOptions = MaskOptions()  # paste-back masks (default: box+region+occlusion with a parser, else box+area)
     identity: bool = True  # score each swapped face against the source and the original face
+    swap_resolution: int = 128  # pixel boost: 256/384/512 swap a k*128 crop as k*k interleaved 128 px sub-images (inswapper)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "face_map", tuple((int(s), int(t)) for s, t in self.face_map))
         weight_alpha(self.weight)  # validates 0..1
+        if self.swap_resolution not in RESOLUTIONS:
+            raise FaceKitError(
+                f"The swap resolution must be one of {', '.join(map(str, RESOLUTIONS))}; got {self.swap_resolution}.",
+                "Use 128 (the model's own size, fastest) or 256/384/512 for a sharper inswapper face (pixel boost).",
+            )
         if len({t for _, t in self.face_map}) != len(self.face_map):
             raise FaceKitError("The face map names a target face twice.", "Map each target face once.")
         if self.face_map and self.faces.mode != "all":
@@ -161,6 +169,7 @@ def prepare_sources(
         )
     labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
     swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
+    _check_pixel_boost(swapper, swapper_label, options)
     masker = load_masker(engine, options.mask)
     warnings: list[str] = []
     if swapper.embedding_family is None and len(sources) > 1:  # before any analysis: unused photos cost nothing
@@ -175,7 +184,7 @@ def prepare_sources(
     identities = {key: _source_identity(analyser, members, choice) for key, members in members_by_key.items()}
     if swapper.embedding_family is None:  # a texture swapper: keep the source's occluders out of the transfer
         identities = {key: _with_face_content(identity, masker) for key, identity in identities.items()}
-    models = {"swapper": swapper_label, "mask": masker.label}
+    models = {"swapper": swapper_label, "mask": masker.label, "swap_resolution": _resolution_label(options.swap_resolution)}
     if choice_reason is not None:
         models["swapper_choice"] = choice_reason
     if embedder_label is not None:
@@ -192,6 +201,21 @@ def prepare_sources(
         warnings=warnings,
         masker=masker,
     )
+
+
+def _check_pixel_boost(swapper: FaceSwapper, label: str, options: SwapOptions) -> None:
+    """A swap resolution above 128 needs a swapper that takes 128 px crops and can be run on sub-images."""
+    if options.swap_resolution != BASE_RESOLUTION and not swapper.pixel_boost:
+        raise FaceKitError(
+            f"{label} does not support the swap resolution {options.swap_resolution}: pixel boost tiles a 128 px "
+            "learned swapper (inswapper); this swapper works at its own resolution.",
+            "Use swap resolution 128 with this model, or choose an inswapper model.",
+        )
+
+
+def _resolution_label(resolution: int) -> str:
+    k = boost_factor(resolution)
+    return str(resolution) if k == 1 else f"{resolution} (pixel boost, {k}x{k} sub-images of 128)"
 
 
 def _with_face_content(identity: SourceIdentity, masker: FaceMasker) -> SourceIdentity:
@@ -310,6 +334,83 @@ def _source_identity(
 
 
 # ------------------------------------------------------------------- swap
+@dataclass
+class SwapPipeline:
+    """The swap job with its components passed in; `from_engine` builds them from the options.
+
+    `sources` holds the swapper and the source identities (computed once, reused for every
+    target); `identity` scores the result (None: no report); `restore` runs on the swapped faces.
+    """
+
+    analyser: FaceAnalyser
+    sources: PreparedSources
+    identity: IdentityScorer | None = None
+    restore: RestorePipeline | None = None
+    options: SwapOptions = SwapOptions()
+    report_choice: EmbedderChoice = EmbedderChoice()  # the recogniser for `ref:` target selection
+    report_warning: str | None = None  # e.g. the scores come from the recogniser that fed the swapper
+
+    @classmethod
+    def from_engine(
+        cls, engine: Engine, sources: Sequence[np.ndarray], options: SwapOptions, names: Sequence[str] | None = None
+    ) -> SwapPipeline:
+        """Load the swapper, prepare the source identities, pick the report's recogniser (fails here, before any target)."""
+        return cls.from_prepared(engine, prepare_sources(engine, sources, options, names=names), options)
+
+    @classmethod
+    def from_prepared(cls, engine: Engine, prepared: PreparedSources, options: SwapOptions) -> SwapPipeline:
+        analyser = FaceAnalyser(engine)
+        report_choice, report_warning = report_embedder(engine, options, prepared)
+        identity = IdentityScorer(analyser, report_choice) if options.identity else None
+        restore = _restore_pipeline(engine, options.restore) if options.restore is not None else None
+        return cls(analyser, prepared, identity, restore, options, report_choice, report_warning)
+
+    def __call__(self, target: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
+        """Swap the source identity onto the target image's selected (or mapped) faces."""
+        started = time.perf_counter()
+        options, prepared = self.options, self.sources
+        # 1. find and choose the target faces
+        progress(0.1, "finding the target faces")
+        analysis = self.analyser.analyze(target, options.analysis)
+        pairs = _target_pairs(self.analyser, target, analysis, options, prepared, self.report_choice)
+        # 2. swap each face and paste it back
+        target_embeddings = _target_embeddings(self.analyser, target, pairs, options, prepared)
+        image, skipped = target, {}
+        for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
+            progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
+            try:
+                image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
+            except FaceDataError as error:  # this face's data is unusable (e.g. degenerate landmarks): skip it, go on
+                skipped[id(face)] = f"Face {face.index} was not swapped: {error}"
+        swapped = [(identity, face) for identity, face in pairs if id(face) not in skipped]
+        models = {**analysis.models, **prepared.models}
+        # 3. restore the swapped faces
+        restore_reports: dict[int, RestoreFaceReport] = {}
+        if self.restore is not None:
+            progress(0.8, "restoring the swapped faces")
+            fresh = [replace(face, embeddings={}) for _, face in swapped]
+            image, reports, restore_models = self.restore.restore_faces(image, fresh)
+            restore_reports = {report.index: report for report in reports}
+            models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
+        # 4. score identities
+        progress(0.9, "scoring identities")
+        faces = face_reports(pairs)
+        for report, (_, face) in zip(faces, pairs, strict=True):
+            report.skipped = skipped.get(id(face))
+        if self.identity is not None and swapped:
+            score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
+            models["identity_embedder"] = self.identity.label
+        for report in faces:
+            report.restore = restore_reports.get(report.index)
+        warnings = [*analysis.notes, *prepared.warnings, *([self.report_warning] if self.report_warning else []), *skipped.values()]
+        if prepared.masker is not None:
+            warnings.extend(prepared.masker.warnings([face for _, face in swapped]))
+        if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
+            warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
+        progress(1.0, "done")
+        return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+
 def swap_image(
     engine: Engine,
     sources: Sequence[np.ndarray],
@@ -317,55 +418,25 @@ def swap_image(
     options: SwapOptions = SwapOptions(),
     progress: JobProgress = no_progress,
 ) -> JobResult:
-    """Swap the source identity onto the target image's selected (or mapped) faces."""
+    """Shorthand for `SwapPipeline.from_engine(engine, sources, options)(target, progress)` (time includes the sources)."""
     started = time.perf_counter()
     progress(0.0, "finding the source face")
-    prepared = prepare_sources(engine, sources, options)
-    result = swap_prepared(engine, prepared, target, options, progress)
+    result = SwapPipeline.from_engine(engine, sources, options)(target, progress)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def swap_prepared(
-    engine: Engine,
-    prepared: PreparedSources,
-    target: np.ndarray,
-    options: SwapOptions,
-    progress: JobProgress = no_progress,
+    engine: Engine, prepared: PreparedSources, target: np.ndarray, options: SwapOptions, progress: JobProgress = no_progress
 ) -> JobResult:
-    """Swap onto one target with sources prepared once (`prepare_sources`) - the batch path."""
-    started = time.perf_counter()
-    analyser = FaceAnalyser(engine)
-    progress(0.1, "finding the target faces")
-    analysis = analyser.analyze(target, options.analysis)
-    report_choice, report_warning = report_embedder(engine, options, prepared)
-    pairs = _target_pairs(analyser, target, analysis, options, prepared, report_choice)
-    target_embeddings = _target_embeddings(analyser, target, pairs, options, prepared)
-    image = target
-    for number, ((identity, face), target_embedding) in enumerate(zip(pairs, target_embeddings, strict=True)):
-        progress(0.2 + 0.6 * number / len(pairs), f"swapping face {face.index}")
-        image = swap_one_face(prepared.swapper, image, face, identity.swap, target_embedding, options, prepared.masker)
-    models = {**analysis.models, **prepared.models}
-    restore_reports: dict[int, RestoreFaceReport] = {}
-    if options.restore is not None:
-        progress(0.8, "restoring the swapped faces")
-        image, restore_reports, restore_models = _restore(engine, image, [face for _, face in pairs], options.restore)
-        models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
-    progress(0.9, "scoring identities")
-    faces = face_reports(pairs)
-    if options.identity:
-        scorer = IdentityScorer(analyser, report_choice)
-        score_swapped_faces(scorer, target, image, pairs, faces)
-        models["identity_embedder"] = scorer.label
-    for report in faces:
-        report.restore = restore_reports.get(report.index)
-    warnings = analysis.notes + list(prepared.warnings) + ([report_warning] if report_warning else [])
-    if prepared.masker is not None:
-        warnings.extend(prepared.masker.warnings([face for _, face in pairs]))
-    if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
-        warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
-    progress(1.0, "done")
-    return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+    """Swap onto one target with sources prepared once: `SwapPipeline.from_prepared(...)(target)`."""
+    return SwapPipeline.from_prepared(engine, prepared, options)(target, progress)
+
+
+def _restore_pipeline(engine: Engine, options: RestoreOptions) -> RestorePipeline:
+    from facekit.processors.restore import RestorePipeline  # imported only when a swap restores
+
+    return RestorePipeline.from_engine(engine, options)
 
 
 def _target_pairs(
@@ -410,23 +481,24 @@ def swap_one_face(
     options: SwapOptions,
     masker: FaceMasker | None = None,
 ) -> np.ndarray:
-    """Crop the face as the swapper wants, swap, and paste back through the face mask (the masker's; box+area without one)."""
+    """Crop the face as the swapper wants, swap, and paste back through the face mask (the masker's; box+area without one).
+
+    With a swap resolution of k*128 (pixel boost) the crop is warped at k times the swapper's size with the same
+    template (the similarity fit scales with the template, so the matrix is k times the swapper's), swapped as k*k
+    interleaved sub-images of the swapper's size, re-interleaved and pasted back at the big size.
+    """
     matrix, size = swapper.crop_transform(face)
-    crop = crop_face(image, matrix, size, RESAMPLING[swapper.resampling])  # the family table says which (17.1)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
-    swapped = swapper.swap(SwapTarget(crop=crop, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
+    k = boost_factor(options.swap_resolution)
+    if k > 1:
+        matrix, size = matrix * float(k), (size[0] * k, size[1] * k)
+    crop = crop_face(image, matrix, size, RESAMPLING[swapper.resampling])  # the family table says which (17.1)
+    def run(part: np.ndarray) -> np.ndarray:
+        return swapper.swap(SwapTarget(crop=part, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
+
+    swapped = run(crop) if k == 1 else implode(np.stack([run(tile) for tile in explode(crop, k)]), k)
     masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
     return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
-
-
-def _restore(
-    engine: Engine, image: np.ndarray, faces: list[Face], options: RestoreOptions
-) -> tuple[np.ndarray, dict[int, RestoreFaceReport], dict[str, str]]:
-    from facekit.processors.restore import restore_faces
-
-    fresh = [replace(face, embeddings={}) for face in faces]
-    restored, reports, models = restore_faces(engine, image, fresh, options)
-    return restored, {report.index: report for report in reports}, models
 
 
 # ----------------------------------------------------------------- report
