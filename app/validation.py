@@ -33,8 +33,10 @@ def expectation(block: Any) -> str:
     if isinstance(block, components.Checkbox):
         return "true or false"
     if isinstance(block, components.Dropdown):
-        kind = "a list of model ids" if block.multiselect else "one model id (a string) or null"
-        return f"{kind} from its list of choices"
+        if block.multiselect:
+            return "a list of values from its choices"
+        numeric = any(isinstance(choice[1], int | float) for choice in block.choices or [])
+        return "one of its choices (a number) or null" if numeric else "one model id (a string) or null from its list of choices"
     if isinstance(block, components.Radio):
         return f"one of {', '.join(str(choice[1]) for choice in block.choices)}"
     if isinstance(block, components.Textbox):
@@ -53,7 +55,12 @@ def _value_types(block: Any) -> tuple[type, ...] | None:
     if isinstance(block, components.Checkbox):
         return (bool,)
     if isinstance(block, components.Dropdown):
-        return (list,) if block.multiselect else (str, type(None))
+        if block.multiselect:
+            return (list,)
+        kinds = {type(choice[1]) for choice in block.choices or []} or {str}
+        if kinds & {int, float}:
+            kinds |= {int, float}
+        return (*kinds, type(None))
     if isinstance(block, components.Radio | components.Textbox):
         return (str,)
     return None
