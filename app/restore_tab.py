@@ -138,13 +138,9 @@ def build_restore_tab(
                 detection_threshold = gr.Slider(
                     0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
                 )
-                with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False):
-                    diffusion_models = model_choices(engine, "diffusion")
-                    if not diffusion_models:
-                        gr.Markdown(
-                            "No diffusion model is listed in `weights_manifest.yaml` (none is published as ONNX). Add an entry "
-                            "of task `diffusion` for your exported model, or use the CLI's `--diffusion-file`."
-                        )
+                diffusion_models = model_choices(engine, "diffusion")
+                # shown only when the manifest lists a diffusion model (none is published as ONNX; the README says how)
+                with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False, visible=bool(diffusion_models)):
                     diffusion = gr.Dropdown(choices=diffusion_models, value=None, label="Diffusion model (empty: none)")
                     diffusion_steps = gr.Slider(10, 1000, value=250, step=10, label="Respaced steps")
                     diffusion_start = gr.Slider(1, 250, value=100, step=1, label="Start step N (network calls)")

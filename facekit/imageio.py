@@ -60,7 +60,7 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
     if stat.st_size > max_bytes:
         raise ImageDecodeError(
             f"{path.name} is too large ({_megabytes(stat.st_size)}; the limit is {_megabytes(max_bytes)}).",
-            "Resize or recompress the image, or raise max_bytes.",
+            "Resize or recompress the image, or {control:max_bytes}.",
         )
     try:
         return path.read_bytes()
@@ -76,7 +76,7 @@ def _check_bytes(data: bytes, name: str, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise ImageDecodeError(
             f"{name} is too large ({_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}).",
-            "Resize or recompress the image, or raise max_bytes.",
+            "Resize or recompress the image, or {control:max_bytes}.",
         )
 
 
@@ -86,7 +86,7 @@ def _check_pixels(width: int, height: int, name: str, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ImageDecodeError(
             f"{name} is too large: {width}x{height} pixels is over the limit of {max_pixels:,} pixels.",
-            "Downscale the image first, or raise max_pixels if you trust it.",
+            "Downscale the image first ({control:max_pixels}).",
         )
 
 

@@ -92,7 +92,7 @@ class FaceSelection:
             indexes = tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise FaceKitError(
-                f"Cannot read the face selection {quote_prefix(text)}.", "Use 'all', face indexes such as '0,2', or 'ref:PHOTO'."
+                f"Cannot read the face selection {quote_prefix(text)}.", "Use 'all', face indexes such as '0,2', or {control:reference}."
             ) from None
         if not indexes or min(indexes) < 0 or max(indexes) > MAX_FACE_INDEX:
             raise FaceKitError(
@@ -121,7 +121,7 @@ def select_faces(
         if missing:
             raise FaceKitError(
                 f"Face index {missing[0]} does not exist: the image has {len(faces)} face(s), numbered 0 to {len(faces) - 1}.",
-                "Run `python -m facekit analyze IMAGE` to see the numbering.",
+                "{control:analyze} to see the numbering.",
             )
         return [faces[i] for i in selection.indexes]
     return _faces_like_reference(analyser, image, faces, selection, embedder)

@@ -167,7 +167,8 @@ def prepare_sources(
             f"{len(sources)} source photos were given; at most {MAX_SOURCE_PHOTOS} are used for one identity.",
             "Give the few clearest photos of the person.",
         )
-    labels = list(names) if names is not None else [f"source photo {i + 1}" for i in range(len(sources))]
+    numbered = [f"source photo {i + 1}" for i in range(len(sources))] if len(sources) > 1 else ["source photo"]
+    labels = list(names) if names is not None else numbered
     swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
     _check_pixel_boost(swapper, swapper_label, options)
     masker = load_masker(engine, options.mask)
@@ -313,7 +314,7 @@ def _check_index(index: int, count: int, where: str) -> None:
     if not 0 <= index < count:
         raise FaceKitError(
             f"Face index {index} does not exist in {where}: it has {count} face(s), numbered 0 to {count - 1}.",
-            "Run `python -m facekit analyze IMAGE` to see the numbering.",
+            "{control:analyze} to see the numbering.",
         )
 
 
@@ -406,7 +407,7 @@ class SwapPipeline:
         if prepared.masker is not None:
             warnings.extend(prepared.masker.warnings([face for _, face in swapped]))
         if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
-            warnings.append(f"{prepared.swapper_label} has no identity weight; --weight {options.weight} was ignored.")
+            warnings.append(f"{prepared.swapper_label} has no identity weight; the weight {options.weight} was ignored.")
         progress(1.0, "done")
         return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
 
