@@ -40,3 +40,15 @@ def test_t1_faces_are_ok_and_poor_ones_leave_the_sheet(engine, t1, monkeypatch) 
     assert strict.image.shape == only_face_1.image.shape  # only the ok face is on the sheet
     asked = frontalize_image(engine, t1, FrontalizeOptions(faces=options.faces, sheet_poor=True))
     assert asked.image.shape[0] == result.image.shape[0]
+
+
+def test_a_swap_whose_identity_moved_the_wrong_way_is_poor() -> None:
+    import numpy as np
+
+    from facekit.processors.reports import SwapFaceReport
+
+    near_source = SwapFaceReport(index=0, box=np.zeros(4), source="s", to_source=score(True), to_target=score(False))
+    near_target = SwapFaceReport(index=0, box=np.zeros(4), source="s", to_source=score(False), to_target=score(True))
+    assert near_source.as_dict()["status"] == "ok" and "message" not in near_source.as_dict()
+    assert near_target.status == "poor" and "wrong way" in near_target.as_dict()["message"]
+    assert SwapFaceReport(index=0, box=np.zeros(4), source="s").status == "unscored"

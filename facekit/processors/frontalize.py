@@ -13,6 +13,7 @@ the face, and how much of the face was filled from the mirrored side.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,7 @@ def measure_frontal(scorer: IdentityScorer, image: np.ndarray, face: Face, front
 class FrontalizeResult(JobResult):
     """A JobResult whose image is the (aligned input | frontal) sheet, plus each frontal face and its input crop."""
 
+    faces: Sequence[FrontalizeFaceReport]  # narrowed from JobResult's Sequence[FaceReport]
     frontal: list[FrontalFace] = field(default_factory=list)
 
 
