@@ -7,12 +7,21 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, friendly_errors, identity_header, image_from_upload, model_choices, score_kind, show_notes
+from app.common import (
+    example_photos,
+    friendly_errors,
+    identity_header,
+    image_from_upload,
+    model_choices,
+    parse_faces,
+    score_kind,
+    show_notes,
+)
+from app.limits import job_progress
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
-from facekit.processors.common import FaceSelection
 from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 from facekit.processors.reports import FrontalizeFaceReport
 from facekit.provenance import provenance_metadata
@@ -60,8 +69,8 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
         faces, the per-face table (pose before/after, identity, symmetry), the report and a labelled sheet PNG."""
         photo = image_from_upload(image, "photo")
         analysis = AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold))
-        options = FrontalizeOptions(faces=FaceSelection.parse(faces), refine=refine or None, analysis=analysis)
-        result = FrontalizePipeline.from_engine(engine, options)(photo, lambda fraction, message: progress(fraction, desc=message))
+        options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None, analysis=analysis)
+        result = FrontalizePipeline.from_engine(engine, options)(photo, job_progress(progress))
         show_notes(result.warnings)
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]
