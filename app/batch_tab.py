@@ -57,6 +57,16 @@ def batch_files(
     return str(archive_path), report
 
 
+def batch_summary(report: dict[str, Any] | None) -> str:
+    """'7 ok, 1 failed' and one line per failed file (name - reason), for above the raw report."""
+    if not report or not report.get("items"):
+        return ""
+    failed = [item for item in report["items"] if "error" in item]
+    lines = [f"**{len(report['items']) - len(failed)} ok, {len(failed)} failed**"]
+    lines += [f"- {item['input']} - {item['error']}" for item in failed]
+    return "\n".join(lines)
+
+
 def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
     @friendly_errors
     def batch(
@@ -84,8 +94,11 @@ def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> No
                 run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
             with gr.Column():
                 archive = gr.File(label="Results (zip)", elem_id="batch-result")
+                summary = gr.Markdown(elem_id="batch-summary")
                 report = gr.JSON(label="Report")
-    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs")
+    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs").then(
+        batch_summary, inputs=report, outputs=summary, api_visibility="private"
+    )
 
 
 def _one(

@@ -16,6 +16,7 @@ from facekit.errors import FaceKitError
 from facekit.face.identity import IdentityScore
 from facekit.imageio import decode_image
 from facekit.processors.common import FaceSelection
+from facekit.weights import format_bytes
 
 log = logging.getLogger(__name__)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -23,16 +24,22 @@ NOTE_SECONDS = 30  # how long a warning toast stays (a person reads the result f
 
 
 def friendly_errors(handler: Handler) -> Handler:
-    """Turn FaceKit errors into gr.Error sentences; log anything else and say so plainly (no stack trace in the page)."""
+    """Turn FaceKit errors into gr.Error sentences worded for the app; log anything else and say so plainly.
+
+    A user's mistake is logged as one line (no traceback); tracebacks are kept for bugs.
+    """
 
     @functools.wraps(handler)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return handler(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as error:
+            log.info("refused in %s: %s", handler.__name__, error.message)
+            error.print_exception = False
             raise
         except FaceKitError as error:
-            raise gr.Error(str(error)) from None
+            log.info("refused in %s: %s", handler.__name__, error.text("cli"))
+            raise gr.Error(error.text("app"), print_exception=False) from None
         except Exception:
             log.exception("unexpected error in %s", handler.__name__)
             raise gr.Error("Something went wrong on the server while processing this image; it has been logged.") from None
@@ -71,13 +78,26 @@ def rgb(image_bgr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image_bgr[..., ::-1])
 
 
+_STATE_ORDER = {"ready": 0, "download": 1, "unavailable": 2}
+
+
 def model_choices(engine: Engine, task: str) -> list[tuple[str, str]]:
-    """(label, id) pairs for a dropdown: best first, each with its status and licence."""
+    """(label, id) pairs for a dropdown: ready models first (best first within each group), with short labels.
+
+    A label is the id, the download size when it needs one, and 'non-commercial' when its licence says so; why a
+    model is unavailable is in the Models tab.
+    """
     choices = []
-    for info in engine.models(task):
-        status = "ready" if info.status.ready else info.status.detail
-        licence = "" if info.entry.licence.commercial else ", non-commercial"
-        choices.append((f"{info.entry.id} ({status}{licence})", info.entry.id))
+    for info in sorted(engine.models(task), key=lambda info: _STATE_ORDER[info.status.state]):
+        state = info.status.state
+        parts = [info.entry.id]
+        if state == "download":
+            parts.append(f"download {format_bytes(info.entry.bytes)}")
+        else:
+            parts.append(state)
+        if not info.entry.licence.commercial:
+            parts.append("non-commercial")
+        choices.append((" · ".join(parts), info.entry.id))
     return choices
 
 
@@ -89,8 +109,21 @@ def example_photos() -> list[str]:
     return [str(folder / name) for name in ("t1.jpg", "Tom_Hanks_54745.png") if (folder / name).exists()]
 
 
-def face_selection(faces: str, reference: str | None) -> FaceSelection:
+def text_input(value: Any, what: str) -> str:
+    """A text box's value; anything but a string (null, a number, a list from an API call) is refused by name."""
+    if not isinstance(value, str):
+        raise gr.Error(f"{what} must be text (a string); got {'null' if value is None else type(value).__name__}.")
+    return value
+
+
+def parse_faces(faces: Any) -> FaceSelection:
+    """'all' / '0,2' from the faces box. 'ref:PATH' is refused: in the app a reference is only ever an upload."""
+    return FaceSelection.parse(text_input(faces, "faces"), allow_reference=False)
+
+
+def face_selection(faces: Any, reference: str | None) -> FaceSelection:
     """'all' / '0,2' from a textbox, or the faces like an uploaded reference photo when one is given."""
+    selection = parse_faces(faces)
     if reference:
         return FaceSelection(mode="reference", reference=Path(reference))
-    return FaceSelection.parse(faces)
+    return selection

@@ -84,7 +84,7 @@ def decoded_preview(upload: Any) -> Any:
     try:
         return rgb(image_from_upload(upload))
     except FaceKitError as error:
-        gr.Warning(str(error))
+        gr.Warning(error.text("app"))
         return None
 
 

@@ -134,7 +134,7 @@ def main() -> None:
         restorer = tinted_restorer(Path(folder) / "tinted_restorer.onnx")
         for name in PHOTOS:
             image = cv2.imread(str(SAMPLES / name))
-            faces = analyser.analyse(image).faces
+            faces = analyser.analyze(image).faces
             source = SwapSource(image=image, face=faces[0], embedding=np.full(512, 512 ** -0.5, np.float32))
             outside_faces = ~face_regions(image.shape, faces)
             for label, masker in (("box", FaceMasker(MaskOptions(), ("box",))), ("box+area", FaceMasker(MaskOptions(), ("box", "area"))),

@@ -186,7 +186,7 @@ def classic_quality(image: np.ndarray | None = None) -> None:
     """Face-box PSNR/SSIM against the clean photo: degraded input vs classic at blend 0.8 and 1.0, per degradation."""
     engine = Engine(EngineConfig(offline=True, models_dir=Path(tempfile.mkdtemp())))
     photos = packaged_photos()
-    faces = {name: FaceAnalyser(engine).analyse(photo).faces for name, photo in photos.items()}
+    faces = {name: FaceAnalyser(engine).analyze(photo).faces for name, photo in photos.items()}
     print(f"\nclassic on the face boxes of {', '.join(f'{n} ({len(f)})' for n, f in faces.items())} vs the clean photo")
     print("PSNR dB / SSIM, mean over all faces (100 dB = identical); gain = classic b=1.0 minus degraded")
     print(f"  {'degradation':26s} {'degraded':>16s} {'classic b=0.8':>16s} {'classic b=1.0':>16s} {'gain dB':>8s}")

@@ -126,7 +126,7 @@ class Engine:
                 return info.entry
         raise ModelUnavailableError(
             f"No model for task {task!r} is ready.",
-            "Run `python -m facekit models list` to see what each needs.",
+            "{control:models_list} to see what each needs.",
         )
 
     def model_path(self, model_id: str, progress: ProgressCallback | None = None) -> Path:

@@ -7,17 +7,53 @@ show a traceback for a :class:`FaceKitError`.
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
+Audience = Literal["cli", "app"]
+
+#: controls a hint may name as ``{control:NAME}``: one message, worded for the command line or for the web app
+CONTROLS: dict[str, dict[Audience, str]] = {
+    "analyze": {"cli": "Run `python -m facekit analyze IMAGE`", "app": "Use the Analyze tab"},
+    "reference": {"cli": "'ref:PHOTO'", "app": "a reference photo"},
+    "models_list": {"cli": "Run `python -m facekit models list`", "app": "See the Models tab"},
+    "mirror": {"cli": "pass --mirror FOLDER that holds it", "app": "ask whoever runs this app to put it in its models folder"},
+    "max_pixels": {"cli": "raise --max-pixels if you trust it", "app": "this app's limit is fixed"},
+    "max_bytes": {"cli": "raise max_bytes", "app": "this app's limit is fixed"},
+}
+_CONTROL = re.compile(r"\{control:(\w+)\}")
+
+
+def for_audience(text: str, audience: Audience) -> str:
+    """`text` with each ``{control:NAME}`` worded for `audience` (unknown names are left as they are)."""
+    return _CONTROL.sub(lambda m: CONTROLS[m.group(1)][audience] if m.group(1) in CONTROLS else m.group(0), text)
+
+
+def quote_prefix(text: object, limit: int = 40) -> str:
+    """repr() of at most `limit` characters of `text`, so an error never echoes unbounded input."""
+    value = str(text)
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
+
 
 class FaceKitError(Exception):
-    """Base class: a problem explained in one sentence plus a hint."""
+    """Base class: a problem explained in one sentence plus a hint.
+
+    A hint names a control as ``{control:NAME}`` (see CONTROLS): ``str(error)``
+    words it for the command line, ``error.text("app")`` for the web app.
+    """
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
 
+    def text(self, audience: Audience = "cli") -> str:
+        return for_audience(f"{self.message} {self.hint}".strip(), audience)
+
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        return self.text("cli")
 
 
 class ManifestError(FaceKitError):

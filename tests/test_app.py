@@ -18,9 +18,12 @@ def test_models_endpoints(running_app) -> None:
     assert ids == engine.manifest.ids
     assert {row["id"]: row["status"] for row in listed}["yunet_2023mar"] == "download"
 
-    rows, listed, message = client.predict("yunet_2023mar", api_name="/download_model")
+    assert "not downloaded" in client.predict("yunet_2023mar", api_name="/verify_model")
+    message = client.predict("yunet_2023mar", api_name="/download_model")
     assert "verified" in message
+    rows, listed = client.predict(api_name="/models")
     assert {row["id"]: row["status"] for row in listed}["yunet_2023mar"] == "ready"
+    assert ["yunet_2023mar", "detect", "ready"] == rows["data"][ids.index("yunet_2023mar")][:3]
     assert (engine.config.models_dir / YUNET_FILE).exists()
     assert "ok" in client.predict("yunet_2023mar", api_name="/verify_model")
 

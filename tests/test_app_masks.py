@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import insightface_image
 from facekit.engine import Engine, EngineConfig
+from helpers import insightface_image
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import insightface_image
 from facekit.engine import Engine, EngineConfig
+from helpers import insightface_image
 
 APP_MAX_FACES = 8
 

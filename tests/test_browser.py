@@ -111,6 +111,8 @@ def test_swap_tab_in_the_browser(page, tmp_path_factory) -> None:
     page.locator("#swap-run").click()
     result = page.locator("#swap-result img").last
     result.wait_for(state="visible")
+    table = page.get_by_text("closer to source").first.bounding_box()
+    assert table is not None and table["x"] + table["width"] <= 1400  # every column in view
     assert result.evaluate("img => img.naturalWidth") == 1280
     page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "swap.png"), full_page=True)
 
@@ -132,6 +134,7 @@ def test_batch_tab_in_the_browser(page, tmp_path_factory) -> None:
     )
     page.locator("#batch-run").click()
     page.locator("#batch-result a").first.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#batch-summary')?.innerText.includes('2 ok, 0 failed')")
     page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "batch.png"), full_page=True)
 
 
@@ -146,11 +149,31 @@ def test_analyze_tab_in_the_browser(page, tmp_path_factory) -> None:
 
 
 def test_models_tab_in_the_browser(page, tmp_path_factory) -> None:
+    """Licence in view at 1400 px; a failed (offline) download keeps the table (only the message box shows the error)."""
     open_tab(page, "Models")
     table = page.locator("#models-table")
     table.wait_for(state="visible")
-    assert "yunet_2023mar" in table.inner_text()
+    assert "dlib_hog" in table.inner_text() and "unavailable" in table.inner_text()  # offline: short statuses
+    licence = table.get_by_text("commercial use").first.bounding_box()
+    assert licence is not None and licence["x"] + licence["width"] <= 1400
     page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "models.png"), full_page=True)
+    page.locator("#models-choice input").click()
+    page.get_by_role("option", name="gfpgan_1.4").click()
+    page.locator("#models-download").click()
+    assert "offline" in toast_text(page)
+    assert "dlib_hog" in table.inner_text()  # the table stays
+    close_toasts(page)
+
+
+def test_api_page_examples(page, app_url) -> None:
+    """The API page: optional inputs show defaults, the examples are a photo with faces (not a bus or a PDF)."""
+    page.get_by_text("Use via API").click()
+    page.get_by_text("API name: /swap").first.wait_for(state="visible")
+    sections = {part.split()[0]: part for part in page.locator("body").inner_text().split("API name: ")[1:]}
+    for name in ("/restore", "/swap", "/frontalize", "/analyze", "/batch"):  # the Video tab's endpoints are issue 12's
+        assert "t1.jpg" in sections[name] and "bus.png" not in sections[name] and ".pdf" not in sections[name], name
+    assert "restore=None" in sections["/swap"] and "must be True" in sections["/swap"]  # consent: what it needs
+    page.goto(app_url)
 
 
 # ----------------------------------------------------------------- issue 16: what a newcomer met
@@ -225,3 +248,21 @@ def test_no_face_is_said_plainly(page, tmp_path) -> None:
     assert "No face was found" in toast_text(page)
     assert page.locator("#restore-result img").count() == 0
     close_toasts(page)
+
+
+def test_phone_screens(page, app_url, tmp_path_factory) -> None:
+    """At 390x844 the page fits the width (no sideways scrolling) and a restore result can be reached."""
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        screen = phone.new_page()
+        screen.set_default_timeout(60_000)
+        screen.goto(app_url)
+        folder = screenshot_dir(tmp_path_factory)
+        open_tab(screen, "Restore")
+        upload(screen, "restore-image", "Tom_Hanks_54745.png")
+        screen.locator("#restore-run").click()
+        screen.locator("#restore-result img").last.wait_for(state="visible")
+        assert screen.evaluate("() => document.documentElement.scrollWidth") <= 400
+        screen.screenshot(path=str(folder / "phone_restore.png"), full_page=True)
+    finally:
+        phone.close()

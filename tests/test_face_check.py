@@ -65,7 +65,7 @@ def test_app_tabs_take_a_detection_threshold(engine, tmp_path, monkeypatch) -> N
     from gradio_client import Client, handle_file
 
     from app import build_demo
-    from conftest import insightface_image
+    from helpers import insightface_image
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     demo = build_demo(engine)

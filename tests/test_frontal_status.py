@@ -21,15 +21,34 @@ def test_poor_reasons() -> None:
     assert poor_reason(FrontalMeasure(pose_after=Pose(3.0, 0.0, 0.0), identity=score(True))) is None
 
 
+def test_torn_turned_faces_are_poor(engine, t1) -> None:
+    result = frontalize_image(engine, t1, FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("4")))
+    (face,) = result.faces
+    assert face.status == "poor" and "mirrored side" in face.message  # yaw -48: 29% filled, seam and doubled ear
+    assert any("poor" in warning for warning in result.warnings)  # the sheet shows it anyway, saying so
+
+
 def test_t1_faces_are_ok_and_poor_ones_leave_the_sheet(engine, t1, monkeypatch) -> None:
-    options = FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("0,1"))
+    options = FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("0,5"))
     result = frontalize_image(engine, t1, options)
     assert [face.status for face in result.faces] == ["ok", "ok"]  # re-measured |yaw| under 2, same person
-    monkeypatch.setattr(frontalize_module, "MAX_FRONTAL_YAW", 1.0)  # face 0 re-measures 1.5 degrees, face 1 0.9
+    monkeypatch.setattr(frontalize_module, "MAX_FRONTAL_YAW", 1.0)  # face 0 re-measures 1.5 degrees, face 5 0.75
     strict = frontalize_image(engine, t1, options)
     assert [face.status for face in strict.faces] == ["poor", "ok"]
     assert "still turned" in strict.faces[0].as_dict()["message"] and strict.faces[0].as_dict()["pose_after"] is not None
-    only_face_1 = frontalize_image(engine, t1, FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("1")))
+    only_face_1 = frontalize_image(engine, t1, FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("5")))
     assert strict.image.shape == only_face_1.image.shape  # only the ok face is on the sheet
     asked = frontalize_image(engine, t1, FrontalizeOptions(faces=options.faces, sheet_poor=True))
     assert asked.image.shape[0] == result.image.shape[0]
+
+
+def test_a_swap_whose_identity_moved_the_wrong_way_is_poor() -> None:
+    import numpy as np
+
+    from facekit.processors.reports import SwapFaceReport
+
+    near_source = SwapFaceReport(index=0, box=np.zeros(4), source="s", to_source=score(True), to_target=score(False))
+    near_target = SwapFaceReport(index=0, box=np.zeros(4), source="s", to_source=score(False), to_target=score(True))
+    assert near_source.as_dict()["status"] == "ok" and "message" not in near_source.as_dict()
+    assert near_target.status == "poor" and "wrong way" in near_target.as_dict()["message"]
+    assert SwapFaceReport(index=0, box=np.zeros(4), source="s").status == "unscored"

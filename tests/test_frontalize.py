@@ -55,7 +55,7 @@ def _astronaut() -> np.ndarray:
 
 def assert_frontal_and_same_person(face) -> None:
     report = face if isinstance(face, dict) else face.as_dict()  # a typed report or its JSON
-    assert report["status"] == "ok", report
+    assert report["status"] == "ok" or "mirrored side" in report["message"], report  # strongly turned: poor, mirror-filled
     before, after = abs(report["pose_before"]["yaw"]), abs(report["pose_after"]["yaw"])
     assert after < 8.0
     if before >= 8.0:
@@ -107,7 +107,7 @@ def test_too_turned_face_gets_a_message_not_an_image(engine) -> None:
     assert "turned 75 degrees (limit 60)" in report.message
     assert run.warnings == [report.message]
     allowed = frontalize_faces(engine, photo, [face], FrontalizeOptions(measure=False, max_yaw=80))
-    assert allowed.reports[0].status == "ok" and allowed.frontal[0].image.shape == (512, 512, 3)
+    assert allowed.reports[0].status == "poor" and allowed.frontal[0].image.shape == (512, 512, 3)  # mostly mirror-filled
 
 
 def test_too_small_faces_get_a_message(engine) -> None:

@@ -48,7 +48,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def t1_faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyse(t1).faces
+    return FaceAnalyser(engine).analyze(t1).faces
 
 
 def hand_over(image: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +197,7 @@ def test_mesh_swap_carries_no_hat_brim_from_the_source(engine, t1, t1_faces) -> 
     band = forehead_band(target_face, t1.shape)
     assert brighter(result.image, clean, band) < 0.02, "brim pixels reached the target's forehead"  # measured 0.009
     # Without the source-side mask the same swap does carry the brim, so the test can see one.
-    source_face = FaceAnalyser(engine).analyse(brimmed).faces[1]
+    source_face = FaceAnalyser(engine).analyze(brimmed).faces[1]
     swapper = MeshSwapper()
     matrix, size = swapper.crop_transform(target_face)
     target = SwapTarget(
@@ -292,7 +292,7 @@ def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, models, 
 def test_seam_does_not_grow_against_the_masks_main_shipped(engine, t1, t1_faces, tmp_path) -> None:
     import sys
 
-    from conftest import REPO
+    from helpers import REPO
 
     sys.path.insert(0, str(REPO))
     from bench import bench_masks

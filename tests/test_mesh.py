@@ -145,13 +145,13 @@ def test_forehead_row_sits_above_the_brows(t1_faces) -> None:
 def test_several_sources_use_the_first_and_say_so(engine, t1, tom) -> None:
     result = swap_image(engine, [tom, t1], t1, SwapOptions(faces=FaceSelection.parse("5")))
     assert [face.index for face in result.faces] == [5]
-    assert any("used only source photo 1" in warning for warning in result.warnings)
+    assert any("used only source photo" in warning for warning in result.warnings)
     assert result.faces[0].source == "source photo 1 face 0"
 
 
 def test_weight_is_reported_as_ignored(engine, t1, tom) -> None:
     result = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("2"), weight=0.8, identity=False))
-    assert any("--weight 0.8 was ignored" in warning for warning in result.warnings)
+    assert any("the weight 0.8 was ignored" in warning for warning in result.warnings)
     assert "source_distance" not in result.face_dicts()[0]
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 from facekit.batch import storage
 from facekit.batch.inputs import BatchItem
 from facekit.batch.jobs import BatchJob, PreparedJob
-from facekit.errors import FaceKitError
+from facekit.errors import FaceKitError, ImageDecodeError
 from facekit.imageio import DEFAULT_MAX_BYTES, decode_image, encode_png
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,10 @@ def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: 
     if prepared.reads_image:
         if data is None:
             data = storage.read_bytes(item.input, DEFAULT_MAX_BYTES)
-        image = decode_image(data, max_pixels=job.max_pixels)
+        try:
+            image = decode_image(data, max_pixels=job.max_pixels)
+        except ImageDecodeError as error:  # bytes carry no name: say which file, as decoding the path would
+            raise ImageDecodeError(error.message.replace("The image data", item.name, 1), error.hint) from None
     output = prepared.run(item, image)
     for location, picture, metadata in output.files:
         storage.write_bytes_atomic(location, encode_png(picture, {**metadata, RUN_KEY: run_id}))

@@ -13,6 +13,7 @@ the face, and how much of the face was filled from the mirrored side.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ from facekit.processors.reports import FrontalizeFaceReport, FrontalMeasure
 #: misread by 28 degrees (too few pixels for its landmarks), so faces under 40 px are refused.
 DEFAULT_MAX_YAW = 60.0
 MAX_FRONTAL_YAW = 12.0  # a frontalized face still turned more than this (re-measured) is "poor"; t1's six measure under 2
+# More of the face filled from its mirror than this is "poor": on t1.jpg faces 1 and 4 (yaw -37 and -48, filled 22% and
+# 29%) show a seam down the middle and a doubled ear; faces filled 2-7.5% look right (docs/quality/frontalize.jpg).
+MAX_FILL_FRACTION = 0.15
 DEFAULT_MIN_FACE_PX = 40.0
 _MEASURE_SIDE = 256  # the output is re-analysed at this size (pose is scale-free; dlib HOG is 4x faster than at 512)
 _SIZE_RANGE = (64, 2048)
@@ -189,13 +193,19 @@ def _main_face(faces: list[Face], size: int) -> Face | None:
     return min(faces, key=lambda f: float(np.hypot((f.box[0] + f.box[2]) / 2 - centre, (f.box[1] + f.box[3]) / 2 - centre)))
 
 
-def poor_reason(measure: FrontalMeasure | None, max_yaw: float | None = None) -> str | None:
+def poor_reason(measure: FrontalMeasure | None, max_yaw: float | None = None, fill_fraction: float | None = None) -> str | None:
     """Why a frontalized face is not good enough to call "ok" (None when its checks pass, or when nothing was measured).
 
     Checks: a face is detected again on the output, the recogniser still calls it the same person as the input face,
-    and the re-measured |yaw| is at most `max_yaw` degrees (default MAX_FRONTAL_YAW).
+    the re-measured |yaw| is at most `max_yaw` degrees (default MAX_FRONTAL_YAW), and at most MAX_FILL_FRACTION of
+    the face had to be filled from its mirrored side (beyond that the seam and a doubled ear show).
     """
     max_yaw = MAX_FRONTAL_YAW if max_yaw is None else max_yaw
+    if fill_fraction is not None and fill_fraction > MAX_FILL_FRACTION:
+        return (
+            f"poor: {100 * fill_fraction:.0f}% of the face was hidden and filled from its mirrored side "
+            f"(limit {100 * MAX_FILL_FRACTION:.0f}%): expect a seam and doubled features"
+        )
     if measure is None:
         return None
     if measure.note is not None:
@@ -230,6 +240,7 @@ def measure_frontal(scorer: IdentityScorer, image: np.ndarray, face: Face, front
 class FrontalizeResult(JobResult):
     """A JobResult whose image is the (aligned input | frontal) sheet, plus each frontal face and its input crop."""
 
+    faces: Sequence[FrontalizeFaceReport]  # narrowed from JobResult's Sequence[FaceReport]
     frontal: list[FrontalFace] = field(default_factory=list)
 
 
@@ -358,7 +369,7 @@ def _frontalize_one(
         frontalize_ms=frontalize_ms,
         measure=measure_frontal(scorer, image_bgr, face, output) if scorer is not None else None,
     )
-    reason = poor_reason(report.measure)
+    reason = poor_reason(report.measure, fill_fraction=result.fill_fraction)
     if reason is not None:
         report.status, report.message = "poor", reason
     return FrontalFace(index=face.index, image=output, original_crop=original_crop, report=report, result=result)

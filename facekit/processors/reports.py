@@ -90,8 +90,18 @@ class SwapFaceReport:
             return None
         return self.to_source.is_better(self.to_target)
 
+    @property
+    def status(self) -> str:
+        """"skipped", "poor" (the result is nearer the original person than the source), "ok", or "unscored"."""
+        if self.skipped is not None:
+            return "skipped"
+        closer = self.closer_to_source
+        return "unscored" if closer is None else ("ok" if closer else "poor")
+
     def as_dict(self) -> JsonDict:
-        record: JsonDict = {"index": self.index, "box": box_list(self.box, 2), "source": self.source}
+        record: JsonDict = {"index": self.index, "box": box_list(self.box, 2), "source": self.source, "status": self.status}
+        if self.status == "poor":
+            record["message"] = "poor: the swapped face is nearer the original person than the source (identity moved the wrong way)"
         if self.skipped is not None:
             record["skipped"] = self.skipped
         if self.to_source is not None and self.to_target is not None:
