@@ -109,8 +109,21 @@ def example_photos() -> list[str]:
     return [str(folder / name) for name in ("t1.jpg", "Tom_Hanks_54745.png") if (folder / name).exists()]
 
 
-def face_selection(faces: str, reference: str | None) -> FaceSelection:
+def text_input(value: Any, what: str) -> str:
+    """A text box's value; anything but a string (null, a number, a list from an API call) is refused by name."""
+    if not isinstance(value, str):
+        raise gr.Error(f"{what} must be text (a string); got {'null' if value is None else type(value).__name__}.")
+    return value
+
+
+def parse_faces(faces: Any) -> FaceSelection:
+    """'all' / '0,2' from the faces box. 'ref:PATH' is refused: in the app a reference is only ever an upload."""
+    return FaceSelection.parse(text_input(faces, "faces"), allow_reference=False)
+
+
+def face_selection(faces: Any, reference: str | None) -> FaceSelection:
     """'all' / '0,2' from a textbox, or the faces like an uploaded reference photo when one is given."""
+    selection = parse_faces(faces)
     if reference:
         return FaceSelection(mode="reference", reference=Path(reference))
-    return FaceSelection.parse(faces)
+    return selection

@@ -7,17 +7,27 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, friendly_errors, identity_header, image_from_upload, model_choices, score_kind, show_notes
+from app.common import (
+    example_photos,
+    friendly_errors,
+    identity_header,
+    image_from_upload,
+    model_choices,
+    parse_faces,
+    score_kind,
+    show_notes,
+)
+from app.limits import job_progress
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
-from facekit.processors.common import FaceSelection
 from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 from facekit.processors.reports import FrontalizeFaceReport
 from facekit.provenance import provenance_metadata
 
-REPORT_COLUMNS = ["face", "status", "yaw before", "yaw after", "identity", "same person", "symmetry", "filled by symmetry"]
+# symmetry and the share filled by symmetry are in the report JSON: the table keeps what fits at 1400 px
+REPORT_COLUMNS = ["face", "status", "yaw before", "yaw after", "identity", "same person"]
 
 
 def report_rows(faces: Sequence[FrontalizeFaceReport]) -> list[list[object]]:
@@ -27,13 +37,11 @@ def report_rows(faces: Sequence[FrontalizeFaceReport]) -> list[list[object]]:
         identity = None if measure is None else measure.identity
         rows.append([
             face.index,
-            face.status if face.ok else (face.message or face.status),
+            face.status,  # the reason for 'poor' / 'skipped' is a warning beside the result and in the JSON
             None if face.pose_before is None else round(face.pose_before.yaw, 2),
             None if measure is None or measure.pose_after is None else round(measure.pose_after.yaw, 2),
             None if identity is None else round(identity.value, 4),
             None if identity is None else identity.same_person,
-            None if face.symmetry is None else round(face.symmetry, 4),
-            None if face.fill_fraction is None else round(face.fill_fraction, 4),
         ])
     return rows
 
@@ -61,8 +69,8 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
         faces, the per-face table (pose before/after, identity, symmetry), the report and a labelled sheet PNG."""
         photo = image_from_upload(image, "photo")
         analysis = AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold))
-        options = FrontalizeOptions(faces=FaceSelection.parse(faces), refine=refine or None, analysis=analysis)
-        result = FrontalizePipeline.from_engine(engine, options)(photo, lambda fraction, message: progress(fraction, desc=message))
+        options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None, analysis=analysis)
+        result = FrontalizePipeline.from_engine(engine, options)(photo, job_progress(progress))
         show_notes(result.warnings)
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]
@@ -87,7 +95,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 gallery = gr.Gallery(label="Frontal faces (512x512, FFHQ-aligned)", format="png", elem_id="frontalize-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True)
                 sheet = gr.File(label="Download sheet (input | frontal), labelled as AI-edited")
                 details = gr.JSON(label="Report")
     on_new_upload(image, [gallery, report, details, sheet])

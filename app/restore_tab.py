@@ -17,6 +17,7 @@ from app.common import (
     score_kind,
     show_notes,
 )
+from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
 from app.results import ResultFolder, labelled_image
 from app.upload import image_upload, on_new_upload
@@ -24,7 +25,7 @@ from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
-from facekit.processors.restore import RestoreOptions, RestorePipeline
+from facekit.processors.restore import DEFAULT_MAX_OUTPUT_PIXELS, RestoreOptions, RestorePipeline, check_output_size
 from facekit.provenance import provenance_metadata
 
 REPORT_COLUMNS = ["face", "identity before vs after", "same person", "embedder", "seconds"]
@@ -57,7 +58,9 @@ def report_table(faces: Sequence[RestoreFaceReport]) -> dict[str, object]:
     return {"headers": headers, "data": report_rows(faces)}
 
 
-def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
+def build_restore_tab(
+    engine: Engine, results: ResultFolder, max_faces: int, max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS
+) -> None:
     @friendly_errors
     def restore(
         image: Any,
@@ -86,6 +89,7 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
         Returns the before/after pair, the per-face table, the report (models, timings, warnings) and the labelled PNG."""
         photo = image_from_upload(image, "image to restore")
         options = RestoreOptions(
+            max_output_pixels=max_output_pixels,
             model=model or None,
             download_recommended=True,
             fidelity=float(fidelity),
@@ -99,11 +103,9 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
             analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
         )
-
-        def job_progress(fraction: float, message: str) -> None:
-            progress(fraction, desc=message)
-
-        result = RestorePipeline.from_engine(engine, options, job_progress)(photo, job_progress)
+        check_output_size(photo.shape, options)  # before any model is loaded or downloaded
+        report_progress = job_progress(progress)
+        result = RestorePipeline.from_engine(engine, options, report_progress)(photo, report_progress)
         show_notes(result.warnings)
         metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
         download = results.write(result.image, "restored", metadata)
@@ -130,7 +132,9 @@ def build_restore_tab(engine: Engine, results: ResultFolder, max_faces: int) -> 
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
                 with gr.Accordion("Only the faces of one person (optional)", open=False):
                     reference = image_upload("Reference photo of that person", "restore-reference")
-                upscale = gr.Slider(1, 4, value=1, step=0.5, label="Upscale the whole image")
+                upscale = gr.Slider(
+                    1, 4, value=1, step=0.5, label=f"Upscale the whole image (the result may have up to {max_output_pixels / 1e6:.0f} MP)"
+                )
                 detection_threshold = gr.Slider(
                     0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
                 )

@@ -7,7 +7,8 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, identity_header, image_from_upload, model_choices, score_kind, show_notes
+from app.common import friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind, show_notes
+from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
 from app.results import ResultFolder, labelled_image
 from app.upload import PhotoFiles, image_upload, on_new_upload
@@ -19,10 +20,11 @@ from facekit.masking import DEFAULT_BLUR
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
-from facekit.processors.swap import SwapOptions, SwapPipeline, parse_face_map
+from facekit.processors.swap import MAX_SOURCE_PHOTOS, SwapOptions, SwapPipeline, parse_face_map
 from facekit.provenance import add_visible_label, provenance_metadata
 
-REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source", "embedder"]
+# the recogniser that scored each face is in the report JSON (identity_embedder): the table keeps what fits
+REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source"]
 CONSENT_TEXT = (
     "I have the consent of the people in these photos, and I will not use the result to deceive, harass or impersonate anyone."
 )
@@ -30,7 +32,7 @@ CONSENT_TEXT = (
 
 def report_rows(faces: Sequence[SwapFaceReport]) -> list[list[object]]:
     return [
-        [f.index, f.source, _value(f.to_source), _value(f.to_target), f.closer_to_source, f.to_source.model if f.to_source else None]
+        [f.index, f.source, _value(f.to_source), _value(f.to_target), f.closer_to_source]
         for f in faces
     ]
 
@@ -58,7 +60,8 @@ def _value(score: IdentityScore | None) -> float | None:
     return None if score is None else round(score.value, 4)
 
 
-def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool, max_faces: int) -> None:
+def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool, max_faces: int, label_always: bool = False) -> None:
+    """`label_always` (hosted mode): the visible AI label is on whatever the checkbox or an API call says."""
     @friendly_errors
     def swap(
         source: Any,
@@ -92,12 +95,15 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
         sources = [image_from_upload(source, "source photo")]
+        if len(more_sources or []) + 1 > MAX_SOURCE_PHOTOS:  # refused before decoding any of them
+            count = len(more_sources or []) + 1
+            raise gr.Error(f"{count} source photos is more than one identity uses ({MAX_SOURCE_PHOTOS}); upload fewer.")
         sources += [image_from_upload(path, f"extra source photo {number + 1}") for number, path in enumerate(more_sources or [])]
         target_image = image_from_upload(target, "target photo")
         options = SwapOptions(
             model=model or None,
             download_recommended=True,
-            faces=FaceSelection.parse(faces) if not face_map.strip() else FaceSelection(),
+            faces=parse_faces(faces) if not face_map.strip() else FaceSelection(),
             face_map=parse_face_map(face_map) if face_map.strip() else (),
             weight=float(weight),
             restore=RestoreOptions(model=restore) if restore else None,
@@ -105,8 +111,9 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
             swap_resolution=_resolution(swap_resolution),
         )
-        result = SwapPipeline.from_engine(engine, sources, options)(target_image, lambda f, m: progress(f, desc=m))
+        result = SwapPipeline.from_engine(engine, sources, options)(target_image, job_progress(progress))
         show_notes(result.warnings)
+        visible_label = bool(visible_label) or label_always
         output = add_visible_label(result.image) if visible_label else result.image
         metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
         download = results.write(output, "swapped", metadata)
@@ -149,11 +156,15 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 restore = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore the swapped faces (optional)")
                 mask = mask_accordion(engine, "swap")
                 consent = gr.Checkbox(value=False, label=CONSENT_TEXT, elem_id="swap-consent")
-                visible_label = gr.Checkbox(value=label_by_default, label="Add a visible 'AI-edited' label in the corner")
+                visible_label = gr.Checkbox(
+                    value=label_by_default or label_always,
+                    interactive=not label_always,
+                    label="Add a visible 'AI-edited' label in the corner" + (" (always on in this public demo)" if label_always else ""),
+                )
                 run = gr.Button("Swap", variant="primary", elem_id="swap-run")
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="swap-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False)
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False, wrap=True)
                 download = gr.File(label="Download PNG (labelled as AI-edited)")
                 details = gr.JSON(label="Report")
     on_new_upload(source, [slider, report, details, download])

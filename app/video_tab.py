@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from app.common import friendly_errors, model_choices, rgb
+from app.common import friendly_errors, model_choices, rgb, text_input
 from app.results import ResultFolder
 from app.swap_tab import CONSENT_TEXT
 from facekit.analysis import AnalysisOptions
@@ -59,8 +59,8 @@ def build_video_tab(engine: Engine, results: ResultFolder, hosted: bool = False)
         return VideoOptions(
             detect_every=int(detect_every),
             smoothing=float(smoothing),
-            tracks=TrackSelection.parse(tracks),
-            label=bool(label),
+            tracks=TrackSelection.parse(text_input(tracks, "tracks"), allow_reference=False),
+            label=bool(label) or hosted,  # the visible AI label is always on in hosted mode
             encode=EncodeOptions(crf=int(crf)),
             limits=limits,
             analysis=AnalysisOptions(detector=detector or None),

@@ -109,11 +109,11 @@ def _conv(name: str, x: str, c_in: int, c_out: int, k: int, stride: int, rng: np
     return [helper.make_node("Conv", [x, f"{name}.w", f"{name}.b"], [name], pads=[k // 2] * 4, strides=[stride, stride])]
 
 
-def _style(name: str, x: str, channels: int, rng: np.random.Generator, weights: list) -> list:
+def _style(name: str, x: str, channels: int, rng: np.random.Generator, weights: list, width: int = 512) -> list:
     """InstanceNorm(x) * (1 + Gemm(source)) + Gemm(source): the AdaIN-like modulation."""
     nodes = [helper.make_node("InstanceNormalization", [x, "ones", "zeros"], [f"{name}.n"])]
     for part in ("g", "b"):
-        w = (rng.standard_normal((512, channels), dtype=np.float32) * np.float32(0.01)).astype(np.float32)
+        w = (rng.standard_normal((width, channels), dtype=np.float32) * np.float32(0.01)).astype(np.float32)
         weights.append(numpy_helper.from_array(w, f"{name}.{part}.w"))
         nodes += [
             helper.make_node("MatMul", ["source", f"{name}.{part}.w"], [f"{name}.{part}.v"]),
@@ -127,7 +127,8 @@ def _style(name: str, x: str, channels: int, rng: np.random.Generator, weights: 
     return nodes
 
 
-def build_inswapper_standin(path: Path, blocks: int = 6, channels: int = 1024) -> int:
+def build_inswapper_standin(path: Path, blocks: int = 6, channels: int = 1024, width: int = 512) -> int:
+    """The stand-in described above; `width` = the source latent size (512 as inswapper_128, 128 for a MobileFaceNet)."""
     rng = np.random.default_rng(0)
     weights: list = [
         numpy_helper.from_array(np.ones(channels, np.float32), "ones"),
@@ -144,19 +145,20 @@ def build_inswapper_standin(path: Path, blocks: int = 6, channels: int = 1024) -
     for block in range(blocks):
         for half in ("a", "b"):
             name = f"s{block}{half}"
-            nodes += _conv(name, x, channels, channels, 3, 1, rng, weights) + _style(f"{name}.st", name, channels, rng, weights)
+            nodes += _conv(name, x, channels, channels, 3, 1, rng, weights) + _style(f"{name}.st", name, channels, rng, weights, width)
             x = f"{name}.st"
     for name, c_in, c_out in (("d1", channels, 256), ("d2", 256, 128)):
         nodes.append(helper.make_node("Resize", [x, "", "twice"], [f"{name}.u"], mode="nearest"))
         nodes += _conv(name, f"{name}.u", c_in, c_out, 3, 1, rng, weights) + [helper.make_node("Relu", [name], [f"{name}.r"])]
         x = f"{name}.r"
     nodes += _conv("out", x, 128, 3, 7, 1, rng, weights) + [helper.make_node("Sigmoid", ["out"], ["output"])]
-    weights.append(numpy_helper.from_array(rng.standard_normal((512, 512), dtype=np.float32) / np.float32(22.6), "emap"))
+    emap = rng.standard_normal((width, width), dtype=np.float32) / np.float32(np.sqrt(width))
+    weights.append(numpy_helper.from_array(emap, "emap"))
     graph = helper.make_graph(
         nodes,
         "inswapper_standin",
         [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, 128, 128]),
-         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])],
+         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, width])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])],
         initializer=weights,
     )

@@ -91,6 +91,12 @@ class FaceAnalyser:
         started = time.perf_counter()
         detector = self.engine.detector(detector_id)
         faces, capped_at = _detect_capped(detector, image_bgr, options)
+        smallest = getattr(detector, "min_face_size", None)
+        if not faces and callable(smallest):
+            warnings.append(
+                f"{detector_id} finds faces at least ~{smallest(image_bgr.shape)} px wide in this {width}x{height} image; "
+                "smaller faces (a crowd, a distant group) are not detected: choose the yunet_2023mar or scrfd detector."
+            )
         timings["detect"] = _ms_since(started)
         models = {"detector": detector_id}
         landmark_id = self._landmark_model(faces, options)

@@ -29,6 +29,14 @@ def for_audience(text: str, audience: Audience) -> str:
     return _CONTROL.sub(lambda m: CONTROLS[m.group(1)][audience] if m.group(1) in CONTROLS else m.group(0), text)
 
 
+def quote_prefix(text: object, limit: int = 40) -> str:
+    """repr() of at most `limit` characters of `text`, so an error never echoes unbounded input."""
+    value = str(text)
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
+
+
 class FaceKitError(Exception):
     """Base class: a problem explained in one sentence plus a hint.
 

@@ -1,4 +1,4 @@
-"""The one image decoder and PNG writer every FaceKit entry point uses.
+"""The one image decoder every FaceKit entry point uses (and, re-exported from image_encode, its writer).
 
 `decode_image` turns a path, bytes, a numpy array or a Pillow image into a
 contiguous BGR uint8 HxWx3 array. Sizes are checked before any pixel data is
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin
+from PIL import Image, ImageOps
 
 from facekit.errors import ImageDecodeError
+from facekit.image_encode import encode_png, write_image_atomic
 from facekit.image_probe import describe_tiff, embedded_sizes, is_tiff
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "ImageSource", "decode_image", "encode_png", "write_image_atomic"]
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | np.ndarray | Image.Image
 
@@ -29,7 +30,6 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
-_FORMATS_BY_SUFFIX = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 # Formats Pillow can open but FaceKit refuses: EPS is decoded by running Ghostscript on the file.
 _REFUSED_FORMATS = {"EPS": "an EPS (PostScript) file, which is decoded by running a program FaceKit does not run on uploads"}
 
@@ -330,68 +330,3 @@ def decode_image(
             "Pass a file path, encoded bytes, a numpy array or a Pillow image.",
         )
     return np.ascontiguousarray(rgb[..., ::-1])
-
-
-def _bgr_to_pil(image_bgr: np.ndarray) -> Image.Image:
-    """Pillow image from HxW grey, HxWx3 BGR or HxWx4 BGRA uint8."""
-    if image_bgr.dtype != np.uint8:
-        raise ValueError(f"Expected a uint8 image, got {image_bgr.dtype}.")
-    if image_bgr.ndim == 2:
-        return Image.fromarray(image_bgr, mode="L")
-    if image_bgr.ndim == 3 and image_bgr.shape[2] == 3:
-        return Image.fromarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
-    if image_bgr.ndim == 3 and image_bgr.shape[2] == 4:
-        return Image.fromarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGRA2RGBA))
-    raise ValueError(f"Expected HxW, HxWx3 or HxWx4, got shape {image_bgr.shape}.")
-
-
-def encode_png(image_bgr: np.ndarray, metadata: dict[str, str] | None = None) -> bytes:
-    """PNG bytes of a BGR (or grey/BGRA) uint8 image, with `metadata` as text chunks."""
-    info = PngImagePlugin.PngInfo()
-    for key, value in (metadata or {}).items():
-        info.add_text(str(key), str(value))
-    buffer = io.BytesIO()
-    _bgr_to_pil(image_bgr).save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
-
-
-def _encode_for_suffix(path: Path, image_bgr: np.ndarray, metadata: dict[str, str] | None) -> bytes:
-    """PNG (with metadata), JPEG or WebP bytes chosen by the file suffix."""
-    image_format = _FORMATS_BY_SUFFIX.get(path.suffix.lower())
-    if image_format is None:
-        raise ValueError(f"Cannot write {path.name}: use a .png, .jpg, .jpeg or .webp name.")
-    if image_format == "PNG":
-        return encode_png(image_bgr, metadata)
-    if metadata:
-        raise ValueError(f"Metadata can only be written to PNG files, not {path.name}.")
-    pil_image = _bgr_to_pil(image_bgr)
-    if image_format == "JPEG" and pil_image.mode == "RGBA":
-        pil_image = _composite_on_white(pil_image)
-    buffer = io.BytesIO()
-    pil_image.save(buffer, format=image_format, quality=95)
-    return buffer.getvalue()
-
-
-def write_image_atomic(
-    path: str | os.PathLike, image_bgr: np.ndarray, metadata: dict[str, str] | None = None
-) -> None:
-    """Write an image so `path` is either the old file or the complete new one.
-
-    Encodes by suffix (.png with metadata; .jpg/.jpeg/.webp without), writes
-    a temporary file in the same directory, fsyncs it, then os.replace()s it
-    over `path`. New files get mode 0644.
-    """
-    target = Path(path)
-    payload = _encode_for_suffix(target, image_bgr, metadata)
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -159,10 +159,10 @@ class WeightStore:
             if self.local_path(archive).exists():
                 return ModelStatus("download", f"extract from {archive.file}")
             if self.config.offline and self._folder_mirror_file(archive) is None:
-                return ModelStatus("unavailable", f"offline, and neither {entry.file} nor {archive.file} is in {self.config.models_dir}")
+                return ModelStatus("unavailable", f"offline, and neither {entry.file} nor {archive.file} is in the models dir")
             return ModelStatus("download", f"download {archive.id} ({format_bytes(archive.bytes)}) and extract")
         if self.config.offline:
-            return ModelStatus("unavailable", f"offline, and {entry.file} is not in {self.config.models_dir}")
+            return ModelStatus("unavailable", f"offline, and {entry.file} is not in the models dir")
         return ModelStatus("download", f"download {format_bytes(entry.bytes)}")
 
     def _archive_status(self, entry: ModelEntry) -> ModelStatus:
@@ -419,9 +419,9 @@ class WeightStore:
         actual = sha256_of(path)
         if actual != entry.sha256:
             remove_stamp(path)
-            return False, f"{path} has sha256 {actual}, expected {entry.sha256}"
+            return False, f"{path.name} has sha256 {actual}, expected {entry.sha256}"
         self._remember(path, actual)
-        return True, f"ok ({path})"
+        return True, f"ok ({path.name})"
 
     # ---------------------------------------------------------------- helpers
     @contextlib.contextmanager

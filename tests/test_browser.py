@@ -111,6 +111,8 @@ def test_swap_tab_in_the_browser(page, tmp_path_factory) -> None:
     page.locator("#swap-run").click()
     result = page.locator("#swap-result img").last
     result.wait_for(state="visible")
+    table = page.get_by_text("closer to source").first.bounding_box()
+    assert table is not None and table["x"] + table["width"] <= 1400  # every column in view
     assert result.evaluate("img => img.naturalWidth") == 1280
     page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "swap.png"), full_page=True)
 
@@ -246,3 +248,21 @@ def test_no_face_is_said_plainly(page, tmp_path) -> None:
     assert "No face was found" in toast_text(page)
     assert page.locator("#restore-result img").count() == 0
     close_toasts(page)
+
+
+def test_phone_screens(page, app_url, tmp_path_factory) -> None:
+    """At 390x844 the page fits the width (no sideways scrolling) and a restore result can be reached."""
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        screen = phone.new_page()
+        screen.set_default_timeout(60_000)
+        screen.goto(app_url)
+        folder = screenshot_dir(tmp_path_factory)
+        open_tab(screen, "Restore")
+        upload(screen, "restore-image", "Tom_Hanks_54745.png")
+        screen.locator("#restore-run").click()
+        screen.locator("#restore-result img").last.wait_for(state="visible")
+        assert screen.evaluate("() => document.documentElement.scrollWidth") <= 400
+        screen.screenshot(path=str(folder / "phone_restore.png"), full_page=True)
+    finally:
+        phone.close()

@@ -10,6 +10,7 @@ from PIL import Image
 
 from facekit.adapters.scrfd import ScrfdDetector
 from facekit.adapters.yunet import YuNetDetector
+from facekit.errors import NoFaceError
 from facekit.imageio import decode_image
 from facekit.processors.restore import RestoreOptions, restore_image
 from helpers import open_session
@@ -33,9 +34,21 @@ def test_extreme_aspect_ratios_find_no_face_without_crashing(detectors, name, sh
     assert detectors[name].detect(image) == []
 
 
-def test_a_decoded_100000_by_10_png_restores_with_a_warning(engine) -> None:
+def test_a_decoded_100000_by_10_png_gets_a_clear_sentence(engine) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (100000, 10), (120, 90, 60)).save(buffer, format="PNG")
     image = decode_image(buffer.getvalue())
-    result = restore_image(engine, image, RestoreOptions(identity=False))
-    assert result.image.shape == (10, 100000, 3) and "No face was found" in result.warnings[0]
+    with pytest.raises(NoFaceError, match="No face was found"):  # a clear sentence, not a cv2 error
+        restore_image(engine, image, RestoreOptions(identity=False))
+
+
+def test_no_face_names_the_detectors_minimum_face_size(engine) -> None:
+    """Issue 18.13: a crowd of faces below dlib's minimum size is reported as such, with the size for this image."""
+    from facekit.analysis import FaceAnalyser
+
+    crowd = np.full((3000, 4000, 3), 128, dtype=np.uint8)
+    analysis = FaceAnalyser(engine).analyze(crowd)
+    assert analysis.faces == []
+    assert any("dlib_hog finds faces at least ~250 px wide in this 4000x3000 image" in note for note in analysis.notes)
+    with pytest.raises(NoFaceError, match="at least ~250 px wide"):
+        restore_image(engine, crowd, RestoreOptions(identity=False))

@@ -9,6 +9,7 @@ sentence or a correct result.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,12 @@ READABLE_WITH_FACES = ("cmyk_jpeg", "rgba_png", "palette_gif", "sixteen_bit_png"
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator[tuple[object, str]]:
+def models_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def client(models_folder) -> Iterator[tuple[object, str]]:
     import os
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -74,7 +80,7 @@ def client(tmp_path_factory) -> Iterator[tuple[object, str]]:
 
     from app import build_demo
 
-    engine = Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), offline=True))
+    engine = Engine(EngineConfig(models_dir=models_folder, offline=True))
     demo = build_demo(engine)
     _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
@@ -188,3 +194,219 @@ def test_the_engine_refuses_path_like_model_ids(tmp_path, model_id) -> None:
         engine.weights.resolve(model_id)
     with pytest.raises(UnknownModelError):
         engine.adapter(model_id)
+
+
+# ---------------------------------------------------------------- issue 18: security and clear refusals
+def _photo():
+    from gradio_client import handle_file
+
+    return handle_file(str(insightface_image("Tom_Hanks_54745.png")))
+
+
+def _faces_call(app_client, endpoint: str, faces: str):
+    photo = _photo()
+    arguments = {
+        "/restore": (photo, "classic", 0.5, 0.8, faces, 1),
+        "/frontalize": (photo, faces, None),
+        "/swap": (photo, photo, None, faces, "", 0.5, None, True, False),
+    }[endpoint]
+    return app_client.predict(*arguments, api_name=endpoint)
+
+
+SERVER_PATHS = ["/etc/passwd", "/nonexistent/x.png", "/etc", str(insightface_image("t1.jpg"))]
+
+
+@pytest.mark.parametrize("endpoint", ["/restore", "/frontalize", "/swap"])
+@pytest.mark.parametrize("path", SERVER_PATHS)
+def test_ref_paths_in_the_faces_box_are_refused(client, endpoint, path) -> None:
+    """No existence/type oracle and no server image as input: the same sentence whatever the path."""
+    app_client, _ = client
+    with pytest.raises(Exception, match="command-line feature") as caught:
+        _faces_call(app_client, endpoint, f"ref:{path}")
+    assert "passwd" not in str(caught.value) and "No image file" not in str(caught.value)
+
+
+def _with_defaults(url: str, endpoint: str, data: list) -> list:
+    """`data` followed by the default values of the endpoint's remaining inputs (as the page would send them)."""
+    config = requests.get(url + "config", timeout=10).json()
+    dependency = next(d for d in config["dependencies"] if d.get("api_name") == endpoint)
+    values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
+    return data + [values.get(i) for i in dependency["inputs"][len(data):]]
+
+
+def _raw_call(url: str, endpoint: str, data: list, complete: bool = True) -> str:
+    data = _with_defaults(url, endpoint, data) if complete else data
+    posted = requests.post(url + f"gradio_api/call/{endpoint}", json={"data": data}, timeout=10)
+    if not posted.ok:
+        return posted.text
+    return requests.get(url + f"gradio_api/call/{endpoint}/{posted.json()['event_id']}", timeout=120).text
+
+
+def _file_data(path: str) -> dict:
+    return {"path": path, "url": path if path.startswith("http") else None, "meta": {"_type": "gradio.FileData"}}
+
+
+def _uploaded(url: str) -> dict:
+    with open(insightface_image("Tom_Hanks_54745.png"), "rb") as handle:
+        return _file_data(requests.post(url + "gradio_api/upload", files={"files": handle}, timeout=10).json()[0])
+
+
+@pytest.mark.parametrize("server_file", [str(insightface_image("t1.jpg")), "/etc/passwd", "http://127.0.0.1:9/x.png"])
+def test_file_inputs_naming_server_paths_or_urls_are_refused_by_name(client, server_file) -> None:
+    _, url = client
+    photo = _uploaded(url)
+    restore = _raw_call(url, "restore", [photo, "classic", 0.5, 0.8, "all", 1, _file_data(server_file)])
+    assert "event: error" in restore and "reference (" in restore and "not uploaded to this app" in restore
+    swap = _raw_call(url, "swap", [photo, photo, None, "all", "", 0.5, None, True, False, [_file_data(server_file)]])
+    assert "event: error" in swap and "more_sources (" in swap and "not uploaded to this app" in swap
+    assert "root:" not in restore + swap
+
+
+@pytest.mark.parametrize("endpoint", ["/restore", "/frontalize"])
+def test_repeated_face_indexes_count_once(client, endpoint) -> None:
+    app_client, _ = client
+    result = _faces_call(app_client, endpoint, ",".join(["0"] * 40))
+    rows = result[1]["data"]
+    assert len(rows) == 1
+
+
+def test_a_huge_faces_string_is_refused_without_echoing_it(client) -> None:
+    app_client, _ = client
+    with pytest.raises(Exception, match="characters long") as caught:
+        _faces_call(app_client, "/restore", "0," * 500_000)
+    assert len(str(caught.value)) < 500
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "arguments", "expected"),
+    [
+        ("/restore", (123, "classic", 0.5, 0.8, "all", 1), r"image \(Photo\) must be an uploaded image file"),
+        ("/restore", ([1, 2], "classic", 0.5, 0.8, "all", 1), r"image \(Photo\) must be .*got a list"),
+        ("/restore", ("PHOTO", "classic", 0.5, "abc", "all", 1), r"blend \(.*\) must be a number from 0 to 1; got 'abc'"),
+        ("/restore", ("PHOTO", ["classic"], 0.5, 0.8, "all", 1), r"model \(.*\) must be one model id"),
+        ("/restore", ("PHOTO", "classic", 0.5, 0.8, None, 1), r"faces \(.*\) must be text"),
+        ("/analyze", ("PHOTO", None, None, None), r"score_threshold \(.*\) must be a number from 0.05 to 0.95; got null"),
+        ("/swap", ("PHOTO", "PHOTO", None, "all", None, 0.5, None, True, False), r"face_map \(.*\) must be text"),
+    ],
+)
+def test_wrong_typed_api_inputs_get_a_sentence(client, endpoint, arguments, expected) -> None:
+    app_client, _ = client
+    arguments = tuple(_photo() if value == "PHOTO" else value for value in arguments)
+    with pytest.raises(Exception, match=expected):
+        app_client.predict(*arguments, api_name=endpoint)
+
+
+def test_missing_inputs_are_named(client) -> None:
+    _, url = client
+    answer = _raw_call(url, "restore", [_uploaded(url)], complete=False)
+    assert "event: error" in answer and "restore takes" in answer and "blend" in answer
+
+
+def test_config_discloses_no_server_paths(client, models_folder) -> None:
+    _, url = client
+    config = requests.get(url + "config", timeout=10).text
+    assert str(models_folder) not in config
+    assert str(Path(models_folder).parent) not in config
+
+
+# ---------------------------------------------------------------- hosted mode (issue 18.14)
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory):
+    from types import SimpleNamespace
+
+    from gradio_client import Client
+
+    from app import build_demo
+    from app.results import ResultFolder
+
+    engine = Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("hosted-models"), offline=True))
+    results = ResultFolder(root=tmp_path_factory.mktemp("hosted-results"))
+    demo = build_demo(engine, results=results, hosted=True)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield SimpleNamespace(client=Client(url, verbose=False), url=url, results=results.root, demo=demo)
+    finally:
+        demo.close()
+
+
+def test_the_visible_label_cannot_be_switched_off_in_hosted_mode(hosted) -> None:
+    photo = _photo()
+    *_, download = hosted.client.predict(photo, photo, None, "all", "", 0.5, None, True, False, api_name="/swap")
+    details = json.loads(Image.open(download).text["facekit:details"])
+    assert details["visible_label"] is True
+
+
+def test_hosted_mode_limits_uploads_per_client(hosted) -> None:
+    """A fake proxy address gets its own bucket, so the other tests' client is not blocked."""
+    from app.main import HOSTED_REQUESTS_PER_MINUTE
+
+    answers = []
+    for _ in range(HOSTED_REQUESTS_PER_MINUTE + 1):
+        with open(insightface_image("Tom_Hanks_54745.png"), "rb") as handle:
+            answers.append(
+                requests.post(
+                    hosted.url + "gradio_api/upload", files={"files": handle}, headers={"X-Forwarded-For": "203.0.113.7"}, timeout=10
+                )
+            )
+    assert all(answer.ok for answer in answers[:-1])
+    assert answers[-1].status_code == 429 and "at most" in answers[-1].json()["detail"]
+    with open(insightface_image("Tom_Hanks_54745.png"), "rb") as handle:  # another address is unaffected
+        assert requests.post(hosted.url + "gradio_api/upload", files={"files": handle}, timeout=10).ok
+
+
+def test_the_rate_limit_window_slides() -> None:
+    from app.limits import RateLimit
+
+    now = [0.0]
+    limit = RateLimit(app=None, per_minute=2, clock=lambda: now[0])
+    assert limit.allow("a") and limit.allow("a") and not limit.allow("a") and limit.allow("b")
+    now[0] = 61.0
+    assert limit.allow("a")
+
+
+def _crowd(path: Path) -> Path:
+    tile = Image.open(insightface_image("Tom_Hanks_54745.png")).convert("RGB")
+    padded = Image.new("RGB", (192, 192), tile.getpixel((0, 0)))
+    padded.paste(tile, (40, 40))
+    padded = padded.resize((160, 160))
+    grid = Image.new("RGB", (160 * 8, 160 * 5))
+    for row in range(5):
+        for column in range(8):
+            grid.paste(padded, (column * 160, row * 160))
+    return _save(grid, path, "PNG")
+
+
+def test_a_job_whose_client_disconnects_is_cancelled(hosted, tmp_path) -> None:
+    import time
+    import uuid
+
+    config = requests.get(hosted.url + "config", timeout=10).json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "restore")
+    with open(_crowd(tmp_path / "crowd.png"), "rb") as handle:
+        uploaded = requests.post(hosted.url + "gradio_api/upload", files={"files": handle}, timeout=10).json()[0]
+    session = uuid.uuid4().hex
+    data = _with_defaults(hosted.url, "restore", [_file_data(uploaded), "classic", 0.5, 0.8, "all", 1])
+    joined = requests.post(
+        hosted.url + "gradio_api/queue/join",
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},
+        timeout=10,
+    )
+    assert joined.ok, joined.text
+    stream = requests.get(hosted.url + f"gradio_api/queue/data?session_hash={session}", stream=True, timeout=60)
+    for line in stream.iter_lines():
+        if b"progress" in line:  # the job is working on faces: hang up
+            break
+    stream.close()
+    deadline = time.monotonic() + 120
+    while any(job_set for job_set in hosted.demo._queue.active_jobs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(job_set for job_set in hosted.demo._queue.active_jobs)
+    assert not list(Path(hosted.results).glob("restored-*.png")), "the cancelled job still wrote its result"
+
+
+def test_hosted_upscale_is_capped_before_working(hosted, tmp_path) -> None:
+    from gradio_client import handle_file
+
+    photo = _save(Image.new("RGB", (1100, 1100), (90, 120, 150)), tmp_path / "square.png", "PNG")
+    with pytest.raises(Exception, match=r"over the limit of 16 MP\. Use an upscale of 3.5 or less"):
+        hosted.client.predict(handle_file(str(photo)), "classic", 0.5, 0.8, "all", 4, api_name="/restore")

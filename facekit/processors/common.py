@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
-from facekit.errors import FaceKitError, NoFaceError
+from facekit.errors import FaceKitError, NoFaceError, quote_prefix
 from facekit.face.types import Face
 from facekit.imageio import decode_image
 from facekit.processors.reports import FaceReport
@@ -53,6 +53,10 @@ class JobResult:
         return {"faces": self.face_dicts(), "models": self.models, "seconds": round(self.seconds, 3), "warnings": self.warnings}
 
 
+MAX_SELECTION_CHARS = 1000  # 'all', 'ref:PATH' or up to ~250 indexes
+MAX_FACE_INDEX = 9999
+
+
 @dataclass(frozen=True)
 class FaceSelection:
     """Which faces a job touches: all, some indexes, or those matching a reference photo."""
@@ -63,22 +67,38 @@ class FaceSelection:
     threshold: float | None = None  # reference mode: score limit; None = the embedder's same-person rule
 
     @classmethod
-    def parse(cls, spec: str | None, threshold: float | None = None) -> FaceSelection:
-        """'all', '0,2' or 'ref:PATH'."""
+    def parse(cls, spec: str | None, threshold: float | None = None, allow_reference: bool = True) -> FaceSelection:
+        """'all', '0,2' or 'ref:PATH' (repeated indexes count once).
+
+        `allow_reference=False` (the app and its API: a reference photo is an
+        upload there, never a server path) refuses 'ref:'.
+        """
         text = (spec or "all").strip()
+        if len(text) > MAX_SELECTION_CHARS:
+            raise FaceKitError(
+                f"The face selection is {len(text):,} characters long; at most {MAX_SELECTION_CHARS} are read.",
+                "Use 'all' or a short list of face indexes such as '0,2'.",
+            )
         if text == "all":
             return cls()
         if text.startswith("ref:"):
+            if not allow_reference:
+                raise FaceKitError(
+                    "The faces box takes 'all' or face indexes such as '0,2'; 'ref:PATH' is a command-line feature.",
+                    "To pick the faces of one person, upload a photo of them as the reference photo.",
+                )
             return cls(mode="reference", reference=Path(text[4:]), threshold=threshold)
         try:
             indexes = tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise FaceKitError(
-                f"Cannot read the face selection {spec!r}.", "Use 'all', face indexes such as '0,2', or {control:reference}."
+                f"Cannot read the face selection {quote_prefix(text)}.", "Use 'all', face indexes such as '0,2', or {control:reference}."
             ) from None
-        if not indexes or min(indexes) < 0:
-            raise FaceKitError(f"Face indexes must be 0 or more: {spec!r}.", "Faces are numbered left to right from 0.")
-        return cls(mode="indexes", indexes=indexes)
+        if not indexes or min(indexes) < 0 or max(indexes) > MAX_FACE_INDEX:
+            raise FaceKitError(
+                f"Face indexes must be 0 to {MAX_FACE_INDEX}: {quote_prefix(text)}.", "Faces are numbered left to right from 0."
+            )
+        return cls(mode="indexes", indexes=tuple(dict.fromkeys(indexes)))
 
 
 def select_faces(
@@ -91,7 +111,9 @@ def select_faces(
     """The faces of `analysis` that `selection` names (clear errors when it names none)."""
     faces = analysis.faces
     if not faces:
-        raise NoFaceError("No face was found in the image.", "Use a photo where the face is visible and at least ~80 px wide.")
+        detector_note = " ".join(note for note in analysis.warnings if "px wide" in note)  # e.g. dlib's minimum face size
+        hint = detector_note or "Use a photo where the face is visible and at least ~80 px wide."
+        raise NoFaceError("No face was found in the image.", hint)
     if selection.mode == "all":
         return list(faces)
     if selection.mode == "indexes":

@@ -24,6 +24,7 @@ face.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ from facekit.processors.common import FaceSelection, JobProgress, JobResult, dow
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport
 
+DEFAULT_MAX_OUTPUT_PIXELS = 64_000_000  # a 16 MP photo upscaled 2x
+HOSTED_MAX_OUTPUT_PIXELS = 16_000_000  # a public demo: a 4 MP photo upscaled 2x
+
 
 @dataclass(frozen=True)
 class RestoreOptions:
@@ -63,6 +67,7 @@ class RestoreOptions:
     analysis: AnalysisOptions = AnalysisOptions()
     identity: bool = True  # report identity similarity before/after per face
     upscale_method: str = "lanczos"
+    max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS  # refuse (before any work) an upscale that would make more
     diffusion: str | None = None  # a manifest model id of the diffusion task
     diffusion_file: Path | None = None  # or your own ONNX file (x, t) -> eps
     diffusion_steps: int = DEFAULT_STEPS
@@ -170,6 +175,7 @@ class RestorePipeline:
         """Analyse, select faces, (upscale,) restore them; an image without a face raises NoFaceError, as every job does."""
         started = time.perf_counter()
         options = self.options
+        check_output_size(image_bgr.shape, options)  # 0. refuse an oversized upscale before any work
         # 1. find the faces
         analysis = self.analyser.analyze(image_bgr, options.analysis)
         progress(0.05, f"found {len(analysis.faces)} face(s)")
@@ -280,7 +286,23 @@ def _face_progress(progress: JobProgress, number: int, total: int) -> JobProgres
 
 def restore_image(engine: Engine, image_bgr: np.ndarray, options: RestoreOptions, progress: JobProgress = no_progress) -> JobResult:
     """Shorthand for `RestorePipeline.from_engine(engine, options, progress)(image_bgr, progress)`."""
+    check_output_size(image_bgr.shape, options)  # before any model is loaded or downloaded
     return RestorePipeline.from_engine(engine, options, progress)(image_bgr, progress)
+
+
+def check_output_size(shape: tuple[int, ...], options: RestoreOptions) -> None:
+    """Refuse, before any work, an upscale whose output would exceed `options.max_output_pixels`."""
+    height, width = shape[:2]
+    out_width, out_height = round(width * options.upscale), round(height * options.upscale)
+    if out_width * out_height <= options.max_output_pixels:
+        return
+    largest = math.floor(2 * math.sqrt(options.max_output_pixels / (width * height))) / 2  # in the slider's 0.5 steps
+    hint = f"Use an upscale of {largest:g} or less for this image." if largest >= 1 else "Downscale the image first."
+    raise FaceKitError(
+        f"Upscaling this {width}x{height} image by {options.upscale:g} would make {out_width}x{out_height} "
+        f"({out_width * out_height / 1e6:.0f} MP), over the limit of {options.max_output_pixels / 1e6:.0f} MP.",
+        hint,
+    )
 
 
 def scaled_face(face: Face, factor: float) -> Face:

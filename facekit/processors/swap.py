@@ -32,7 +32,7 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError
+from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
@@ -40,12 +40,24 @@ from facekit.face.pixel_boost import RESOLUTIONS, boost_factor, explode, implode
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
-from facekit.processors.common import FaceSelection, JobProgress, JobResult, no_progress, select_faces
+from facekit.processors.common import (
+    MAX_FACE_INDEX,
+    MAX_SELECTION_CHARS,
+    FaceSelection,
+    JobProgress,
+    JobResult,
+    no_progress,
+    select_faces,
+)
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport, SwapFaceReport
 
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions, RestorePipeline
+
+
+MAX_SOURCE_PHOTOS = 8  # photos averaged into one identity; more add little and cost an analysis each
+
 
 @dataclass(frozen=True)
 class SwapOptions:
@@ -91,14 +103,22 @@ class SwapOptions:
 
 def parse_face_map(text: str) -> tuple[tuple[int, int], ...]:
     """'0:1,1:0' -> ((0, 1), (1, 0))."""
+    if len(text) > MAX_SELECTION_CHARS:
+        raise FaceKitError(
+            f"The face map is {len(text):,} characters long; at most {MAX_SELECTION_CHARS} are read.", "Map a few faces, e.g. 0:1,1:0."
+        )
     pairs = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         try:
             source, target = (int(v) for v in part.split(":"))
         except ValueError:
-            raise FaceKitError(f"Cannot read the face map entry {part!r}.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0.") from None
-        if source < 0 or target < 0:
-            raise FaceKitError(f"Face indexes must be 0 or more: {part!r}.", "Faces are numbered left to right from 0.")
+            raise FaceKitError(
+                f"Cannot read the face map entry {quote_prefix(part)}.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0."
+            ) from None
+        if not (0 <= source <= MAX_FACE_INDEX and 0 <= target <= MAX_FACE_INDEX):
+            raise FaceKitError(
+                f"Face indexes must be 0 to {MAX_FACE_INDEX}: {quote_prefix(part)}.", "Faces are numbered left to right from 0."
+            )
         pairs.append((source, target))
     if not pairs:
         raise FaceKitError("The face map is empty.", "Use SOURCE:TARGET face indexes, e.g. 0:1,1:0.")
@@ -142,18 +162,23 @@ def prepare_sources(
         raise FaceKitError("No source photo was given.", "Pass at least one --source IMAGE.")
     if options.face_map and len(sources) > 1:
         raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
+    if len(sources) > MAX_SOURCE_PHOTOS:
+        raise FaceKitError(
+            f"{len(sources)} source photos were given; at most {MAX_SOURCE_PHOTOS} are used for one identity.",
+            "Give the few clearest photos of the person.",
+        )
     numbered = [f"source photo {i + 1}" for i in range(len(sources))] if len(sources) > 1 else ["source photo"]
     labels = list(names) if names is not None else numbered
     swapper, swapper_label, choice_reason = load_swapper_with_reason(engine, options)
     _check_pixel_boost(swapper, swapper_label, options)
     masker = load_masker(engine, options.mask)
+    warnings: list[str] = []
+    if swapper.embedding_family is None and len(sources) > 1:  # before any analysis: unused photos cost nothing
+        warnings.append(f"{swapper_label} copies one face's look, so it used only {labels[0]}; the other source photos were ignored.")
+        sources, labels = sources[:1], labels[:1]
     analyser = FaceAnalyser(engine)
     photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
-    warnings: list[str] = []
     members_by_key = _identity_members(sources, photo_faces, labels, options)
-    if swapper.embedding_family is None and len(sources) > 1:
-        warnings.append(f"{swapper_label} copies one face's look, so it used only {labels[0]}; the other source photos were ignored.")
-        members_by_key = {key: members[:1] for key, members in members_by_key.items()}
     choice, embedder_label, embedder_family = None, None, None
     if swapper.embedding_family is not None:
         choice, embedder_label, embedder_family = source_embedder(engine, options, swapper)

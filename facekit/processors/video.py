@@ -32,7 +32,7 @@ import numpy as np
 from facekit.adapters.inswapper import weight_alpha
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser, compare
 from facekit.engine import Engine
-from facekit.errors import FaceKitError
+from facekit.errors import FaceKitError, quote_prefix
 from facekit.face.align import landmarks_5_from_68
 from facekit.face.pose import estimate_pose
 from facekit.face.track import Tracker, TrackerOptions, TrackSmoother, box_iou, identity_margin, move_box, similarity_fit
@@ -40,7 +40,7 @@ from facekit.face.types import Face
 from facekit.imageio import decode_image
 from facekit.media.pipeline import FramePipeline
 from facekit.media.video import EncodeOptions, Frame, MediaReader, MediaWriter, VideoLimits
-from facekit.processors.common import largest_face
+from facekit.processors.common import MAX_FACE_INDEX, MAX_SELECTION_CHARS, largest_face
 from facekit.processors.restore import RestoreOptions, load_restorer, restore_faces
 from facekit.processors.swap import PreparedSources, SwapOptions, prepare_sources, report_embedder, swap_one_face
 from facekit.provenance import add_visible_label, provenance_metadata
@@ -66,22 +66,37 @@ class TrackSelection:
     reference: Path | None = None
 
     @classmethod
-    def parse(cls, spec: str | None) -> TrackSelection:
-        """'all', '0,2' (track ids, as the report lists them) or 'ref:PHOTO'."""
+    def parse(cls, spec: str | None, allow_reference: bool = True) -> TrackSelection:
+        """'all', '0,2' (track ids, as the report lists them; repeats count once) or 'ref:PHOTO'.
+
+        `allow_reference=False` (the app: a reference is an upload, never a server path) refuses 'ref:'.
+        """
         text = (spec or "all").strip()
+        if len(text) > MAX_SELECTION_CHARS:
+            raise FaceKitError(
+                f"The track selection is {len(text):,} characters long; at most {MAX_SELECTION_CHARS} are read.",
+                "Use 'all' or a short list of track ids such as '0,2'.",
+            )
         if text == "all":
             return cls()
         if text.startswith("ref:"):
+            if not allow_reference:
+                raise FaceKitError(
+                    "The tracks box takes 'all' or track ids such as '0,2'; 'ref:PATH' is a command-line feature.",
+                    "Pick the tracks by their ids from the report.",
+                )
             return cls(mode="reference", reference=Path(text[4:]))
         try:
             ids = tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise FaceKitError(
-                f"Cannot read the track selection {spec!r}.", "Use 'all', track ids such as '0,2', or 'ref:PHOTO'."
+                f"Cannot read the track selection {quote_prefix(text)}.", "Use 'all', track ids such as '0,2', or 'ref:PHOTO'."
             ) from None
-        if not ids or min(ids) < 0:
-            raise FaceKitError(f"Track ids must be 0 or more: {spec!r}.", "Run once with --json to see the tracks and their ids.")
-        return cls(mode="ids", ids=ids)
+        if not ids or min(ids) < 0 or max(ids) > MAX_FACE_INDEX:
+            raise FaceKitError(
+                f"Track ids must be 0 to {MAX_FACE_INDEX}: {quote_prefix(text)}.", "Run once with --json to see the tracks and their ids."
+            )
+        return cls(mode="ids", ids=tuple(dict.fromkeys(ids)))
 
 
 @dataclass(frozen=True)
