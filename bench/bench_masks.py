@@ -96,7 +96,9 @@ class LegacyMasker:
         return mask if small == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
 
 
-def swap_with(masker: object, swapper: object, image: np.ndarray, faces: list[Face], source: SwapSource) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def swap_with(
+    masker: object, swapper: object, image: np.ndarray, faces: list[Face], source: SwapSource
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(result, paste weight, crop footprint) of swapping every face through `masker`."""
     result, weight, footprint = image, np.zeros(image.shape[:2], np.float32), np.zeros(image.shape[:2], bool)
     white = np.full_like(image, 255)
@@ -110,7 +112,9 @@ def swap_with(masker: object, swapper: object, image: np.ndarray, faces: list[Fa
     return result, weight, footprint
 
 
-def restore_with(engine: Engine, model: Path, types: tuple[str, ...], image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def restore_with(
+    engine: Engine, model: Path, types: tuple[str, ...], image: np.ndarray, faces: list[Face]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     options = RestoreOptions(model_file=model, blend=0.8, identity=False, mask=MaskOptions(types=types))
     result, _, _ = restore_faces(engine, image, faces, options)
     masker = load_masker(engine, options.mask)
