@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from facekit.errors import FaceKitError
@@ -54,3 +55,24 @@ def check_folder_path(path: Path, flag: str) -> None:
             if not candidate.is_dir():
                 raise FaceKitError(f"{flag} {path}: {candidate} is a file, not a folder.", f"Give {flag} a folder path.")
             return
+
+
+def write_file_atomic(target: Path, data: bytes) -> None:
+    """Write `data` so `target` is either the old file or the complete new one.
+
+    A temporary file in the same folder is written, fsynced and os.replace()d
+    over `target` (new files get mode 0644, an existing file keeps its mode);
+    on any failure the temporary file is removed.
+    """
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -19,7 +19,6 @@ import io
 import os
 import re
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -27,6 +26,8 @@ from xml.sax.saxutils import escape
 import cv2
 import numpy as np
 from PIL import Image
+
+from facekit.disk import write_file_atomic
 
 PNG_COMPRESSION = 1
 JPEG_QUALITY = 92
@@ -143,15 +144,4 @@ def write_image_atomic(path: str | os.PathLike, image_bgr: np.ndarray, metadata:
     """
     target = Path(path)
     payload = encode_for_suffix(target, image_bgr, metadata)
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_file_atomic(target, payload)

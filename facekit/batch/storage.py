@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facekit.disk import is_no_space, no_space_error
+from facekit.disk import is_no_space, no_space_error, write_file_atomic
 from facekit.errors import FaceKitError
 
 
@@ -149,18 +148,7 @@ def write_bytes_atomic(location: str, data: bytes) -> None:
 
 def _write_local(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_file_atomic(target, data)
 
 
 def disk_full(location: str, needed: int) -> DiskFullError:
