@@ -76,7 +76,7 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
         swap_resolution=args.swap_resolution,
         restore=_restore_options(args.restore),
         embedder=EmbedderChoice(model_id=args.embedder) if args.embedder else None,
-        source_embedder=_source_embedder(args),
+        source_embedder=source_embedder_from_args(args),
         analysis=AnalysisOptions(detector=args.detector),
         identity=not args.no_identity,
         mask=mask_options_from_args(args),
@@ -101,7 +101,8 @@ def _restore_options(model_id: str | None) -> RestoreOptions | None:
     return RestoreOptions(model=model_id)
 
 
-def _source_embedder(args: argparse.Namespace) -> EmbedderChoice | None:
+def source_embedder_from_args(args: argparse.Namespace) -> EmbedderChoice | None:
+    """The ArcFace model feeding the swapper from --source-embedder-file / --source-embedder (None: best ready)."""
     if args.source_embedder_file:
         return EmbedderChoice(file=Path(args.source_embedder_file), family="arcface")
     if args.source_embedder:

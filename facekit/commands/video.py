@@ -12,7 +12,7 @@ from facekit.adapters.families import families_for
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.cli_support import add_global_flags
 from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
-from facekit.commands.swap import add_swap_resolution_flag
+from facekit.commands.swap import add_swap_resolution_flag, source_embedder_from_args
 from facekit.engine import Engine
 from facekit.imageio import decode_image
 from facekit.media.video import X264_PRESETS, EncodeOptions, VideoLimits
@@ -119,7 +119,7 @@ def run_video_swap(engine: Engine, args: argparse.Namespace) -> int:
         swap_resolution=args.swap_resolution,
         restore=RestoreOptions(model=args.restore, identity=False) if args.restore else None,
         embedder=EmbedderChoice(model_id=args.embedder) if args.embedder else None,
-        source_embedder=_source_embedder(args),
+        source_embedder=source_embedder_from_args(args),
         identity=not args.no_identity,
         mask=mask_options_from_args(args),
     )
@@ -129,14 +129,6 @@ def run_video_swap(engine: Engine, args: argparse.Namespace) -> int:
     with _progress_bar() as progress:
         result = swap_video(engine, sources, args.input, args.output, swap, options, progress, names)
     return _finish(result, args)
-
-
-def _source_embedder(args: argparse.Namespace) -> EmbedderChoice | None:
-    if args.source_embedder_file:
-        return EmbedderChoice(file=Path(args.source_embedder_file), family="arcface")
-    if args.source_embedder:
-        return EmbedderChoice(model_id=args.source_embedder)
-    return None
 
 
 def _finish(result: VideoResult, args: argparse.Namespace) -> int:
