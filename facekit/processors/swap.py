@@ -489,6 +489,19 @@ def swap_one_face(
     template (the similarity fit scales with the template, so the matrix is k times the swapper's), swapped as k*k
     interleaved sub-images of the swapper's size, re-interleaved and pasted back at the big size.
     """
+    swapped, matrix, size = swap_face_crop(swapper, image, face, source, target_embedding, options)
+    return paste_swapped(image, face, swapped, matrix, size, options, masker)
+
+
+def swap_face_crop(
+    swapper: FaceSwapper,
+    image: np.ndarray,
+    face: Face,
+    source: SwapSource,
+    target_embedding: np.ndarray | None,
+    options: SwapOptions,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The swap half of `swap_one_face`: (swapped crop, crop matrix, crop size), nothing pasted yet."""
     matrix, size = swapper.crop_transform(face)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     k = boost_factor(options.swap_resolution)
@@ -499,6 +512,19 @@ def swap_one_face(
         return swapper.swap(SwapTarget(crop=part, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
 
     swapped = run(crop) if k == 1 else implode(np.stack([run(tile) for tile in explode(crop, k)]), k)
+    return swapped, matrix, size
+
+
+def paste_swapped(
+    image: np.ndarray,
+    face: Face,
+    swapped: np.ndarray,
+    matrix: np.ndarray,
+    size: tuple[int, int],
+    options: SwapOptions,
+    masker: FaceMasker | None = None,
+) -> np.ndarray:
+    """The paste half of `swap_one_face`: the swapped crop back into the image through the face mask."""
     masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
     return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
 
