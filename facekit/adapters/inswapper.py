@@ -181,7 +181,7 @@ class InSwapper:
         """One forward pass: aligned BGR crop and source latent -> swapped BGR crop."""
         if crop_bgr.shape != (self.size, self.size, 3):
             raise ValueError(f"expected a {self.size}x{self.size} BGR crop, got {crop_bgr.shape}")
-        blob = pixels.to_blob(crop_bgr, "rgb", self._mean, self._std).astype(self._target_type)
+        blob: np.ndarray = pixels.to_blob(crop_bgr, "rgb", self._mean, self._std).astype(self._target_type)
         feeds = {self._target_name: blob, self._source_name: np.asarray(latent).astype(self._source_type)}
         output = self._session.run([self._output_name], feeds)[0]
         return pixels.from_blob(output, "rgb", 0.0, 255.0)  # the output is RGB in 0..1, whatever the input's normalisation

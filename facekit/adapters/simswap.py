@@ -118,7 +118,7 @@ class SimSwapper:
         """One forward pass: aligned BGR crop and source latent -> swapped BGR crop (uint8, same shape)."""
         if crop_bgr.shape != (self.size, self.size, 3):
             raise ValueError(f"expected a {self.size}x{self.size} BGR crop, got {crop_bgr.shape}")
-        blob = pixels.to_blob(crop_bgr, "rgb", self._mean, self._std).astype(self._target_type)
+        blob: np.ndarray = pixels.to_blob(crop_bgr, "rgb", self._mean, self._std).astype(self._target_type)
         output = self._session.run([self._output_name], {self._target_name: blob, self._source_name: latent.astype(self._source_type)})[0]
         return pixels.from_blob(output, "rgb", self._mean, self._std)
 
