@@ -124,8 +124,8 @@ def _image_output_name(session: ort.InferenceSession, label: str, size: int, nam
     return chosen.name
 
 
-class GfpganRestorer:
-    """A GAN face restorer with one image input and one image output (gfpgan family)."""
+class GanRestorer:
+    """A GAN face restorer: one image input and one image output, plus CodeFormer's fidelity input when the model has one."""
 
     def __init__(
         self,
@@ -145,29 +145,20 @@ class GfpganRestorer:
         self._coding = coding
 
     def restore(self, crop_bgr: np.ndarray, fidelity: float = 0.5) -> np.ndarray:
+        """The restored crop (same shape); `fidelity` (0 = quality, 1 = identity) reaches a model with a fidelity input."""
         pixels.check_bgr(crop_bgr)
-        blob: np.ndarray = self._coding.encode(pixels.fit(crop_bgr, self.size, self.size)).astype(self._signature.image_dtype, copy=False)
-        feed = {self._signature.image_input: blob}
-        feed.update(self._extra_inputs(fidelity))
-        output = self._session.run([self._signature.output], feed)[0]
+        signature = self._signature
+        blob: np.ndarray = self._coding.encode(pixels.fit(crop_bgr, self.size, self.size)).astype(signature.image_dtype, copy=False)
+        feed = {signature.image_input: blob}
+        if signature.fidelity_input is not None:
+            if not 0.0 <= fidelity <= 1.0:
+                raise ValueError(f"fidelity must be within 0..1, got {fidelity}")
+            feed[signature.fidelity_input] = np.array([fidelity], dtype=signature.fidelity_dtype)
+        output = self._session.run([signature.output], feed)[0]
         return pixels.fit(self._coding.decode(output), crop_bgr.shape[1], crop_bgr.shape[0])
 
-    def _extra_inputs(self, fidelity: float) -> dict[str, np.ndarray]:
-        return {}
 
-
-class CodeformerRestorer(GfpganRestorer):
-    """CodeFormer: the gfpgan conventions plus a fidelity input (0 = quality, 1 = identity)."""
-
-    def _extra_inputs(self, fidelity: float) -> dict[str, np.ndarray]:
-        if self._signature.fidelity_input is None:
-            return {}
-        if not 0.0 <= fidelity <= 1.0:
-            raise ValueError(f"fidelity must be within 0..1, got {fidelity}")
-        return {self._signature.fidelity_input: np.array([fidelity], dtype=self._signature.fidelity_dtype)}
-
-
-def _build(spec: AdapterSpec, cls: type[GfpganRestorer], fidelity: bool) -> GfpganRestorer:
+def _build(spec: AdapterSpec, fidelity: bool) -> GanRestorer:
     size = square_size(spec.input, DEFAULT_SIZE)
     mean, std = mean_std(spec.input, 127.5, 127.5)
     session = spec.open_session()
@@ -178,7 +169,7 @@ def _build(spec: AdapterSpec, cls: type[GfpganRestorer], fidelity: bool) -> Gfpg
     except ModelLoadError as error:
         raise ModelLoadError(f"{error.message}", f"{spec.family} models need a {size}x{size} face input. {error.hint}") from None
     coding = PixelCoding(colour=spec.input.colour or "rgb", mean=_triple(mean), std=_triple(std))
-    return cls(session, signature, coding, template=spec.input.template or DEFAULT_TEMPLATE, size=size, name=spec.model_id)
+    return GanRestorer(session, signature, coding, template=spec.input.template or DEFAULT_TEMPLATE, size=size, name=spec.model_id)
 
 
 def _triple(values: np.ndarray) -> tuple[float, float, float]:
@@ -186,9 +177,9 @@ def _triple(values: np.ndarray) -> tuple[float, float, float]:
     return first, second, third
 
 
-def build_gfpgan(spec: AdapterSpec) -> GfpganRestorer:
-    return _build(spec, GfpganRestorer, fidelity=False)
+def build_gfpgan(spec: AdapterSpec) -> GanRestorer:
+    return _build(spec, fidelity=False)
 
 
-def build_codeformer(spec: AdapterSpec) -> GfpganRestorer:
-    return _build(spec, CodeformerRestorer, fidelity=True)
+def build_codeformer(spec: AdapterSpec) -> GanRestorer:
+    return _build(spec, fidelity=True)
