@@ -47,7 +47,7 @@ from facekit.engine import Engine, EngineConfig
 from facekit.imageio import write_image_atomic
 from facekit.processors import identity as identity_module
 from facekit.processors.restore import RestoreOptions, restore_image
-from facekit.processors.swap import SwapOptions, prepare_sources, swap_one_face, swap_prepared
+from facekit.processors.swap import SwapOptions, SwapPipeline, prepare_sources, swap_one_face
 from facekit.provenance import provenance_metadata
 
 SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
@@ -138,7 +138,7 @@ def swap_row(engine: Engine, t1: np.ndarray, tom: np.ndarray, folder: Path, cloc
     prepared = prepare_sources(engine, [tom], options)
     swapper = engine.adapter_for_file(path, "inswapper")
     session = swapper._session = TimedSession(swapper._session)
-    return measure_job(lambda: swap_prepared(engine, prepared, t1, options), session, clock, folder, runs)
+    return measure_job(lambda: SwapPipeline.from_prepared(engine, prepared, options)(t1), session, clock, folder, runs)
 
 
 def free_inswapper(path: Path, like: InSwapper) -> Path:

@@ -267,7 +267,7 @@ def test_cli_mask_flags_reach_restore_and_swap(engine, mask_models, t1, tmp_path
 # ------------------------------------------------------------------ frontalization's symmetric fill
 def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, mask_models, t1, t1_faces) -> None:
     from facekit.adapters.geometric import GeometricFrontalizer
-    from facekit.processors.frontalize import FrontalizeOptions, frontalize_faces
+    from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 
     face = max(t1_faces, key=lambda f: abs(f.pose.yaw))  # t1's face 4, yaw about -48 degrees
     points = np.asarray(face.landmarks_68)
@@ -276,7 +276,8 @@ def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, mask_mod
     axes = (int(0.12 * face.width), int(0.1 * face.height))
     cv2.ellipse(hand, tuple(int(v) for v in (near_cheek + points[30]) / 2), axes, 0, 0, 360, 255, -1)
     covered[hand > 0] = BLUE
-    run = frontalize_faces(engine, covered, [face], FrontalizeOptions(mask=MaskOptions(parser_file=mask_models["blue"]), measure=False))
+    options = FrontalizeOptions(mask=MaskOptions(parser_file=mask_models["blue"]), measure=False)
+    run = FrontalizePipeline.from_engine(engine, options).frontalize_faces(covered, [face])
     assert run.models["mirror_mask"] == "parser file:bisenet_blue.onnx"
     frontal = run.frontal[0]
     blue = lambda image: image[..., 0].astype(int) - image[..., 2] > 120  # noqa: E731

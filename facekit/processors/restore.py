@@ -1,4 +1,4 @@
-"""The restore job: analyse -> select faces -> align -> restorer (-> diffusion) -> paste back -> report.
+"""The restore job: analyze -> select faces -> align -> restorer (-> diffusion) -> paste back -> report.
 
 Per face: the face is warped onto the restorer's template at its size, the
 restorer (and, when asked, DifFace-style diffusion refinement) runs on the
