@@ -30,7 +30,7 @@ from facekit.adapters.classic_region import RegionSettings, repair_window
 from facekit.analysis import FaceAnalyser
 from facekit.errors import FaceKitError
 from facekit.metrics import SUITE, apply_steps, degrade, face_box_metrics
-from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline, restore_image
 from standins import gfpgan_identity
 
 # degradation: (PSNR gain, SSIM gain) the restorer must at least reach, about 60% of the measured gains
@@ -53,8 +53,10 @@ def pass_through(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("kind", list(MARGINS))
 def test_classic_improves_degraded_faces(engine, t1, t1_faces, pass_through, kind: str) -> None:
     degraded = apply_steps(t1, SUITE[kind])
-    restored, reports, models = restore_faces(engine, degraded, t1_faces, RestoreOptions(model="classic", identity=False))
-    copied, _, _ = restore_faces(engine, degraded, t1_faces, RestoreOptions(model_file=pass_through, identity=False))
+    classic = RestorePipeline.from_engine(engine, RestoreOptions(model="classic", identity=False))
+    restored, reports, models = classic.restore_faces(degraded, t1_faces)
+    passed = RestorePipeline.from_engine(engine, RestoreOptions(model_file=pass_through, identity=False))
+    copied, _, _ = passed.restore_faces(degraded, t1_faces)
     assert models["restorer"] == "classic" and "ellipse" in models["mask"]
     before_psnr, before_ssim = face_box_metrics(t1, degraded, t1_faces)
     after_psnr, after_ssim = face_box_metrics(t1, restored, t1_faces)
@@ -72,7 +74,8 @@ def test_classic_leaves_the_clean_packaged_photos_unchanged(engine, t1, tom) -> 
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     for photo in (t1, tom, astronaut):
         found = FaceAnalyser(engine).analyze(photo).faces
-        restored, reports, _ = restore_faces(engine, photo, found, RestoreOptions(model="classic", identity=False))
+        classic = RestorePipeline.from_engine(engine, RestoreOptions(model="classic", identity=False))
+        restored, reports, _ = classic.restore_faces(photo, found)
         assert face_box_metrics(photo, restored, found)[0] >= 40.0
         assert all(report.repairs["repairs"] == ["none needed"] for report in reports)
         assert np.array_equal(restored, photo)  # nothing needed, nothing touched: no box edge, no softening
@@ -82,7 +85,7 @@ def test_repair_blends_through_an_ellipse_not_a_box(engine, t1, t1_faces) -> Non
     """Noise everywhere: the repaired face fades out towards the window's corners (no rectangle edge)."""
     noisy = apply_steps(t1, SUITE["noise15"])
     face = t1_faces[0]
-    restored, _, _ = restore_faces(engine, noisy, [face], RestoreOptions(model="classic", identity=False))
+    restored, _, _ = RestorePipeline.from_engine(engine, RestoreOptions(model="classic", identity=False)).restore_faces(noisy, [face])
     x1, y1, x2, y2 = (int(v) for v in face.box)
     centre = (slice((y1 + y2) // 2 - 5, (y1 + y2) // 2 + 5), slice((x1 + x2) // 2 - 5, (x1 + x2) // 2 + 5))
     corner = (slice(y1 - 20, y1 - 10), slice(x1 - 20, x1 - 10))  # outside the ellipse, inside the window

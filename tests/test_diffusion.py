@@ -12,7 +12,7 @@ from onnx import TensorProto, helper
 from facekit.adapters.diffusion import DiffusionRefiner, DiffusionSchedule, EpsModel, ddim_refine
 from facekit.errors import FaceKitError, ModelLoadError
 from facekit.face.types import Face
-from facekit.processors.restore import RestoreOptions, restore_faces
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from standins import FULL_ALPHAS_CUMPROD, oracle_onnx
 
 Arg = namedtuple("Arg", "name shape type")
@@ -146,7 +146,11 @@ def test_restore_applies_diffusion_to_the_restored_crop(engine, tmp_path) -> Non
     face = Face(box=np.array([220, 220, 380, 420], np.float32), score=1.0, landmarks_5=landmarks)
     options = RestoreOptions(model="classic", blend=1.0, identity=False, diffusion_file=oracle, diffusion_steps=20, diffusion_start=4)
     progress: list[str] = []
-    result, _, models = restore_faces(engine, image, [face], options, progress=lambda f, m: progress.append(m))
+
+    def record(fraction: float, message: str) -> None:
+        progress.append(message)
+
+    result, _, models = RestorePipeline.from_engine(engine, options, record).restore_faces(image, [face], record)
     assert models["restorer"] == "classic" and models["diffusion"] == "file:grey_oracle.onnx"
     assert np.abs(result[290:330, 280:320].astype(int) - 127.5).max() <= 1
     assert sum("diffusion step" in message for message in progress) == 4

@@ -21,7 +21,7 @@ from facekit.face.mask import FACE_CLASSES, REGION_CLASSES, FaceParse, area_mask
 from facekit.face.types import Face
 from facekit.masking import MaskOptions, load_masker, parse_padding
 from facekit.processors.common import FaceSelection
-from facekit.processors.restore import RestoreOptions, restore_faces
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.processors.swap import SwapOptions, swap_image
 from standins import bisenet_blue_is_background, bisenet_position, image_tensor, position_classes, save_model
 
@@ -101,7 +101,7 @@ def test_region_and_occlusion_masks_equal_the_known_class_map_after_paste_back(e
     face = t1_faces[0]
     mask = MaskOptions(types=(kind,), regions=("skin", "nose", "hair"), blur=0.0, parser_file=mask_models["position"])
     options = RestoreOptions(model_file=mask_models["no_red"], blend=1.0, identity=False, mask=mask)
-    result, _, used = restore_faces(engine, t1, [face], options)
+    result, _, used = RestorePipeline.from_engine(engine, options).restore_faces(t1, [face])
     assert used["mask"] == f"{kind} (parser file:bisenet_position.onnx)"
     parse = engine.adapter_for_file(mask_models["position"], "bisenet").parse(t1, face)
     classes = parse.in_image(t1.shape)
@@ -124,7 +124,7 @@ def test_a_hand_the_parser_calls_not_face_stays_pixel_identical_through_restore_
     covered, hand = hand_over(t1, face)
     mask = MaskOptions(parser_file=mask_models["blue"])  # automatic types: box+region+occlusion with a parser
     restore = RestoreOptions(model_file=mask_models["no_red"], blend=1.0, identity=False, mask=mask)
-    restored, _, used = restore_faces(engine, covered, [face], restore)
+    restored, _, used = RestorePipeline.from_engine(engine, restore).restore_faces(covered, [face])
     assert used["mask"].startswith("box+region+occlusion")
     np.testing.assert_array_equal(restored[hand], covered[hand])
     cheek = (area_mask((t1.shape[1], t1.shape[0]), face.landmarks_68, ("face",), feather=0.0) > 0.5) & ~cv2.dilate(
@@ -219,7 +219,7 @@ def test_offline_occlusion_costs_under_0_3_db_without_occluders(engine, t1, t1_f
         scores = {}
         for types in (("box", "area"), ("box", "area", "occlusion")):
             options = RestoreOptions(model="classic", blend=1.0, identity=False, mask=MaskOptions(types=types))
-            restored, _, used = restore_faces(engine, damaged, t1_faces, options)
+            restored, _, used = RestorePipeline.from_engine(engine, options).restore_faces(damaged, t1_faces)
             scores[types] = face_box_metrics(t1, restored, t1_faces)[0]
         assert used["mask"].endswith("box+area+occlusion (occlusion from skin colour, no parser)")
         assert scores[("box", "area")] > face_box_metrics(t1, damaged, t1_faces)[0] + 0.5  # the restore did something
@@ -232,7 +232,7 @@ def test_offline_occlusion_keeps_most_of_a_hand(engine, mask_models, t1, t1_face
         covered, hand = hand_over(t1, face)
         mask = MaskOptions(types=("box", "area", "occlusion"))
         options = RestoreOptions(model_file=mask_models["no_red"], blend=1.0, identity=False, mask=mask)
-        restored, _, _ = restore_faces(engine, covered, [face], options)
+        restored, _, _ = RestorePipeline.from_engine(engine, options).restore_faces(covered, [face])
         kept.append(float((restored[hand] == covered[hand]).all(axis=1).mean()))
     assert np.mean(kept) > 0.8, kept  # measured 1.0, 0.981, 1.0, 0.967, 0.965, 0.988 of each hand pixel-identical
 

@@ -19,7 +19,7 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError, NoFaceError
 from facekit.face.types import Face
 from facekit.masking import MaskOptions
-from facekit.processors.restore import RestoreOptions, load_restorer, paste_order, restore_faces, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline, load_restorer_with_reason, paste_order, restore_image
 from standins import gfpgan_identity, image_tensor, save_model
 
 
@@ -82,7 +82,8 @@ def test_identity_standin_returns_the_photo(engine, restore_models, t1) -> None:
 
 def test_colour_order_and_normalisation_reach_the_model(engine, restore_models, t1, t1_faces) -> None:
     options = RestoreOptions(model_file=restore_models["no_red"], blend=1.0, identity=False, mask=MaskOptions(types=("box",)))
-    image, reports, used = restore_faces(engine, t1, t1_faces, options)  # box: the whole crop pasted, nose tips of turned faces too
+    # box: the whole crop pasted, nose tips of turned faces too
+    image, reports, used = RestorePipeline.from_engine(engine, options).restore_faces(t1, t1_faces)
     assert used == {"restorer": "file:gfpgan_no_red.onnx", "mask": "box"} and [r.index for r in reports] == list(range(6))
     for row, col in face_centres(t1_faces):
         patch, original = image[row - 3 : row + 4, col - 3 : col + 4].astype(int), t1[row - 3 : row + 4, col - 3 : col + 4].astype(int)
@@ -97,7 +98,7 @@ def test_codeformer_fidelity_reaches_the_model(engine, restore_models, t1, t1_fa
     for fidelity in (0.2, 0.5, 0.9):
         assert abs(float(restorer.restore(crop, fidelity).mean()) - fidelity * 255) < 1.0
     options = RestoreOptions(model_file=restore_models["codeformer"], family="codeformer", fidelity=0.8, blend=1.0, identity=False)
-    image, _, _ = restore_faces(engine, t1, t1_faces[:1], options)
+    image, _, _ = RestorePipeline.from_engine(engine, options).restore_faces(t1, t1_faces[:1])
     row, col = face_centres(t1_faces)[0]
     assert np.abs(image[row - 2 : row + 3, col - 2 : col + 3].astype(int) - 204).max() <= 2
 
@@ -120,10 +121,10 @@ def test_wrong_input_size_is_rejected_clearly(engine, restore_models) -> None:
 
 def test_a_model_that_needs_a_download_offline_says_what_to_do(engine) -> None:
     with pytest.raises(ModelUnavailableError) as caught:
-        load_restorer(engine, RestoreOptions(model="gfpgan_1.4"))
+        load_restorer_with_reason(engine, RestoreOptions(model="gfpgan_1.4"))
     assert "gfpgan_1.4.onnx" in str(caught.value) and "offline" in str(caught.value) and "--mirror" in str(caught.value)
     with pytest.raises(FaceKitError, match="task 'swap'"):
-        load_restorer(engine, RestoreOptions(model="mesh"))
+        load_restorer_with_reason(engine, RestoreOptions(model="mesh"))
 
 
 def test_options_are_checked() -> None:
@@ -204,7 +205,7 @@ def test_a_face_with_degenerate_landmarks_is_skipped_and_the_others_restored(eng
 
     bad = dataclasses.replace(t1_faces[1], landmarks_5=np.full((5, 2), 300.0, np.float32), embeddings={})
     options = RestoreOptions(model_file=restore_models["identity"], blend=1.0, identity=False)
-    _, reports, _ = restore_faces(engine, t1, [t1_faces[0], bad], options)
+    _, reports, _ = RestorePipeline.from_engine(engine, options).restore_faces(t1, [t1_faces[0], bad])
     assert reports[0].skipped is None
     assert reports[1].skipped is not None and reports[1].skipped.startswith("Face 1 was not restored")
     assert "degenerate" in reports[1].skipped or "one spot" in reports[1].skipped

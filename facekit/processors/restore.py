@@ -109,12 +109,6 @@ class RestoreOptions:
         return ModelRef.of(self.diffusion, self.diffusion_file, "diffusion")
 
 
-def load_restorer(engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> tuple[Restorer, str]:
-    """The restorer the options name (built once by the engine) and its label."""
-    restorer, label, _ = load_restorer_with_reason(engine, options, progress)
-    return restorer, label
-
-
 def load_restorer_with_reason(
     engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress
 ) -> tuple[Restorer, str, str | None]:
@@ -258,17 +252,6 @@ class RestorePipeline:
         if self.timings is not None:
             self.timings["paste"] = self.timings.get("paste", 0.0) + time.perf_counter() - started
         return pasted, None
-
-
-def restore_faces(
-    engine: Engine,
-    image_bgr: np.ndarray,
-    faces: list[Face],
-    options: RestoreOptions,
-    progress: JobProgress = no_progress,
-) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
-    """Restore exactly `faces` (no detection): `RestorePipeline.from_engine(engine, options).restore_faces(...)`."""
-    return RestorePipeline.from_engine(engine, options, progress).restore_faces(image_bgr, faces, progress)
 
 
 def _window_mask(masker: FaceMasker, image_bgr: np.ndarray, face: Face) -> Callable[[tuple[int, int, int, int]], np.ndarray]:
