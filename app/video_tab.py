@@ -226,7 +226,7 @@ def build_video_tab(engine: Engine, results: ResultFolder, hosted: bool = False)
                 restore = RestoreOptions(model=restore_model or None, analysis=analysis, identity=False, mask=mask)
                 result = restore_image(engine, frame, restore)
         except FaceKitError as error:
-            raise gr.Error(f"Preview at {float(seconds):.1f} s: {error}") from None
+            raise gr.Error(f"Preview at {float(seconds):.1f} s: {error.text('app')}") from None
         return rgb(result.image)
 
     with gr.Tab("Video", id="video"):

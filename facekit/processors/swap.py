@@ -32,7 +32,7 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
+from facekit.errors import ASK_WHOEVER_RUNS_THE_APP, FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
@@ -273,6 +273,7 @@ def _fetch_family_embedder(engine: Engine, swapper: FaceSwapper, family: str) ->
         raise ModelUnavailableError(
             f"{swapper.name} needs a source embedding from the {family} family, and no {family} model is ready ({error.message})",
             f"Download one: `python -m facekit models download {ids[0]}` (or {', '.join(ids[1:]) or 'another'}); {error.hint}".strip(),
+            error.app_hint if error.app_hint is not None else ASK_WHOEVER_RUNS_THE_APP,
         ) from error
     return EmbedderChoice(model_id=ids[0]), ids[0], family
 
