@@ -6,7 +6,9 @@ never stops a batch. Only a full disk (DiskFullError) and Ctrl-C stop it.
 
 Every written PNG carries `facekit:batch_run` (the run's id) beside the
 job's provenance chunks. A retried batch (a Ray worker restarted mid-batch)
-finds its earlier outputs by that id and does not write them again.
+runs the item again (so its report row is complete) but writes only the
+files that do not carry this run's id yet: restore's one output, or the
+face files of frontalize, known only after the job ran.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 RUN_KEY = "facekit:batch_run"
 MAX_ERROR_CHARS = 300
 SKIPPED = "output exists"
+WRITTEN_EARLIER = "written earlier in this run (the batch was retried after a worker restart)"
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk every complete PNG ends with
 
 
@@ -79,8 +82,6 @@ def written_by_run(location: str, run_id: str) -> bool:
 
 def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: str, data: bytes | None = None) -> dict[str, object]:
     """Run the job on one input and write its outputs; raises on failure (see `guarded`)."""
-    if job.single_output and written_by_run(item.output, run_id):
-        return {"note": "written earlier in this run (the batch was retried after a worker restart)"}
     image = np.zeros((0, 0, 3), np.uint8)
     if prepared.reads_image:
         if data is None:
@@ -90,8 +91,14 @@ def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: 
         except ImageDecodeError as error:  # bytes carry no name: say which file, as decoding the path would
             raise ImageDecodeError(error.message.replace("The image data", item.name, 1), error.hint) from None
     output = prepared.run(item, image)
+    earlier = 0
     for location, picture, metadata in output.files:
+        if written_by_run(location, run_id):  # a retried batch: this run wrote the file before its worker died
+            earlier += 1
+            continue
         storage.write_bytes_atomic(location, encode_png(picture, {**metadata, RUN_KEY: run_id}))
+    if earlier:
+        return {**output.record, "note": f"{earlier} of {len(output.files)} file(s) {WRITTEN_EARLIER}"}
     return output.record
 
 
