@@ -46,6 +46,7 @@ from facekit.processors.common import (
     FaceSelection,
     JobProgress,
     JobResult,
+    PendingResult,
     no_progress,
     select_faces,
 )
@@ -368,6 +369,10 @@ class SwapPipeline:
 
     def __call__(self, target: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
         """Swap the source identity onto the target image's selected (or mapped) faces."""
+        return self.start(target, progress).finish()
+
+    def start(self, target: np.ndarray, progress: JobProgress = no_progress) -> PendingResult:
+        """The swapped (and restored) image and its models; `finish()` runs the identity report and returns the result."""
         started = time.perf_counter()
         options, prepared = self.options, self.sources
         # 1. find and choose the target faces
@@ -393,23 +398,26 @@ class SwapPipeline:
             image, reports, restore_models = self.restore.restore_faces(image, fresh)
             restore_reports = {report.index: report for report in reports}
             models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
-        # 4. score identities
-        progress(0.9, "scoring identities")
+        if self.identity is not None and swapped:
+            models["identity_embedder"] = self.identity.label
         faces = face_reports(pairs)
         for report, (_, face) in zip(faces, pairs, strict=True):
             report.skipped = skipped.get(id(face))
-        if self.identity is not None and swapped:
-            score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
-            models["identity_embedder"] = self.identity.label
-        for report in faces:
             report.restore = restore_reports.get(report.index)
         warnings = [*analysis.notes, *prepared.warnings, *([self.report_warning] if self.report_warning else []), *skipped.values()]
         if prepared.masker is not None:
             warnings.extend(prepared.masker.warnings([face for _, face in swapped]))
         if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
             warnings.append(f"{prepared.swapper_label} has no identity weight; the weight {options.weight} was ignored.")
-        progress(1.0, "done")
-        return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        def finish() -> JobResult:  # 4. score identities
+            progress(0.9, "scoring identities")
+            if self.identity is not None and swapped:
+                score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
+            progress(1.0, "done")
+            return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        return PendingResult(image, models, faces, finish)
 
 
 def swap_image(
