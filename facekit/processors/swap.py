@@ -38,6 +38,8 @@ from facekit.face.identity import mean_identity
 from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
 from facekit.face.pixel_boost import RESOLUTIONS, boost_factor, explode, implode
 from facekit.face.types import Face
+from facekit.hashing import sha256_of
+from facekit.manifest import ModelEntry
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
 from facekit.processors.common import (
@@ -524,14 +526,25 @@ def report_embedder(engine: Engine, options: SwapOptions, prepared: PreparedSour
         return options.embedder, None
     if prepared.source_embedder is None:
         return EmbedderChoice(), None
-    ready = [info.entry for info in engine.models("embed") if info.status.ready]
+    ready = [info.entry for info in engine.models("embed") if info.status.ready]  # best first
     fed = prepared.source_embedder_label
-    fed_hash = engine.manifest.get(fed).sha256 if fed is not None and fed in engine.manifest else None
-    other_fast = [e for e in ready if e.family == prepared.source_embedder_family and e.id != fed and e.sha256 != fed_hash]
+    other_fast = [e for e in ready if e.family == prepared.source_embedder_family and not _same_model(engine, e, fed, prepared)]
     other_family = [e for e in ready if e.family != prepared.source_embedder_family]
     if other_fast or other_family:  # another ArcFace-family model first: ms per face instead of ~100 with dlib
         return EmbedderChoice(model_id=(other_fast or other_family)[0].id), None
     return prepared.source_embedder, "No other recogniser is ready, so identity scores come from the one that fed the swapper."
+
+
+def _same_model(engine: Engine, entry: ModelEntry, fed: str | None, prepared: PreparedSources) -> bool:
+    """Whether `entry` is the recogniser that fed the swapper: the same id, hash, or (a user's file) the same bytes."""
+    if entry.id == fed:
+        return True
+    if fed is not None and fed in engine.manifest:
+        return entry.sha256 is not None and entry.sha256 == engine.manifest.get(fed).sha256
+    file = prepared.source_embedder.file if prepared.source_embedder is not None else None
+    if file is None or entry.sha256 is None or entry.bytes is None or not file.is_file() or file.stat().st_size != entry.bytes:
+        return False  # a different size: different bytes, without reading the file
+    return sha256_of(file) == entry.sha256
 
 
 def score_swapped_faces(
