@@ -5,8 +5,11 @@ sentence, or the exception's type and message for a bug), so one bad file
 never stops a batch. Only a full disk (DiskFullError) and Ctrl-C stop it.
 
 Every written image (PNG, or JPEG / WebP with `--format`) carries
-`facekit:batch_run` (the run's id) beside the job's provenance. A retried batch (a Ray worker restarted mid-batch)
-finds its earlier outputs by that id and does not write them again.
+`facekit:batch_run` (the run's id) beside the job's provenance. A retried
+batch (a Ray worker restarted mid-batch) runs the item again (so its report
+row is complete) but writes only the files that do not carry this run's id
+yet: restore's one output, or the face files of frontalize, known only after
+the job ran.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 RUN_KEY = "facekit:batch_run"
 MAX_ERROR_CHARS = 300
 SKIPPED = "output exists"
+WRITTEN_EARLIER = "written earlier in this run (the batch was retried after a worker restart)"
 
 
 def new_run_id() -> str:
@@ -78,8 +82,6 @@ def written_by_run(location: str, run_id: str) -> bool:
 
 def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: str, data: bytes | None = None) -> dict[str, object]:
     """Run the job on one input and write its outputs; raises on failure (see `guarded`)."""
-    if job.single_output and written_by_run(item.output, run_id):
-        return {"note": "written earlier in this run (the batch was retried after a worker restart)"}
     image = np.zeros((0, 0, 3), np.uint8)
     if prepared.reads_image:
         if data is None:
@@ -91,16 +93,20 @@ def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: 
     output = prepared.run(item, image)
     output_format = getattr(job, "output_format", None) or OutputFormat()
     labelled = [(location, picture, {**metadata, RUN_KEY: run_id}) for location, picture, metadata in output.files]
+    fresh = [file for file in labelled if not written_by_run(file[0], run_id)]  # a retried batch: this run wrote the rest
     record = output.record
     if output.pending is None:
-        encoded = [output_format.encode(picture, metadata) for _, picture, metadata in labelled]
+        encoded = [output_format.encode(picture, metadata) for _, picture, metadata in fresh]
     else:  # encode in a worker thread while the identity report runs here (both release the GIL in native code)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            futures = [pool.submit(output_format.encode, picture, metadata) for _, picture, metadata in labelled]
+            futures = [pool.submit(output_format.encode, picture, metadata) for _, picture, metadata in fresh]
             record = {**record, **output.pending()}
             encoded = [future.result() for future in futures]
-    for (location, _, _), data in zip(labelled, encoded, strict=True):
+    for (location, _, _), data in zip(fresh, encoded, strict=True):
         storage.write_bytes_atomic(location, data)
+    earlier = len(labelled) - len(fresh)
+    if earlier:
+        return {**record, "note": f"{earlier} of {len(labelled)} file(s) {WRITTEN_EARLIER}"}
     return record
 
 
