@@ -108,7 +108,7 @@ def _one(
     try:
         result = run_job(engine, job, decode_image(path), model, max_faces)
     except FaceKitError as error:
-        return {"input": path.name, "error": str(error)}
+        return {"input": path.name, "error": error.text("app")}
     except Exception as error:  # noqa: BLE001 - one bad file must not lose the other results (issue 18.5)
         log.exception("batch item %s failed", path.name)
         return {"input": path.name, "error": f"FaceKit could not process this file ({type(error).__name__}); the error has been logged."}

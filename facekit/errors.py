@@ -20,13 +20,30 @@ CONTROLS: dict[str, dict[Audience, str]] = {
     "mirror": {"cli": "pass --mirror FOLDER that holds it", "app": "ask whoever runs this app to put it in its models folder"},
     "max_pixels": {"cli": "raise --max-pixels if you trust it", "app": "this app's limit is fixed"},
     "max_bytes": {"cli": "raise max_bytes", "app": "this app's limit is fixed"},
+    "format": {"cli": "--format", "app": "the Output format"},
+    "quality": {"cli": "--quality", "app": "the Quality slider"},
 }
 _CONTROL = re.compile(r"\{control:(\w+)\}")
+#: an absolute path of two or more parts (POSIX) or with a drive letter (Windows); not the path of a URL
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~\\-])(?:~?(?:/[^\s/'\"`,;()<>]+){2,}/?|[A-Za-z]:\\[^\s'\"`,;()<>]+)")
+#: what the app says where the command line names a file to place or a folder to fix on the server
+ASK_WHOEVER_RUNS_THE_APP = (
+    "Ask whoever runs this app to place a verified copy in its models folder, or choose a model that is ready (see the Models tab)."
+)
+
+
+def hide_paths(text: str) -> str:
+    """`text` with each absolute path cut to its last part, so a visitor of the app learns no folder of the server."""
+    return _ABSOLUTE_PATH.sub(lambda m: re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
 
 
 def for_audience(text: str, audience: Audience) -> str:
-    """`text` with each ``{control:NAME}`` worded for `audience` (unknown names are left as they are)."""
-    return _CONTROL.sub(lambda m: CONTROLS[m.group(1)][audience] if m.group(1) in CONTROLS else m.group(0), text)
+    """`text` with each ``{control:NAME}`` worded for `audience` (unknown names are left as they are).
+
+    For the app, absolute paths are cut to their file names as well: a server's folders are not a visitor's business.
+    """
+    worded = _CONTROL.sub(lambda m: CONTROLS[m.group(1)][audience] if m.group(1) in CONTROLS else m.group(0), text)
+    return hide_paths(worded) if audience == "app" else worded
 
 
 def quote_prefix(text: object, limit: int = 40) -> str:
@@ -42,15 +59,19 @@ class FaceKitError(Exception):
 
     A hint names a control as ``{control:NAME}`` (see CONTROLS): ``str(error)``
     words it for the command line, ``error.text("app")`` for the web app.
+    Where the command line's hint is about the server's own files (place a
+    model file, make a folder writable), `app_hint` says what a visitor can do.
     """
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", app_hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.app_hint = app_hint
 
     def text(self, audience: Audience = "cli") -> str:
-        return for_audience(f"{self.message} {self.hint}".strip(), audience)
+        hint = self.app_hint if audience == "app" and self.app_hint is not None else self.hint
+        return for_audience(f"{self.message} {hint}".strip(), audience)
 
     def __str__(self) -> str:
         return self.text("cli")

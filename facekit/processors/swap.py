@@ -32,12 +32,14 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
+from facekit.errors import ASK_WHOEVER_RUNS_THE_APP, FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
 from facekit.face.pixel_boost import RESOLUTIONS, boost_factor, explode, implode
 from facekit.face.types import Face
+from facekit.hashing import sha256_of
+from facekit.manifest import ModelEntry
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
 from facekit.processors.common import (
@@ -46,6 +48,7 @@ from facekit.processors.common import (
     FaceSelection,
     JobProgress,
     JobResult,
+    PendingResult,
     no_progress,
     select_faces,
 )
@@ -273,6 +276,7 @@ def _fetch_family_embedder(engine: Engine, swapper: FaceSwapper, family: str) ->
         raise ModelUnavailableError(
             f"{swapper.name} needs a source embedding from the {family} family, and no {family} model is ready ({error.message})",
             f"Download one: `python -m facekit models download {ids[0]}` (or {', '.join(ids[1:]) or 'another'}); {error.hint}".strip(),
+            error.app_hint if error.app_hint is not None else ASK_WHOEVER_RUNS_THE_APP,
         ) from error
     return EmbedderChoice(model_id=ids[0]), ids[0], family
 
@@ -368,6 +372,10 @@ class SwapPipeline:
 
     def __call__(self, target: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
         """Swap the source identity onto the target image's selected (or mapped) faces."""
+        return self.start(target, progress).finish()
+
+    def start(self, target: np.ndarray, progress: JobProgress = no_progress) -> PendingResult:
+        """The swapped (and restored) image and its models; `finish()` runs the identity report and returns the result."""
         started = time.perf_counter()
         options, prepared = self.options, self.sources
         # 1. find and choose the target faces
@@ -393,23 +401,26 @@ class SwapPipeline:
             image, reports, restore_models = self.restore.restore_faces(image, fresh)
             restore_reports = {report.index: report for report in reports}
             models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
-        # 4. score identities
-        progress(0.9, "scoring identities")
+        if self.identity is not None and swapped:
+            models["identity_embedder"] = self.identity.label
         faces = face_reports(pairs)
         for report, (_, face) in zip(faces, pairs, strict=True):
             report.skipped = skipped.get(id(face))
-        if self.identity is not None and swapped:
-            score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
-            models["identity_embedder"] = self.identity.label
-        for report in faces:
             report.restore = restore_reports.get(report.index)
         warnings = [*analysis.notes, *prepared.warnings, *([self.report_warning] if self.report_warning else []), *skipped.values()]
         if prepared.masker is not None:
             warnings.extend(prepared.masker.warnings([face for _, face in swapped]))
         if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
             warnings.append(f"{prepared.swapper_label} has no identity weight; the weight {options.weight} was ignored.")
-        progress(1.0, "done")
-        return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        def finish() -> JobResult:  # 4. score identities
+            progress(0.9, "scoring identities")
+            if self.identity is not None and swapped:
+                score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
+            progress(1.0, "done")
+            return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        return PendingResult(image, models, faces, finish)
 
 
 def swap_image(
@@ -488,6 +499,19 @@ def swap_one_face(
     template (the similarity fit scales with the template, so the matrix is k times the swapper's), swapped as k*k
     interleaved sub-images of the swapper's size, re-interleaved and pasted back at the big size.
     """
+    swapped, matrix, size = swap_face_crop(swapper, image, face, source, target_embedding, options)
+    return paste_swapped(image, face, swapped, matrix, size, options, masker)
+
+
+def swap_face_crop(
+    swapper: FaceSwapper,
+    image: np.ndarray,
+    face: Face,
+    source: SwapSource,
+    target_embedding: np.ndarray | None,
+    options: SwapOptions,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The swap half of `swap_one_face`: (swapped crop, crop matrix, crop size), nothing pasted yet."""
     matrix, size = swapper.crop_transform(face)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     k = boost_factor(options.swap_resolution)
@@ -498,6 +522,19 @@ def swap_one_face(
         return swapper.swap(SwapTarget(crop=part, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
 
     swapped = run(crop) if k == 1 else implode(np.stack([run(tile) for tile in explode(crop, k)]), k)
+    return swapped, matrix, size
+
+
+def paste_swapped(
+    image: np.ndarray,
+    face: Face,
+    swapped: np.ndarray,
+    matrix: np.ndarray,
+    size: tuple[int, int],
+    options: SwapOptions,
+    masker: FaceMasker | None = None,
+) -> np.ndarray:
+    """The paste half of `swap_one_face`: the swapped crop back into the image through the face mask."""
     masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
     return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
 
@@ -516,14 +553,25 @@ def report_embedder(engine: Engine, options: SwapOptions, prepared: PreparedSour
         return options.embedder, None
     if prepared.source_embedder is None:
         return EmbedderChoice(), None
-    ready = [info.entry for info in engine.models("embed") if info.status.ready]
+    ready = [info.entry for info in engine.models("embed") if info.status.ready]  # best first
     fed = prepared.source_embedder_label
-    fed_hash = engine.manifest.get(fed).sha256 if fed is not None and fed in engine.manifest else None
-    other_fast = [e for e in ready if e.family == prepared.source_embedder_family and e.id != fed and e.sha256 != fed_hash]
+    other_fast = [e for e in ready if e.family == prepared.source_embedder_family and not _same_model(engine, e, fed, prepared)]
     other_family = [e for e in ready if e.family != prepared.source_embedder_family]
     if other_fast or other_family:  # another ArcFace-family model first: ms per face instead of ~100 with dlib
         return EmbedderChoice(model_id=(other_fast or other_family)[0].id), None
     return prepared.source_embedder, "No other recogniser is ready, so identity scores come from the one that fed the swapper."
+
+
+def _same_model(engine: Engine, entry: ModelEntry, fed: str | None, prepared: PreparedSources) -> bool:
+    """Whether `entry` is the recogniser that fed the swapper: the same id, hash, or (a user's file) the same bytes."""
+    if entry.id == fed:
+        return True
+    if fed is not None and fed in engine.manifest:
+        return entry.sha256 is not None and entry.sha256 == engine.manifest.get(fed).sha256
+    file = prepared.source_embedder.file if prepared.source_embedder is not None else None
+    if file is None or entry.sha256 is None or entry.bytes is None or not file.is_file() or file.stat().st_size != entry.bytes:
+        return False  # a different size: different bytes, without reading the file
+    return sha256_of(file) == entry.sha256
 
 
 def score_swapped_faces(
