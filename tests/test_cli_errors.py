@@ -48,7 +48,8 @@ def test_cli_face_indexes_count_once_and_a_huge_selection_is_refused_briefly(tmp
     assert FaceSelection.parse(",".join(["0"] * 40)).indexes == (0,)
     assert FaceSelection.parse("2,0,2,0").indexes == (2, 0)
     photo = str(insightface_image("Tom_Hanks_54745.png"))
-    code = main(["--offline", "--models-dir", str(tmp_path / "models"), "restore", photo, "--faces", "0," * 500_000, "-o", str(tmp_path / "o.png")])
+    output = str(tmp_path / "o.png")
+    code = main(["--offline", "--models-dir", str(tmp_path / "models"), "restore", photo, "--faces", "0," * 500_000, "-o", output])
     line = _one_error_line(capsys)
     assert code != 0 and "characters long" in line and len(line) < 300
     assert not (tmp_path / "o.png").exists()
