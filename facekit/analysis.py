@@ -143,8 +143,6 @@ class FaceAnalyser:
             width=width, height=height, faces=faces, models=models, timings_ms=timings, warnings=warnings, capped_at=capped_at
         )
 
-    analyse = analyze  # the old spelling, kept while other branches move over; use analyze
-
     def _landmark_model(self, faces: list[Face], options: AnalysisOptions) -> str | None:
         if options.landmarks is not None:
             entry = self.engine.manifest.get(options.landmarks)

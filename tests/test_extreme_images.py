@@ -19,7 +19,7 @@ SHAPES = [(10, 100000), (100000, 10), (1, 400000), (400000, 1), (1, 1)]
 
 
 @pytest.fixture(scope="module")
-def detectors(engine, shared_models):
+def engine_detectors(engine, shared_models):
     return {
         "dlib_hog": engine.adapter("dlib_hog"),
         "yunet": YuNetDetector(open_session(shared_models, "face_detection_yunet_2023mar.onnx")),
@@ -29,9 +29,9 @@ def detectors(engine, shared_models):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[f"{h}x{w}" for h, w in SHAPES])
 @pytest.mark.parametrize("name", ["dlib_hog", "yunet", "scrfd"])
-def test_extreme_aspect_ratios_find_no_face_without_crashing(detectors, name, shape) -> None:
+def test_extreme_aspect_ratios_find_no_face_without_crashing(engine_detectors, name, shape) -> None:
     image = np.full((*shape, 3), 128, dtype=np.uint8)
-    assert detectors[name].detect(image) == []
+    assert engine_detectors[name].detect(image) == []
 
 
 def test_a_decoded_100000_by_10_png_gets_a_clear_sentence(engine) -> None:
