@@ -20,6 +20,8 @@ CONTROLS: dict[str, dict[Audience, str]] = {
     "mirror": {"cli": "pass --mirror FOLDER that holds it", "app": "ask whoever runs this app to put it in its models folder"},
     "max_pixels": {"cli": "raise --max-pixels if you trust it", "app": "this app's limit is fixed"},
     "max_bytes": {"cli": "raise max_bytes", "app": "this app's limit is fixed"},
+    "format": {"cli": "--format", "app": "the Output format"},
+    "quality": {"cli": "--quality", "app": "the Quality slider"},
 }
 _CONTROL = re.compile(r"\{control:(\w+)\}")
 #: an absolute path of two or more parts (POSIX) or with a drive letter (Windows); not the path of a URL

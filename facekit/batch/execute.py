@@ -4,11 +4,12 @@
 sentence, or the exception's type and message for a bug), so one bad file
 never stops a batch. Only a full disk (DiskFullError) and Ctrl-C stop it.
 
-Every written PNG carries `facekit:batch_run` (the run's id) beside the
-job's provenance chunks. A retried batch (a Ray worker restarted mid-batch)
-runs the item again (so its report row is complete) but writes only the
-files that do not carry this run's id yet: restore's one output, or the
-face files of frontalize, known only after the job ran.
+Every written image (PNG, or JPEG / WebP with `--format`) carries
+`facekit:batch_run` (the run's id) beside the job's provenance. A retried
+batch (a Ray worker restarted mid-batch) runs the item again (so its report
+row is complete) but writes only the files that do not carry this run's id
+yet: restore's one output, or the face files of frontalize, known only after
+the job ran.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -28,7 +30,8 @@ from facekit.batch import storage
 from facekit.batch.inputs import BatchItem
 from facekit.batch.jobs import BatchJob, PreparedJob
 from facekit.errors import FaceKitError, ImageDecodeError
-from facekit.imageio import DEFAULT_MAX_BYTES, decode_image, encode_png
+from facekit.image_encode import OutputFormat, is_complete_image, read_provenance
+from facekit.imageio import DEFAULT_MAX_BYTES, decode_image
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,6 @@ RUN_KEY = "facekit:batch_run"
 MAX_ERROR_CHARS = 300
 SKIPPED = "output exists"
 WRITTEN_EARLIER = "written earlier in this run (the batch was retried after a worker restart)"
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk every complete PNG ends with
 
 
 def new_run_id() -> str:
@@ -47,24 +49,22 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def png_text(location: str) -> dict[str, str] | None:
-    """The text chunks of a complete, decodable PNG at `location`; None when it is missing, truncated or not a PNG."""
+def output_provenance(location: str) -> dict[str, str] | None:
+    """The provenance of a complete, decodable PNG / JPEG / WebP at `location`; None when it is missing, cut or not one."""
     try:
         data = storage.read_bytes(location, DEFAULT_MAX_BYTES * 4)
-        if not data.endswith(PNG_END):  # Pillow decodes a PNG cut after its pixel data without complaint
+        if not is_complete_image(data):  # Pillow decodes a file cut after its pixel data without complaint
             return None
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decodes every pixel: a truncated or corrupted file fails here
-            if image.format != "PNG":
-                return None
-            return {str(key): str(value) for key, value in getattr(image, "text", {}).items()}
+        return read_provenance(data)
     except Exception:  # noqa: BLE001 - any failure means "not a finished output"
         return None
 
 
 def is_finished_output(location: str) -> bool:
     """An earlier FaceKit output: it decodes entirely and carries FaceKit's provenance chunks."""
-    text = png_text(location)
+    text = output_provenance(location)
     return text is not None and text.get("facekit:ai_edited") == "true" and "facekit:job" in text
 
 
@@ -76,7 +76,7 @@ def finished_outputs(existing: list[str]) -> list[str] | None:
 
 
 def written_by_run(location: str, run_id: str) -> bool:
-    text = png_text(location)
+    text = output_provenance(location)
     return text is not None and text.get(RUN_KEY) == run_id
 
 
@@ -91,15 +91,23 @@ def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: 
         except ImageDecodeError as error:  # bytes carry no name: say which file, as decoding the path would
             raise ImageDecodeError(error.message.replace("The image data", item.name, 1), error.hint) from None
     output = prepared.run(item, image)
-    earlier = 0
-    for location, picture, metadata in output.files:
-        if written_by_run(location, run_id):  # a retried batch: this run wrote the file before its worker died
-            earlier += 1
-            continue
-        storage.write_bytes_atomic(location, encode_png(picture, {**metadata, RUN_KEY: run_id}))
+    output_format = getattr(job, "output_format", None) or OutputFormat()
+    labelled = [(location, picture, {**metadata, RUN_KEY: run_id}) for location, picture, metadata in output.files]
+    fresh = [file for file in labelled if not written_by_run(file[0], run_id)]  # a retried batch: this run wrote the rest
+    record = output.record
+    if output.pending is None:
+        encoded = [output_format.encode(picture, metadata) for _, picture, metadata in fresh]
+    else:  # encode in a worker thread while the identity report runs here (both release the GIL in native code)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            futures = [pool.submit(output_format.encode, picture, metadata) for _, picture, metadata in fresh]
+            record = {**record, **output.pending()}
+            encoded = [future.result() for future in futures]
+    for (location, _, _), data in zip(fresh, encoded, strict=True):
+        storage.write_bytes_atomic(location, data)
+    earlier = len(labelled) - len(fresh)
     if earlier:
-        return {**output.record, "note": f"{earlier} of {len(output.files)} file(s) {WRITTEN_EARLIER}"}
-    return output.record
+        return {**record, "note": f"{earlier} of {len(labelled)} file(s) {WRITTEN_EARLIER}"}
+    return record
 
 
 def guarded(item: BatchItem, process: Callable[[BatchItem], dict[str, object]]) -> dict[str, object]:
