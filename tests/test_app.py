@@ -205,7 +205,7 @@ def test_restore_with_a_diffusion_model_from_the_manifest(tmp_path, monkeypatch)
 
     from facekit.manifest import DEFAULT_MANIFEST_PATH
     from helpers import insightface_image
-    from test_diffusion import oracle_onnx
+    from standins import oracle_onnx
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     models = tmp_path / "models"

@@ -9,7 +9,6 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from facekit.adapters.inswapper import SwapSource, SwapTarget
 from facekit.adapters.mesh import MeshSwapper, forehead_points, half_face_weight, hidden_side, mirror_face, mouth_is_open
-from facekit.analysis import FaceAnalyser
 from facekit.errors import FaceKitError
 from facekit.face.align import transform_points
 from facekit.face.types import Face
@@ -30,11 +29,6 @@ def tom_on_t1(engine, t1, tom):
 @pytest.fixture(scope="module")
 def t1_shuffled(engine, t1):
     return swap_image(engine, [t1], t1, SwapOptions(face_map=NEIGHBOURS, keep_mouth="never"))
-
-
-@pytest.fixture(scope="module")
-def t1_faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyze(t1).faces
 
 
 def test_mesh_is_the_offline_default_and_reports_dlib(tom_on_t1) -> None:

@@ -236,12 +236,6 @@ def _with_face_content(identity: SourceIdentity, masker: FaceMasker) -> SourceId
     return replace(identity, swap=replace(source, face_mask=content))
 
 
-def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
-    """The swap adapter: a user's file, a named model, or the best ready one."""
-    swapper, label, _ = load_swapper_with_reason(engine, options)
-    return swapper, label
-
-
 def load_swapper_with_reason(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str, str | None]:
     """The swap adapter, its label and, when the options named none, why that one was chosen."""
     ref, reason = options.swapper_ref, None
@@ -443,13 +437,6 @@ def swap_image(
     result = SwapPipeline.from_engine(engine, sources, options)(target, progress)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def swap_prepared(
-    engine: Engine, prepared: PreparedSources, target: np.ndarray, options: SwapOptions, progress: JobProgress = no_progress
-) -> JobResult:
-    """Swap onto one target with sources prepared once: `SwapPipeline.from_prepared(...)(target)`."""
-    return SwapPipeline.from_prepared(engine, prepared, options)(target, progress)
 
 
 def _restore_pipeline(engine: Engine, options: RestoreOptions) -> RestorePipeline:
