@@ -50,6 +50,7 @@ INSTALL_HINT = 'Install it with: pip install -r requirements-ray.txt (or pip ins
 READ_CPUS = 0.1  # the read stage's share, so actors cannot take every CPU and starve it
 RESTARTS = 4  # per actor and per batch: a file that kills its worker every time ends the run instead of looping
 DISK_FULL = "disk_full"
+TASKS_PER_ACTOR = 2  # batches queued on one actor: Ray's 4 let one actor hold most of a short run while the others idled
 
 
 def import_ray() -> Any:
@@ -241,7 +242,9 @@ def _actor_stage(ray: Any, dataset: Any, job: BatchJob, engine_config: EngineCon
             "threads": max(1, round(options.cpus_per_worker)),
             "registry": options.actor_registry,
         },
-        compute=ray.data.ActorPoolStrategy(min_size=options.min_workers, max_size=options.max_workers),
+        compute=ray.data.ActorPoolStrategy(
+            min_size=options.min_workers, max_size=options.max_workers, max_tasks_in_flight_per_actor=TASKS_PER_ACTOR
+        ),
         batch_size=options.batch_size,
         batch_format="pyarrow",
         num_cpus=options.cpus_per_worker,
