@@ -12,7 +12,8 @@ from typing import Literal
 
 Audience = Literal["cli", "app"]
 
-#: controls a hint may name as ``{control:NAME}``: one message, worded for the command line or for the web app
+#: controls a hint may name as ``{control:NAME}`` or ``{control:NAME|ARG}`` (``{arg}`` in the wording is ARG, e.g. a
+#: path or a model id): one message, worded for the command line or for the web app
 CONTROLS: dict[str, dict[Audience, str]] = {
     "analyze": {"cli": "Run `python -m facekit analyze IMAGE`", "app": "Use the Analyze tab"},
     "reference": {"cli": "'ref:PHOTO'", "app": "a reference photo"},
@@ -20,13 +21,68 @@ CONTROLS: dict[str, dict[Audience, str]] = {
     "mirror": {"cli": "pass --mirror FOLDER that holds it", "app": "ask whoever runs this app to put it in its models folder"},
     "max_pixels": {"cli": "raise --max-pixels if you trust it", "app": "this app's limit is fixed"},
     "max_bytes": {"cli": "raise max_bytes", "app": "this app's limit is fixed"},
+    # the weight store's hints: an app user fetches models on the Models tab; files on the server are its owner's to place
+    "place_copy": {
+        "cli": "Place a verified copy at {arg} or pass --mirror with a folder or URL that has it",
+        "app": "Try Download on the Models tab again later, or put a verified copy at {arg} on the server and press Refresh there",
+    },
+    "offline_copy": {
+        "cli": "Copy the file to {arg}, or pass --mirror FOLDER that holds it, or run without --offline",
+        "app": "This app runs offline: put the file at {arg} on the server (or start the app online), then press Refresh on the Models tab",
+    },
+    "place_file": {
+        "cli": "Place the file at {arg} or pass --mirror",
+        "app": "Put the file at {arg} on the server, then press Refresh on the Models tab",
+    },
+    "other_source": {
+        "cli": "try another --mirror, or place the file in the models dir by hand",
+        "app": "put the file in this app's models folder by hand, then press Refresh on the Models tab",
+    },
+    "download_again": {
+        "cli": "Run `python -m facekit models download {arg}` again; if it keeps failing, the source serves a different file: "
+        "try another --mirror",
+        "app": "Press Download on the Models tab to fetch it again; if it keeps failing, the source serves a different file",
+    },
+    "download": {"cli": "run `python -m facekit models download {arg}`", "app": "press Download for {arg} on the Models tab"},
+    "model_file": {
+        "cli": "Use your own ONNX file: --model-file PATH --family {arg} (the entry's numbers feed it)",
+        "app": "It has no public weights, so the app cannot offer it (the command line runs your own file with --model-file)",
+    },
+    "mask_padding": {
+        "cli": "Use --mask-padding 10 or 0,0,10,0 (top,right,bottom,left %)",
+        "app": "Type one value such as 10, or four such as 0,0,10,0 (top,right,bottom,left %), in the Mask settings' box padding",
+    },
+    "parser_needed": {
+        "cli": "Download one (`python -m facekit models download bisenet_resnet_34`) or use --mask box,area",
+        "app": "Download one on the Models tab (bisenet_resnet_34), or tick only box and area in the Mask settings",
+    },
+    "one_source": {
+        "cli": "Give one --source holding every mapped person",
+        "app": "Upload one source photo holding every mapped person, and no extra source photos",
+    },
+    "free_space": {
+        "cli": "Free some space there, or point the folder elsewhere (e.g. --models-dir), then run the same command again",
+        "app": "Free some space on the server, then run the job again",
+    },
+    "models_dir": {"cli": "use --models-dir with a writable folder", "app": "start the app with a writable models folder"},
+    "models_dir_start": {
+        "cli": "Use --models-dir (or FACEKIT_MODELS_DIR) with a folder you can write to",
+        "app": "Start the app with a models folder it can write to (--models-dir or FACEKIT_MODELS_DIR)",
+    },
 }
-_CONTROL = re.compile(r"\{control:(\w+)\}")
+_CONTROL = re.compile(r"\{control:(\w+)(?:\|([^{}]*))?\}")
 
 
 def for_audience(text: str, audience: Audience) -> str:
-    """`text` with each ``{control:NAME}`` worded for `audience` (unknown names are left as they are)."""
-    return _CONTROL.sub(lambda m: CONTROLS[m.group(1)][audience] if m.group(1) in CONTROLS else m.group(0), text)
+    """`text` with each ``{control:NAME}`` / ``{control:NAME|ARG}`` worded for `audience` (unknown names are left as they are)."""
+
+    def worded(match: re.Match[str]) -> str:
+        wording = CONTROLS.get(match.group(1))
+        if wording is None:
+            return match.group(0)
+        return wording[audience].replace("{arg}", match.group(2) or "")
+
+    return _CONTROL.sub(worded, text)
 
 
 def quote_prefix(text: object, limit: int = 40) -> str:

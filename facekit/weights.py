@@ -186,7 +186,7 @@ class WeightStore:
         if entry.source == "user":
             raise ModelUnavailableError(
                 f"Model {model_id!r} has no public weights to download.",
-                f"Use your own ONNX file: --model-file PATH --family {entry.family} (the entry's numbers feed it).",
+                f"{{control:model_file|{entry.family}}}.",
             )
         if entry.is_archive:
             self._resolve_archive_members(entry, progress, force)
@@ -277,21 +277,21 @@ class WeightStore:
         if mismatches and len(failures) == 1:
             return mismatches[0]
         if failures:
-            reasons = " | ".join(str(f) for f in failures)
+            reasons = " | ".join(f.message for f in failures)  # the hint below says what to do, for either audience
             kind = HashMismatchError if len(mismatches) == len(failures) else DownloadError
             return kind(
                 f"Could not fetch {entry.file} for model {entry.id!r}: every source failed: {reasons}",
-                f"Place a verified copy at {target} or pass --mirror with a folder or URL that has it.",
+                f"{{control:place_copy|{target}}}.",
             )
         if self.config.offline:
             return ModelUnavailableError(
                 f"Model {entry.id!r} needs {entry.file} ({format_bytes(entry.bytes)}, sha256 {entry.sha256}), "
                 f"which is not in {target.parent}; offline mode, so nothing was downloaded.",
-                f"Copy the file to {target}, or pass --mirror FOLDER that holds it, or run without --offline.",
+                f"{{control:offline_copy|{target}}}.",
             )
         return ModelUnavailableError(
             f"Model {entry.id!r} has no source to fetch {entry.file} from.",
-            f"Place the file at {target} or pass --mirror.",
+            f"{{control:place_file|{target}}}.",
         )
 
     def _copy_from_folder(self, entry: ModelEntry, folder: Path, target: Path, progress: ProgressCallback | None) -> None:
@@ -340,7 +340,7 @@ class WeightStore:
             if response.status_code >= 400:
                 raise DownloadError(
                     f"Downloading {entry.file} from {url} failed: HTTP {response.status_code} {response.reason}.",
-                    "The link may be dead: try another --mirror, or place the file in the models dir by hand.",
+                    "The link may be dead: {control:other_source}.",
                 )
             resumed = response.status_code == 206
             total = _total_size(response, have if resumed else 0) or entry.bytes
@@ -439,7 +439,7 @@ class WeightStore:
             raise FaceKitError(
                 f"Cannot create the lock file {target.name}.lock in {target.parent} ({error.strerror or error}): "
                 f"model {entry.id!r} must be fetched there and the folder is not writable.",
-                f"Make {target.parent} writable, use --models-dir with a writable folder, or place a verified {target.name} there.",
+                f"Make {target.parent} writable, {{control:models_dir}}, or place a verified {target.name} there.",
             ) from None
         try:
             yield
@@ -465,7 +465,7 @@ def _make_folder(folder: Path) -> None:
     except OSError as error:
         raise FaceKitError(
             f"Cannot create the models dir {folder} ({error.strerror or error}).",
-            "Use --models-dir (or FACEKIT_MODELS_DIR) with a folder you can write to.",
+            "{control:models_dir_start}.",
         ) from None
 
 
@@ -501,8 +501,5 @@ def _find_member(archive: zipfile.ZipFile, file_name: str) -> zipfile.ZipInfo | 
 
 def _mismatch_hint(entry: ModelEntry, path: Path, removed: bool) -> str:
     if removed:
-        return (
-            f"Run `python -m facekit models download {entry.id}` again; "
-            "if it keeps failing, the source serves a different file: try another --mirror."
-        )
-    return f"Delete {path} and run `python -m facekit models download {entry.id}`, or replace it with the right file."
+        return f"{{control:download_again|{entry.id}}}."
+    return f"Delete {path} and {{control:download|{entry.id}}}, or replace it with the right file."
