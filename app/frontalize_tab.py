@@ -97,7 +97,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 gallery = gr.Gallery(label="Frontal faces (512x512, FFHQ-aligned)", format="png", elem_id="frontalize-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True)
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True, elem_id="frontalize-faces")
                 sheet = gr.File(label="Download sheet (input | frontal), labelled as AI-edited")
                 details = gr.JSON(label="Report")
     on_new_upload(image, [gallery, report, details, sheet, status])

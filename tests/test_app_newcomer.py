@@ -205,7 +205,7 @@ def test_user_errors_log_one_line_and_bugs_keep_their_traceback(caplog) -> None:
 def test_status_lines_say_what_a_job_did() -> None:
     """The line under each Run button (seen on a phone when the result is below the fold, 16.14)."""
     from app.analyze_tab import analyzed
-    from app.batch_tab import batch_done
+    from app.batch_tab import batch_done, batch_summary
     from app.status import faces_done
 
     report = {"faces": [{"index": 0}, {"index": 1, "skipped": "degenerate landmarks"}, {"index": 2}]}
@@ -213,4 +213,6 @@ def test_status_lines_say_what_a_job_did() -> None:
     assert analyzed({"images": [{"image": "image", "faces": [{}] * 6}, {"image": "second", "faces": [{}]}]}) == (
         "**Done**: faces found: 6 in the photo, 1 in the second photo - see the result below."
     )
-    assert batch_done({"items": [{"input": "a"}, {"input": "b", "error": "No face"}]}).startswith("**Done**: 1 ok, 1 failed")
+    batch = {"items": [{"input": "a.png"}, {"input": "wall.png", "error": "No face was found in the photo."}]}
+    assert batch_done(batch).startswith("**Done**: 1 ok, 1 failed")
+    assert batch_summary(batch) == "**1 ok, 1 failed**\n- wall.png - No face was found in the photo."  # above the raw report (16.12)
