@@ -186,7 +186,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                 status = status_line("swap-status")
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="swap-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False, wrap=True)
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False, wrap=True, elem_id="swap-faces")
                 download = gr.File(label="Download PNG (labelled as AI-edited)")
                 details = gr.JSON(label="Report")
     on_new_upload(source, [slider, report, details, download, status])
