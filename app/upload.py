@@ -6,10 +6,13 @@ component class; it is ignored by git and ruff.
 
 from __future__ import annotations
 
+import base64
+import io
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image
+from PIL import Image, ImageOps
 
 from app.common import image_from_upload, rgb
 from facekit.errors import FaceKitError
@@ -21,6 +24,20 @@ EXAMPLE_PHOTO_URL = "https://raw.githubusercontent.com/deepinsight/insightface/m
 def example_photo() -> dict[str, Any]:
     """FileData for the API page's examples: a photo with faces (Gradio's own example is a bus)."""
     return {"path": EXAMPLE_PHOTO_URL, "url": EXAMPLE_PHOTO_URL, "orig_name": "t1.jpg", "meta": {"_type": "gradio.FileData"}}
+
+
+#: longest side of an example photo's thumbnail in the examples table
+EXAMPLE_THUMBNAIL_SIDE = 160
+
+
+def thumbnail_data_url(path: str, side: int = EXAMPLE_THUMBNAIL_SIDE) -> str:
+    """A small JPEG of an example photo as a data: URL, so the page config names no file on the server."""
+    with Image.open(path) as opened:
+        thumbnail = ImageOps.exif_transpose(opened).convert("RGB")
+    thumbnail.thumbnail((side, side))
+    buffer = io.BytesIO()
+    thumbnail.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 class ImageUpload(gr.Image):
@@ -44,6 +61,17 @@ class ImageUpload(gr.Image):
 
     def example_inputs(self) -> Any:
         return example_photo()
+
+    def process_example(self, value: Any) -> Any:
+        """What the examples table shows: a thumbnail inside the page config, not Gradio's cached copy.
+
+        gr.Image would copy the photo into Gradio's cache and put that server
+        path (and a file= URL naming it) into /config. Clicking an example
+        still loads the photo itself: Gradio sends it from the server then.
+        """
+        if value is None:
+            return None
+        return {"url": thumbnail_data_url(str(value)), "orig_name": Path(str(value)).name}
 
 
 class PhotoFiles(gr.File):

@@ -140,7 +140,7 @@ class Engine:
         try:
             return self.pool.get(path, sha256=entry.sha256)
         except ModelLoadError as error:
-            raise ModelLoadError(f"Model {model_id!r}: {error.message}", error.hint) from error
+            raise ModelLoadError(f"Model {model_id!r}: {error.message}", error.hint, error.app_hint) from error
 
     def runnable_session(self, model_id: str, progress: ProgressCallback | None = None) -> FallbackSession:
         """The session adapters use: pooled, and retried on the CPU if an accelerator fails mid-run."""

@@ -12,8 +12,7 @@ from typing import Literal
 
 Audience = Literal["cli", "app"]
 
-#: controls a hint may name as ``{control:NAME}`` or ``{control:NAME|ARG}`` (``{arg}`` in the wording is ARG, e.g. a
-#: path or a model id): one message, worded for the command line or for the web app
+#: controls a hint may name as ``{control:NAME}``: one message, worded for the command line or for the web app
 CONTROLS: dict[str, dict[Audience, str]] = {
     "analyze": {"cli": "Run `python -m facekit analyze IMAGE`", "app": "Use the Analyze tab"},
     "reference": {"cli": "'ref:PHOTO'", "app": "a reference photo"},
@@ -21,33 +20,6 @@ CONTROLS: dict[str, dict[Audience, str]] = {
     "mirror": {"cli": "pass --mirror FOLDER that holds it", "app": "ask whoever runs this app to put it in its models folder"},
     "max_pixels": {"cli": "raise --max-pixels if you trust it", "app": "this app's limit is fixed"},
     "max_bytes": {"cli": "raise max_bytes", "app": "this app's limit is fixed"},
-    # the weight store's hints: an app user fetches models on the Models tab; files on the server are its owner's to place
-    "place_copy": {
-        "cli": "Place a verified copy at {arg} or pass --mirror with a folder or URL that has it",
-        "app": "Try Download on the Models tab again later, or put a verified copy at {arg} on the server and press Refresh there",
-    },
-    "offline_copy": {
-        "cli": "Copy the file to {arg}, or pass --mirror FOLDER that holds it, or run without --offline",
-        "app": "This app runs offline: put the file at {arg} on the server (or start the app online), then press Refresh on the Models tab",
-    },
-    "place_file": {
-        "cli": "Place the file at {arg} or pass --mirror",
-        "app": "Put the file at {arg} on the server, then press Refresh on the Models tab",
-    },
-    "other_source": {
-        "cli": "try another --mirror, or place the file in the models dir by hand",
-        "app": "put the file in this app's models folder by hand, then press Refresh on the Models tab",
-    },
-    "download_again": {
-        "cli": "Run `python -m facekit models download {arg}` again; if it keeps failing, the source serves a different file: "
-        "try another --mirror",
-        "app": "Press Download on the Models tab to fetch it again; if it keeps failing, the source serves a different file",
-    },
-    "download": {"cli": "run `python -m facekit models download {arg}`", "app": "press Download for {arg} on the Models tab"},
-    "model_file": {
-        "cli": "Use your own ONNX file: --model-file PATH --family {arg} (the entry's numbers feed it)",
-        "app": "It has no public weights, so the app cannot offer it (the command line runs your own file with --model-file)",
-    },
     "mask_padding": {
         "cli": "Use --mask-padding 10 or 0,0,10,0 (top,right,bottom,left %)",
         "app": "Type one value such as 10, or four such as 0,0,10,0 (top,right,bottom,left %), in the Mask settings' box padding",
@@ -62,27 +34,30 @@ CONTROLS: dict[str, dict[Audience, str]] = {
     },
     "free_space": {
         "cli": "Free some space there, or point the folder elsewhere (e.g. --models-dir), then run the same command again",
-        "app": "Free some space on the server, then run the job again",
-    },
-    "models_dir": {"cli": "use --models-dir with a writable folder", "app": "start the app with a writable models folder"},
-    "models_dir_start": {
-        "cli": "Use --models-dir (or FACEKIT_MODELS_DIR) with a folder you can write to",
-        "app": "Start the app with a models folder it can write to (--models-dir or FACEKIT_MODELS_DIR)",
+        "app": "Ask whoever runs this app to free some space on the server, then run the job again",
     },
 }
-_CONTROL = re.compile(r"\{control:(\w+)(?:\|([^{}]*))?\}")
+_CONTROL = re.compile(r"\{control:(\w+)\}")
+#: an absolute path of two or more parts (POSIX) or with a drive letter (Windows); not the path of a URL
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~\\-])(?:~?(?:/[^\s/'\"`,;()<>]+){2,}/?|[A-Za-z]:\\[^\s'\"`,;()<>]+)")
+#: what the app says where the command line names a file to place or a folder to fix on the server
+ASK_WHOEVER_RUNS_THE_APP = (
+    "Ask whoever runs this app to place a verified copy in its models folder, or choose a model that is ready (see the Models tab)."
+)
+
+
+def hide_paths(text: str) -> str:
+    """`text` with each absolute path cut to its last part, so a visitor of the app learns no folder of the server."""
+    return _ABSOLUTE_PATH.sub(lambda m: re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
 
 
 def for_audience(text: str, audience: Audience) -> str:
-    """`text` with each ``{control:NAME}`` / ``{control:NAME|ARG}`` worded for `audience` (unknown names are left as they are)."""
+    """`text` with each ``{control:NAME}`` worded for `audience` (unknown names are left as they are).
 
-    def worded(match: re.Match[str]) -> str:
-        wording = CONTROLS.get(match.group(1))
-        if wording is None:
-            return match.group(0)
-        return wording[audience].replace("{arg}", match.group(2) or "")
-
-    return _CONTROL.sub(worded, text)
+    For the app, absolute paths are cut to their file names as well: a server's folders are not a visitor's business.
+    """
+    worded = _CONTROL.sub(lambda m: CONTROLS[m.group(1)][audience] if m.group(1) in CONTROLS else m.group(0), text)
+    return hide_paths(worded) if audience == "app" else worded
 
 
 def quote_prefix(text: object, limit: int = 40) -> str:
@@ -98,15 +73,19 @@ class FaceKitError(Exception):
 
     A hint names a control as ``{control:NAME}`` (see CONTROLS): ``str(error)``
     words it for the command line, ``error.text("app")`` for the web app.
+    Where the command line's hint is about the server's own files (place a
+    model file, make a folder writable), `app_hint` says what a visitor can do.
     """
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", app_hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.app_hint = app_hint
 
     def text(self, audience: Audience = "cli") -> str:
-        return for_audience(f"{self.message} {self.hint}".strip(), audience)
+        hint = self.app_hint if audience == "app" and self.app_hint is not None else self.hint
+        return for_audience(f"{self.message} {hint}".strip(), audience)
 
     def __str__(self) -> str:
         return self.text("cli")

@@ -276,6 +276,7 @@ class SessionPool:
             raise ModelLoadError(
                 f"ONNX Runtime could not load {path}: {_first_line(error)}",
                 "The file may be corrupt, truncated or not an ONNX model: verify it with `python -m facekit models verify`.",
+                "Ask whoever runs this app to verify its model files, or choose another model (see the Models tab).",
             ) from error
         got = tuple(session.get_providers())
         self._warn_fallback(path, providers, got)

@@ -32,7 +32,7 @@ import filelock
 import requests
 
 from facekit.disk import is_no_space, no_space_error
-from facekit.errors import DownloadError, FaceKitError, HashMismatchError, ModelUnavailableError
+from facekit.errors import ASK_WHOEVER_RUNS_THE_APP, DownloadError, FaceKitError, HashMismatchError, ModelUnavailableError
 from facekit.hashing import has_valid_stamp, remove_stamp, sha256_of, write_stamp
 from facekit.manifest import Manifest, ModelEntry
 
@@ -186,7 +186,8 @@ class WeightStore:
         if entry.source == "user":
             raise ModelUnavailableError(
                 f"Model {model_id!r} has no public weights to download.",
-                f"{{control:model_file|{entry.family}}}.",
+                f"Use your own ONNX file: --model-file PATH --family {entry.family} (the entry's numbers feed it).",
+                "This app cannot use it: choose another model (see the Models tab).",
             )
         if entry.is_archive:
             self._resolve_archive_members(entry, progress, force)
@@ -199,6 +200,7 @@ class WeightStore:
             raise ModelUnavailableError(
                 f"Model {entry.id!r} comes with the pip package {entry.package!r}, which is not installed.",
                 f"Run `pip install -r requirements.txt` (or `pip install {(entry.package or '').replace('_', '-')}`).",
+                ASK_WHOEVER_RUNS_THE_APP,
             )
         if entry.file is not None and entry.sha256 is not None:
             self._check_hash(entry, path, remove_on_mismatch=False, origin="installed package file")
@@ -277,21 +279,24 @@ class WeightStore:
         if mismatches and len(failures) == 1:
             return mismatches[0]
         if failures:
-            reasons = " | ".join(f.message for f in failures)  # the hint below says what to do, for either audience
+            reasons = " | ".join(f.message for f in failures)
             kind = HashMismatchError if len(mismatches) == len(failures) else DownloadError
             return kind(
                 f"Could not fetch {entry.file} for model {entry.id!r}: every source failed: {reasons}",
-                f"{{control:place_copy|{target}}}.",
+                f"Place a verified copy at {target} or pass --mirror with a folder or URL that has it.",
+                ASK_WHOEVER_RUNS_THE_APP,
             )
         if self.config.offline:
             return ModelUnavailableError(
                 f"Model {entry.id!r} needs {entry.file} ({format_bytes(entry.bytes)}, sha256 {entry.sha256}), "
-                f"which is not in {target.parent}; offline mode, so nothing was downloaded.",
-                f"{{control:offline_copy|{target}}}.",
+                f"which is not in the models dir {target.parent}; offline mode, so nothing was downloaded.",
+                f"Copy the file to {target}, or pass --mirror FOLDER that holds it, or run without --offline.",
+                ASK_WHOEVER_RUNS_THE_APP,
             )
         return ModelUnavailableError(
             f"Model {entry.id!r} has no source to fetch {entry.file} from.",
-            f"{{control:place_file|{target}}}.",
+            f"Place the file at {target} or pass --mirror.",
+            ASK_WHOEVER_RUNS_THE_APP,
         )
 
     def _copy_from_folder(self, entry: ModelEntry, folder: Path, target: Path, progress: ProgressCallback | None) -> None:
@@ -325,6 +330,7 @@ class WeightStore:
         raise DownloadError(
             f"Downloading {entry.file} from {url} failed after {self.config.retries + 1} attempts: {_describe(last_error)}.",
             "Check the connection and run the same command again: it resumes where it stopped.",
+            "Try again later: the download resumes where it stopped.",
         )
 
     def _stream_to_part(self, entry: ModelEntry, url: str, part: Path, progress: ProgressCallback | None) -> None:
@@ -340,7 +346,8 @@ class WeightStore:
             if response.status_code >= 400:
                 raise DownloadError(
                     f"Downloading {entry.file} from {url} failed: HTTP {response.status_code} {response.reason}.",
-                    "The link may be dead: {control:other_source}.",
+                    "The link may be dead: try another --mirror, or place the file in the models dir by hand.",
+                    ASK_WHOEVER_RUNS_THE_APP,
                 )
             resumed = response.status_code == 206
             total = _total_size(response, have if resumed else 0) or entry.bytes
@@ -391,6 +398,7 @@ class WeightStore:
                 + (" (a hash claimed by public manifests)" if entry.claimed else "")
                 + ("; the bad file was deleted." if remove_on_mismatch else "."),
                 _mismatch_hint(entry, path, remove_on_mismatch),
+                ASK_WHOEVER_RUNS_THE_APP,
             )
         self._remember(path, actual)
 
@@ -434,12 +442,14 @@ class WeightStore:
             raise DownloadError(
                 f"Another process has been fetching {target.name} for over {self.config.lock_timeout:.0f} s.",
                 f"Wait for it, or delete {target}.lock if no FaceKit process is running.",
+                "Another job is fetching it: try again in a minute.",
             ) from None
         except OSError as error:
             raise FaceKitError(
                 f"Cannot create the lock file {target.name}.lock in {target.parent} ({error.strerror or error}): "
                 f"model {entry.id!r} must be fetched there and the folder is not writable.",
-                f"Make {target.parent} writable, {{control:models_dir}}, or place a verified {target.name} there.",
+                f"Make {target.parent} writable, use --models-dir with a writable folder, or place a verified {target.name} there.",
+                ASK_WHOEVER_RUNS_THE_APP,
             ) from None
         try:
             yield
@@ -465,7 +475,8 @@ def _make_folder(folder: Path) -> None:
     except OSError as error:
         raise FaceKitError(
             f"Cannot create the models dir {folder} ({error.strerror or error}).",
-            "{control:models_dir_start}.",
+            "Use --models-dir (or FACEKIT_MODELS_DIR) with a folder you can write to.",
+            ASK_WHOEVER_RUNS_THE_APP,
         ) from None
 
 
@@ -501,5 +512,8 @@ def _find_member(archive: zipfile.ZipFile, file_name: str) -> zipfile.ZipInfo | 
 
 def _mismatch_hint(entry: ModelEntry, path: Path, removed: bool) -> str:
     if removed:
-        return f"{{control:download_again|{entry.id}}}."
-    return f"Delete {path} and {{control:download|{entry.id}}}, or replace it with the right file."
+        return (
+            f"Run `python -m facekit models download {entry.id}` again; "
+            "if it keeps failing, the source serves a different file: try another --mirror."
+        )
+    return f"Delete {path} and run `python -m facekit models download {entry.id}`, or replace it with the right file."

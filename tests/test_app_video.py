@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
+import numpy as np
 import pytest
+from PIL import Image, ImageSequence
 
 from clips import face_patch, moving_face_frames, write_clip
 from facekit.media.video import duration_of, probe, read_tags
@@ -27,11 +31,12 @@ def test_video_endpoints_preview_swap_and_refuse_without_consent(running_app, cl
     assert cv2.imread(preview).shape == (240, 320, 3)
     with pytest.raises(Exception, match="consent"):
         client.predict(handle_file(str(clip)), [handle_file(str(source))], False, "mesh", api_name="/video_swap")
-    video, download, report = client.predict(
+    video, animation, download, report = client.predict(
         handle_file(str(clip)), [handle_file(str(source))], True, "mesh", "all", 0.5, "yunet_2023mar", 2, 0.5, 23, True,
         api_name="/video_swap",
     )
     path = video["video"] if isinstance(video, dict) else video
+    assert animation is None and Path(download).suffix == ".mp4"
     info = probe(path)
     assert (info.width, info.height, info.frames, info.audio) == (320, 240, 10, "aac")
     assert duration_of(path, "audio") == pytest.approx(duration_of(clip, "audio"), abs=0.03)
@@ -43,6 +48,40 @@ def test_video_endpoints_preview_swap_and_refuse_without_consent(running_app, cl
     with pytest.raises(Exception, match="Cannot read bad.mp4"):
         client.predict(handle_file(str(bad)), None, api_name="/video_restore")
     assert client.predict(api_name="/models")[1]  # still serving
+
+
+def test_optional_inputs_can_be_left_out_and_an_animation_comes_back_as_one(running_app, clip, tmp_path) -> None:
+    """Only the video (and for a swap its sources and consent) are needed; a GIF in gives a GIF out, or an MP4 if asked."""
+    from gradio_client import Client, handle_file
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for name, needed in (("/video_restore", {"video"}), ("/video_swap", {"video", "sources"}), ("/video_preview", {"video"})):
+        required = {p["parameter_name"] for p in info[name]["parameters"] if not p["parameter_has_default"]}
+        assert required == needed, name
+    examples = {p["parameter_name"]: p["example_input"] for p in info["/video_swap"]["parameters"]}
+    assert examples["video"]["orig_name"] == "phone_clip.mp4" and examples["sources"][0]["orig_name"] == "t1.jpg"
+    assert cv2.imread(client.predict(handle_file(str(clip)), api_name="/video_preview")).shape == (240, 320, 3)
+    video, animation, _, report = client.predict(handle_file(str(clip)), api_name="/video_restore")
+    assert animation is None and probe(video["video"] if isinstance(video, dict) else video).frames == 10
+    assert report["models"]["restorer"] == "classic" and "classic" in report["models"]["mask"]
+    frames = [Image.fromarray(np.ascontiguousarray(image[..., ::-1])) for image in moving_face_frames(4)]
+    gif = tmp_path / "clip.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=[100, 200, 100, 300], loop=0)
+    source = tmp_path / "source.png"
+    cv2.imwrite(str(source), cv2.resize(face_patch(220, 1), (300, 300)))
+    video, animation, download, report = client.predict(
+        video=handle_file(str(gif)), sources=[handle_file(str(source))], consent=True, api_name="/video_swap"
+    )
+    assert video is None and Path(download).suffix == ".gif" and report["frames"]["written"] == 4
+    with Image.open(download) as image:
+        durations = [int(frame.info["duration"]) for frame in ImageSequence.Iterator(image)]
+    assert durations == [100, 200, 100, 300]
+    video, animation, download, _ = client.predict(handle_file(str(gif)), output="mp4", api_name="/video_restore")
+    assert animation is None and Path(download).suffix == ".mp4" and probe(download).frames == 4
+    with pytest.raises(Exception, match="avi"):  # the radio refuses it (the handler would too)
+        client.predict(handle_file(str(gif)), output="avi", api_name="/video_restore")
 
 
 def test_video_jobs_have_their_own_queue_slot(tmp_path) -> None:

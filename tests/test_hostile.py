@@ -302,11 +302,107 @@ def test_missing_inputs_are_named(client) -> None:
     assert "event: error" in answer and "restore takes" in answer and "blend" in answer
 
 
+def _server_folders(*extra: Path) -> set[str]:
+    """Folders of this server whose names must not reach a visitor: temp, Gradio's cache, home, Python, the repo."""
+    import sys
+    import tempfile
+
+    from gradio.utils import get_upload_folder
+
+    from helpers import REPO
+
+    folders = {tempfile.gettempdir(), get_upload_folder(), str(Path.home()), sys.prefix, sys.base_prefix, str(REPO)}
+    folders |= {str(path) for path in extra}
+    return {folder.rstrip("/") for folder in folders if folder.rstrip("/")}
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _disclosed(config: dict, folders: set[str]) -> list[str]:
+    return [text[:120] for text in _strings(config) if "file=" in text or any(folder in text for folder in folders)]
+
+
 def test_config_discloses_no_server_paths(client, models_folder) -> None:
+    """No server path anywhere in /config: not the models dir, nor Gradio's cached copies of the example photos."""
     _, url = client
-    config = requests.get(url + "config", timeout=10).text
-    assert str(models_folder) not in config
-    assert str(Path(models_folder).parent) not in config
+    config = requests.get(url + "config", timeout=10).json()
+    assert _disclosed(config, _server_folders(models_folder, Path(models_folder).parent)) == []
+
+
+def test_config_discloses_no_server_paths_in_hosted_mode(hosted) -> None:
+    config = requests.get(hosted.url + "config", timeout=10).json()
+    assert _disclosed(config, _server_folders(hosted.results)) == []
+
+
+def test_examples_still_show_and_load(client) -> None:
+    """The example photos are thumbnails inside /config and, clicked, load the photo itself into the upload box."""
+    _, url = client
+    config = requests.get(url + "config", timeout=10).json()
+    datasets = [c for c in config["components"] if c.get("type") == "dataset" and c["props"].get("samples")]
+    assert datasets
+    for dataset in datasets:
+        for sample in dataset["props"]["samples"]:
+            assert sample[0]["url"].startswith("data:image/jpeg;base64,")
+    click = next(d for d in config["dependencies"] if d["targets"] and d["targets"][0][0] == datasets[0]["id"])
+    answer = requests.post(
+        url + "gradio_api/run/predict",
+        json={"data": [0], "fn_index": click["id"], "session_hash": "examples", "event_data": None, "trigger_id": None},
+        timeout=30,
+    )
+    assert answer.ok, answer.text
+    loaded = answer.json()["data"][0]["value"]
+    photo = requests.get(url + "gradio_api/file=" + loaded["path"], timeout=10)
+    assert photo.ok and Image.open(io.BytesIO(photo.content)).size == Image.open(insightface_image("t1.jpg")).size
+
+
+def test_a_missing_model_is_explained_without_server_paths(client, models_folder) -> None:
+    """Offline app, model file absent: the visitor learns the file's name and what to do, not the models dir."""
+    app_client, _ = client
+    with pytest.raises(Exception, match="gfpgan_1.4.onnx") as caught:
+        app_client.predict(_photo(), "gfpgan_1.4", 0.5, 0.8, "all", 1, api_name="/restore")
+    message = str(caught.value)
+    assert [folder for folder in _server_folders(models_folder) if folder in message] == []
+    assert "Ask whoever runs this app" in message and "--mirror" not in message and "--offline" not in message
+
+
+def test_model_errors_keep_paths_on_the_command_line_only(tmp_path) -> None:
+    """The same errors: the CLI names the path to fix, the app names the file alone."""
+    from facekit.errors import FaceKitError
+    from facekit.sessions import SessionPool
+
+    broken = tmp_path / "models" / "broken.onnx"
+    broken.parent.mkdir()
+    broken.write_bytes(b"this is not a protobuf")
+    with pytest.raises(FaceKitError) as load_error:
+        SessionPool().get(broken)
+    engine = Engine(EngineConfig(models_dir=tmp_path / "models", offline=True))
+    with pytest.raises(FaceKitError) as missing:
+        engine.model_path("gfpgan_1.4")
+    for caught in (load_error, missing):
+        assert str(tmp_path) in caught.value.text("cli")
+        app_text = caught.value.text("app")
+        assert str(tmp_path) not in app_text and "/models/" not in app_text, app_text
+        assert ("broken.onnx" in app_text) or ("gfpgan_1.4.onnx" in app_text)
+
+
+def test_hide_paths_cuts_absolute_paths_and_leaves_urls() -> None:
+    from facekit.errors import hide_paths
+
+    assert hide_paths("Cannot write /srv/app/out/x.png: no space.") == "Cannot write x.png: no space."
+    assert hide_paths("load C:\\Users\\me\\m.onnx failed") == "load m.onnx failed"
+    assert hide_paths("in ~/models/a/b.onnx.") == "in b.onnx."
+    kept = "from https://example.org/a/b.onnx, api /restore, 0/1 and/or"
+    assert hide_paths(kept) == kept
 
 
 # ---------------------------------------------------------------- hosted mode (issue 18.14)

@@ -10,17 +10,28 @@ import cv2
 import numpy as np
 import pytest
 
-from clips import crossing_frames, face_patch, frame_times, moving_face_frames, still_face_frames, write_audio_only, write_clip
+from clips import (
+    background,
+    crossing_frames,
+    face_patch,
+    frame_times,
+    moving_face_frames,
+    place,
+    still_face_frames,
+    write_audio_only,
+    write_clip,
+)
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.engine import Engine, EngineConfig
 from facekit.face.types import Face
 from facekit.imageio import decode_image
+from facekit.masking import MaskOptions
 from facekit.media.video import VideoError, duration_of, probe, read_tags
 from facekit.processors.restore import RestoreOptions
 from facekit.processors.swap import SwapOptions
 from facekit.processors.video import TrackSelection, VideoJob, VideoOptions, restore_video, swap_video
 from helpers import insightface_image
-from standins import gfpgan_identity
+from standins import bisenet_blue_is_background, gfpgan_identity
 from test_swap import fake_arcface, identity_swapper
 
 YUNET = AnalysisOptions(detector="yunet_2023mar")
@@ -70,7 +81,7 @@ def test_restore_keeps_frames_timing_size_rotation_and_audio_and_the_identity_st
     assert report["frames"] == {"read": 24, "written": 24, "skipped": 0, "truncated": False}
     assert [(t["id"], t["first_frame"], t["last_frame"]) for t in report["tracks"]] == [(0, 0, 23)]
     assert report["tracks"][0]["identity"] and report["tracks"][0]["identity"][0]["same_person"] is True
-    assert {"decode", "detect", "track", "face_work", "encode", "wall"} <= set(report["seconds"])
+    assert {"decode", "detect", "track", "face_work", "paste", "encode", "wall"} <= set(report["seconds"])
     tags = read_tags(out)
     assert tags["facekit_ai_edited"] == "true" and tags["facekit_job"] == "video restore"
     assert "gfpgan_identity.onnx" in tags["facekit_models"]
@@ -128,6 +139,38 @@ def test_reference_photo_selects_one_persons_track(engine, clips, standin, tmp_p
     result = restore_video(engine, clips["crossing"], tmp_path / "out.mp4", RestoreOptions(model_file=standin, identity=False), options)
     selected = [t for t in result.report["tracks"] if t["selected"]]
     assert len(result.report["tracks"]) == 2 and len(selected) == 1
+
+
+def test_video_swap_pastes_through_the_photo_jobs_masker_and_a_parser_keeps_a_hand(engine, other_person, tmp_path) -> None:
+    """The parser stand-in of test_masks (blue = not face): with it the blue "hand" on the cheek stays; without, it is swapped."""
+    patch = face_patch(120)
+    cv2.ellipse(patch, (44, 74), (16, 11), 20, 0, 360, (255, 0, 0), -1)  # BGR blue over the left cheek
+    frames = []
+    for i in range(8):
+        frame = background(320, 240)
+        place(frame, patch, (150 + 4 * i, 120))
+        frames.append(frame)
+    clip = write_clip(tmp_path / "hand.mp4", frames, fps=8)
+    before = decoded(clip)
+    hands = [cv2.erode(((f[..., 0] > 200) & (f[..., 2] < 60)).astype(np.uint8), np.ones((5, 5))) > 0 for f in before]
+    assert min(int(h.sum()) for h in hands) > 150
+    parser = bisenet_blue_is_background(tmp_path / "bisenet_blue.onnx")
+
+    def hand_change(mask: MaskOptions, name: str) -> tuple[float, dict]:
+        out = tmp_path / f"{name}.mp4"
+        result = swap_video(engine, [other_person], clip, out, SwapOptions(model="mesh", mask=mask, identity=False),
+                            VideoOptions(analysis=YUNET))  # fmt: skip
+        after = decoded(out)
+        cv2.imwrite(str(tmp_path / f"{name}_3.png"), np.hstack([before[3], after[3]]))
+        change = np.mean([np.abs(a.astype(int) - b.astype(int))[h].mean() for a, b, h in zip(before, after, hands, strict=True)])
+        return float(change), result.report
+
+    kept, with_parser = hand_change(MaskOptions(parser_file=parser), "parser")
+    swapped, without = hand_change(MaskOptions(), "auto")
+    assert with_parser["models"]["mask"] == "box+region+occlusion (parser file:bisenet_blue.onnx)"
+    assert without["models"]["mask"].startswith("box+area")  # no parser is ready offline: the automatic fallback
+    assert kept < 6.0 < swapped, (kept, swapped)
+    assert with_parser["seconds"]["paste"] > 0 and with_parser["frames"]["written"] == 8
 
 
 def test_smoothing_lowers_the_jitter_of_the_pasted_face(engine, tmp_path) -> None:

@@ -198,7 +198,7 @@ def _build(spec: AdapterSpec, cls: type[GfpganRestorer], fidelity: bool) -> Gfpg
             session, spec.model_id, size, spec.io.input_name("image"), spec.input_name("fidelity"), spec.io.output_name("image"), fidelity
         )
     except ModelLoadError as error:
-        raise ModelLoadError(f"{error.message}", f"{spec.family} models need a {size}x{size} face input. {error.hint}") from None
+        raise ModelLoadError(error.message, f"{spec.family} models need a {size}x{size} face input. {error.hint}", error.app_hint) from None
     coding = PixelCoding(colour=spec.input.colour or "rgb", mean=_triple(mean), std=_triple(std))
     return cls(session, signature, coding, template=spec.input.template or DEFAULT_TEMPLATE, size=size, name=spec.model_id)
 

@@ -155,6 +155,7 @@ class RestorePipeline:
     masker: FaceMasker = field(default_factory=lambda: FaceMasker(options=MaskOptions(types=("box",)), types=("box",)))
     options: RestoreOptions = RestoreOptions()
     models: dict[str, str] = field(default_factory=dict)  # what each component is, for the report
+    timings: dict[str, float] | None = None  # when set, seconds spent pasting faces back are added to timings["paste"]
 
     @classmethod
     def from_engine(cls, engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> RestorePipeline:
@@ -251,8 +252,12 @@ class RestorePipeline:
             restored = self.refiner.refine(
                 restored, options.diffusion_start, options.diffusion_steps, options.diffusion_eta, options.diffusion_seed, step
             )
+        started = time.perf_counter()
         mask = masker.crop_mask(image, face, affine_matrix, (restorer.size, restorer.size)) * np.float32(options.blend)
-        return paste_back(image, restored, affine_matrix, mask), None
+        pasted = paste_back(image, restored, affine_matrix, mask)
+        if self.timings is not None:
+            self.timings["paste"] = self.timings.get("paste", 0.0) + time.perf_counter() - started
+        return pasted, None
 
 
 def restore_faces(

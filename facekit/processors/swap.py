@@ -32,7 +32,7 @@ from facekit import recommended
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
-from facekit.errors import FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
+from facekit.errors import ASK_WHOEVER_RUNS_THE_APP, FaceDataError, FaceKitError, ModelUnavailableError, NoFaceError, quote_prefix
 from facekit.face.align import RESAMPLING, crop_face, paste_face, transform_points
 from facekit.face.identity import mean_identity
 from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
@@ -274,6 +274,7 @@ def _fetch_family_embedder(engine: Engine, swapper: FaceSwapper, family: str) ->
         raise ModelUnavailableError(
             f"{swapper.name} needs a source embedding from the {family} family, and no {family} model is ready ({error.message})",
             f"Download one: `python -m facekit models download {ids[0]}` (or {', '.join(ids[1:]) or 'another'}); {error.hint}".strip(),
+            error.app_hint if error.app_hint is not None else ASK_WHOEVER_RUNS_THE_APP,
         ) from error
     return EmbedderChoice(model_id=ids[0]), ids[0], family
 
@@ -504,6 +505,19 @@ def swap_one_face(
     template (the similarity fit scales with the template, so the matrix is k times the swapper's), swapped as k*k
     interleaved sub-images of the swapper's size, re-interleaved and pasted back at the big size.
     """
+    swapped, matrix, size = swap_face_crop(swapper, image, face, source, target_embedding, options)
+    return paste_swapped(image, face, swapped, matrix, size, options, masker)
+
+
+def swap_face_crop(
+    swapper: FaceSwapper,
+    image: np.ndarray,
+    face: Face,
+    source: SwapSource,
+    target_embedding: np.ndarray | None,
+    options: SwapOptions,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The swap half of `swap_one_face`: (swapped crop, crop matrix, crop size), nothing pasted yet."""
     matrix, size = swapper.crop_transform(face)
     points = None if face.landmarks_68 is None else transform_points(face.landmarks_68, matrix)
     k = boost_factor(options.swap_resolution)
@@ -514,6 +528,19 @@ def swap_one_face(
         return swapper.swap(SwapTarget(crop=part, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
 
     swapped = run(crop) if k == 1 else implode(np.stack([run(tile) for tile in explode(crop, k)]), k)
+    return swapped, matrix, size
+
+
+def paste_swapped(
+    image: np.ndarray,
+    face: Face,
+    swapped: np.ndarray,
+    matrix: np.ndarray,
+    size: tuple[int, int],
+    options: SwapOptions,
+    masker: FaceMasker | None = None,
+) -> np.ndarray:
+    """The paste half of `swap_one_face`: the swapped crop back into the image through the face mask."""
     masker = masker if masker is not None else FaceMasker(options=options.mask, types=options.mask.types or ("box", "area"))
     return paste_face(image, swapped, matrix, masker.crop_mask(image, face, matrix, size))
 

@@ -10,8 +10,10 @@ Per frame (`VideoJob.run`):
      faces, a missed track, or a reference-photo selection);
   4. smooth each track's landmarks with a One-Euro filter (`smoothing`);
   5. select tracks (all, track ids, or the tracks like a reference photo);
-  6. the photo job's per-face work (restore_faces / swap_one_face), with the
-     swap source prepared once per job;
+  6. the photo job's per-face work (RestorePipeline.restore_faces / the swap's
+     crop-and-swap), with the restorer, masker and swap source prepared once
+     per job; the paste back through the photo jobs' masker (a face parser when
+     one is ready or asked for, the mask options) is timed as its own stage;
   7. every `identity_every` frames, score each selected face's identity;
   8. optional visible label, then encode (a writer thread) into OUT.part.
 The JSON report says frames read / written / skipped, each track's frame
@@ -41,8 +43,8 @@ from facekit.imageio import decode_image
 from facekit.media.pipeline import FramePipeline
 from facekit.media.video import EncodeOptions, Frame, MediaReader, MediaWriter, VideoLimits
 from facekit.processors.common import MAX_FACE_INDEX, MAX_SELECTION_CHARS, largest_face
-from facekit.processors.restore import RestoreOptions, load_restorer, restore_faces
-from facekit.processors.swap import PreparedSources, SwapOptions, prepare_sources, report_embedder, swap_one_face
+from facekit.processors.restore import RestoreOptions, RestorePipeline
+from facekit.processors.swap import PreparedSources, SwapOptions, paste_swapped, prepare_sources, report_embedder, swap_face_crop
 from facekit.provenance import add_visible_label, provenance_metadata
 
 #: progress(frames done, frames expected or None)
@@ -291,10 +293,13 @@ class VideoJob:
     models: dict[str, str]
     details: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: seconds per stage; the face work adds its paste time to "paste" (it is taken out of "face_work")
+    timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def run(self, source: str | Path, output: str | Path, progress: VideoProgress = no_video_progress) -> VideoResult:
         started = time.perf_counter()
-        timings: dict[str, float] = defaultdict(float)
+        timings = self.timings
+        timings.clear()
         finder = FaceFinder(self.engine, self.options, timings, always_embed=self.options.tracks.mode == "reference")
         chooser = TrackChooser(finder, self.options.tracks)
         samples: dict[int, list[dict[str, object]]] = defaultdict(list)
@@ -323,9 +328,9 @@ class VideoJob:
     def _process(
         self, frame: Frame, chosen: list[tuple[int, Face]], timings: dict[str, float], samples: dict[int, list[dict[str, object]]]
     ) -> np.ndarray:
-        started = time.perf_counter()
+        started, pasting = time.perf_counter(), timings.get("paste", 0.0)
         image = self.work(frame.image, chosen) if chosen else frame.image
-        timings["face_work"] += time.perf_counter() - started
+        timings["face_work"] += time.perf_counter() - started - (timings.get("paste", 0.0) - pasting)
         every = self.options.identity_every
         if self.identity is not None and every and chosen and frame.index % every == 0:
             started = time.perf_counter()
@@ -382,16 +387,18 @@ def restore_video(
     """Restore the selected tracks' faces in every frame."""
     if restore.upscale != 1.0:
         raise FaceKitError("Video restore keeps the frame size: --upscale is for photos.", "Scale the video separately.")
-    per_face = replace(restore, identity=False, faces=restore.faces)
-    _, label = load_restorer(engine, per_face)
+    timings: dict[str, float] = defaultdict(float)
+    pipeline = replace(RestorePipeline.from_engine(engine, replace(restore, identity=False)), timings=timings)
+    models = dict(pipeline.models)
 
     def work(image: np.ndarray, faces: list[tuple[int, Face]]) -> np.ndarray:
-        result, _, _ = restore_faces(engine, image, [face for _, face in faces], per_face)
+        result, _, used = pipeline.restore_faces(image, [face for _, face in faces])
+        models.update(used)  # e.g. the classic restorer's in-place mask label
         return result
 
     sampler = _restore_identity(engine, restore.embedder) if restore.identity else None
-    job = VideoJob(engine, options, "video restore", work, sampler, {"restorer": label},
-                   {"blend": restore.blend, "fidelity": restore.fidelity})  # fmt: skip
+    job = VideoJob(engine, options, "video restore", work, sampler, models,
+                   {"blend": restore.blend, "fidelity": restore.fidelity}, timings=timings)  # fmt: skip
     return job.run(source, output, progress)
 
 
@@ -427,7 +434,10 @@ def swap_video(
     prepared = prepare_sources(engine, sources, swap, names=names)
     assert prepared.identity is not None
     identity = prepared.identity
-    restore = replace(swap.restore, identity=False) if swap.restore is not None else None
+    timings: dict[str, float] = defaultdict(float)
+    restorer = None
+    if swap.restore is not None:
+        restorer = replace(RestorePipeline.from_engine(engine, replace(swap.restore, identity=False)), timings=timings)
     target_embeddings: dict[int, np.ndarray | None] = {}
     analyser = FaceAnalyser(engine)
 
@@ -442,15 +452,18 @@ def swap_video(
     def work(image: np.ndarray, faces: list[tuple[int, Face]]) -> np.ndarray:
         for track_id, face in faces:
             embedding = target_embedding(track_id, image, face)
-            image = swap_one_face(prepared.swapper, image, face, identity.swap, embedding, swap, prepared.masker)
-        if restore is not None:
-            image, _, _ = restore_faces(engine, image, [face for _, face in faces], restore)
+            swapped, matrix, size = swap_face_crop(prepared.swapper, image, face, identity.swap, embedding, swap)
+            started = time.perf_counter()
+            image = paste_swapped(image, face, swapped, matrix, size, swap, prepared.masker)
+            timings["paste"] += time.perf_counter() - started
+        if restorer is not None:
+            image, _, _ = restorer.restore_faces(image, [face for _, face in faces])
         return image
 
     sampler = _swap_identity(engine, swap, prepared) if swap.identity else None
     models = dict(prepared.models) | ({"restorer": swap.restore.model or "default"} if swap.restore is not None else {})
     job = VideoJob(engine, options, "video swap", work, sampler, models, {"weight": swap.weight, "sources": list(names or [])},
-                   list(prepared.warnings))  # fmt: skip
+                   list(prepared.warnings), timings=timings)  # fmt: skip
     return job.run(target, output, progress)
 
 
