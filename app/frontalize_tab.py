@@ -18,11 +18,13 @@ from app.common import (
 )
 from app.limits import job_progress
 from app.model_picker import model_picker
+from app.output_controls import format_from_controls, output_controls
 from app.results import ResultFolder, labelled_image
 from app.status import faces_done, finish, start, status_line
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
+from facekit.image_encode import JPEG_QUALITY
 from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 from facekit.processors.reports import FrontalizeFaceReport
 from facekit.provenance import provenance_metadata
@@ -63,19 +65,23 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
         faces: str = "all",
         refine: str | None = None,
         detection_threshold: float = 0.5,
+        output_format: str = "png",
+        quality: float = JPEG_QUALITY,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, Any, dict, Any]:
         """Turn each selected face to look straight at the camera (512x512 FFHQ-aligned crops). faces: 'all' or indexes
-        such as '0,2'; refine: a restore model id run on each frontal face, or None. Returns the gallery of frontal
-        faces, the per-face table (pose before/after, identity, symmetry), the report and a labelled sheet PNG."""
+        such as '0,2'; refine: a restore model id run on each frontal face, or None; output_format: the sheet's format,
+        'png' (default), 'jpeg' or 'webp'; quality: 1..100 for JPEG / WebP. Returns the gallery of frontal
+        faces, the per-face table (pose before/after, identity, symmetry), the report and a labelled sheet file."""
         photo = image_from_upload(image, "photo")
+        chosen_format = format_from_controls(output_format, quality)
         analysis = AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold))
         options = FrontalizeOptions(faces=parse_faces(faces), refine=refine or None, analysis=analysis)
         result = FrontalizePipeline.from_engine(engine, options)(photo, job_progress(progress))
         show_notes(result.warnings)
         metadata = provenance_metadata("frontalize", result.models)
         gallery = [(labelled_image(crop, metadata), name) for name, crop in result.extra_images.items()]
-        sheet = results.write(result.image, "frontal-sheet", metadata)
+        sheet = results.write(result.image, "frontal-sheet", metadata, chosen_format)
         return gallery, report_table(result.faces), result.report(), sheet
 
     with gr.Tab("Frontalize", id="frontalize"):
@@ -92,6 +98,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
                 detection_threshold = gr.Slider(
                     0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
                 )
+                format_choice, quality = output_controls()
                 run = gr.Button("Frontalize", variant="primary", elem_id="frontalize-run")
                 status = status_line("frontalize-status")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
@@ -103,7 +110,7 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
     on_new_upload(image, [gallery, report, details, sheet, status])
     job = start(run, status).then(
         frontalize,
-        inputs=[image, faces, refine, detection_threshold],
+        inputs=[image, faces, refine, detection_threshold, format_choice, quality],
         outputs=[gallery, report, details, sheet],
         api_name="frontalize",
         concurrency_id="jobs",

@@ -1,4 +1,4 @@
-"""Restore tab: before/after slider, per-face identity report, labelled PNG download."""
+"""Restore tab: before/after slider, per-face identity report, labelled PNG / JPEG / WebP download."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from app.common import (
 from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
 from app.model_picker import model_picker
+from app.output_controls import format_from_controls, output_controls
 from app.results import ResultFolder, labelled_image
 from app.status import faces_done, finish, start, status_line
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
+from facekit.image_encode import JPEG_QUALITY
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.reports import RestoreFaceReport
 from facekit.processors.restore import DEFAULT_MAX_OUTPUT_PIXELS, RestoreOptions, RestorePipeline, check_output_size
@@ -82,13 +84,17 @@ def build_restore_tab(
         mask_padding: str | None = None,
         mask_parser: str | None = None,
         detection_threshold: float = 0.5,
+        output_format: str = "png",
+        quality: float = JPEG_QUALITY,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Restore the faces of a photo. model: a restore model id, or None for the best ready one; fidelity: CodeFormer only
         (0 = quality, 1 = identity); blend: 0..1; faces: 'all' or indexes such as '0,2' (left to right from 0); upscale: 1..4;
-        reference: a photo of one person, to restore only the faces like it; diffusion: a diffusion model id or None.
-        Returns the before/after pair, the per-face table, the report (models, timings, warnings) and the labelled PNG."""
+        reference: a photo of one person, to restore only the faces like it; diffusion: a diffusion model id or None;
+        output_format: the download's format, 'png' (default), 'jpeg' or 'webp'; quality: 1..100 for JPEG / WebP.
+        Returns the before/after pair, the per-face table, the report (models, timings, warnings) and the labelled file."""
         photo = image_from_upload(image, "image to restore")
+        chosen_format = format_from_controls(output_format, quality)
         options = RestoreOptions(
             max_output_pixels=max_output_pixels,
             model=model or None,
@@ -106,10 +112,10 @@ def build_restore_tab(
         )
         check_output_size(photo.shape, options)  # before any model is loaded or downloaded
         report_progress = job_progress(progress)
-        result = RestorePipeline.from_engine(engine, options, report_progress)(photo, report_progress)
+        pending = RestorePipeline.from_engine(engine, options, report_progress).start(photo, report_progress)
+        metadata = provenance_metadata("restore", pending.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
+        result, download = results.write_during(pending, pending.image, "restored", metadata, chosen_format)
         show_notes(result.warnings)
-        metadata = provenance_metadata("restore", result.models, {"blend": blend, "fidelity": fidelity, "upscale": upscale})
-        download = results.write(result.image, "restored", metadata)
         before = labelled_image(photo, {})
         return (before, labelled_image(result.image, metadata)), report_table(result.faces), result.report(), download
 
@@ -148,13 +154,14 @@ def build_restore_tab(
                     diffusion_start = gr.Slider(1, 250, value=100, step=1, label="Start step N (network calls)")
                     diffusion_eta = gr.Slider(0, 1, value=0.5, step=0.05, label="DDIM eta")
                 mask = mask_accordion(engine, "restore")
+                format_choice, quality = output_controls()
                 run = gr.Button("Restore", variant="primary", elem_id="restore-run")
                 status = status_line("restore-status")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="restore-result")
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)
-                download = gr.File(label="Download PNG (labelled as AI-edited)")
+                download = gr.File(label="Download (labelled as AI-edited)")
                 details = gr.JSON(label="Report (models used, timings)")
     on_new_upload(image, [slider, report, details, download, status])
     on_new_upload(reference, [])
@@ -162,7 +169,7 @@ def build_restore_tab(
     job = start(run, status).then(
         restore,
         inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta,
-                *mask.inputs(), detection_threshold],
+                *mask.inputs(), detection_threshold, format_choice, quality],
         outputs=[slider, report, details, download],
         api_name="restore",
         concurrency_id="jobs",

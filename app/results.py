@@ -1,29 +1,41 @@
-"""Result files the app hands out: labelled PNGs in one folder, purged after a while."""
+"""Result files the app hands out: labelled PNG, JPEG or WebP files in one folder, purged after a while."""
 
 from __future__ import annotations
 
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from facekit.image_encode import OutputFormat
 from facekit.imageio import write_image_atomic
+from facekit.processors.common import JobResult, PendingResult
 
 
 class ResultFolder:
-    """Writes PNG results (with provenance text chunks) and deletes those older than `max_age` seconds."""
+    """Writes results (PNG with provenance text chunks, or JPEG / WebP with it in XMP) and deletes those older than `max_age` s."""
 
     def __init__(self, root: Path | None = None, max_age: float = 3600.0) -> None:
         self.root = root or Path(tempfile.gettempdir()) / "facekit-results"
         self.max_age = max_age
 
-    def write(self, image_bgr: np.ndarray, stem: str, metadata: dict[str, str]) -> str:
-        path = self.new_path(stem, ".png")
-        write_image_atomic(path, image_bgr, metadata=metadata)
+    def write(self, image_bgr: np.ndarray, stem: str, metadata: dict[str, str], output_format: OutputFormat = OutputFormat()) -> str:
+        path = self.new_path(stem, output_format.suffix)
+        write_image_atomic(path, image_bgr, metadata=metadata, output_format=output_format)
         return str(path)
+
+    def write_during(
+        self, pending: PendingResult, image_bgr: np.ndarray, stem: str, metadata: dict[str, str], output_format: OutputFormat
+    ) -> tuple[JobResult, str]:
+        """Write `image_bgr` in a worker thread while the job's identity report runs; (the finished result, the file)."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            written = pool.submit(self.write, image_bgr, stem, metadata, output_format)
+            result = pending.finish()
+            return result, written.result()
 
     def new_path(self, stem: str, suffix: str) -> Path:
         """A fresh, unique path in the folder (older results are purged first)."""

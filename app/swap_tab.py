@@ -11,6 +11,7 @@ from app.common import friendly_errors, identity_header, image_from_upload, pars
 from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
 from app.model_picker import model_picker
+from app.output_controls import format_from_controls, output_controls
 from app.results import ResultFolder, labelled_image
 from app.status import faces_done, finish, start, status_line
 from app.upload import PhotoFiles, image_upload, on_new_upload
@@ -18,6 +19,7 @@ from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
 from facekit.face.identity import IdentityScore
 from facekit.face.pixel_boost import RESOLUTIONS
+from facekit.image_encode import JPEG_QUALITY
 from facekit.masking import DEFAULT_BLUR
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
@@ -95,6 +97,8 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         mask_parser: str | None = None,
         detection_threshold: float = 0.5,
         swap_resolution: int | str = 128,
+        output_format: str = "png",
+        quality: float = JPEG_QUALITY,
         source_face: str = SOURCE_LARGEST,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
@@ -104,9 +108,10 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         restore model id for the swapped faces, or None; visible_label: add a visible 'AI-edited' corner label;
         more_sources: more photos of the same person (inswapper averages them); swap_resolution: 128 (default), or
         256/384/512 to run inswapper on 2x2/3x3/4x4 interleaved sub-images of a bigger crop (pixel boost; refused
-        for mesh); source_face: 'largest' (default) or the index of the source photo's face to use (a group photo;
-        the report's 'source' column says which face was used). Returns the before/after pair, the
-        per-face identity table, the report and the labelled PNG."""
+        for mesh); output_format: the download's format, 'png' (default), 'jpeg' or 'webp'; quality: 1..100 for
+        JPEG / WebP; source_face: 'largest' (default) or the index of the source photo's face to use (a group photo;
+        the report's 'source' column says which face was used). Returns the before/after pair, the per-face identity
+        table, the report and the labelled file."""
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
         sources = [image_from_upload(source, "source photo")]
@@ -115,6 +120,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             raise gr.Error(f"{count} source photos is more than one identity uses ({MAX_SOURCE_PHOTOS}); upload fewer.")
         sources += [image_from_upload(path, f"extra source photo {number + 1}") for number, path in enumerate(more_sources or [])]
         target_image = image_from_upload(target, "target photo")
+        chosen_format = format_from_controls(output_format, quality)
         options = SwapOptions(
             model=model or None,
             download_recommended=True,
@@ -127,12 +133,12 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
             swap_resolution=_resolution(swap_resolution),
         )
-        result = SwapPipeline.from_engine(engine, sources, options)(target_image, job_progress(progress))
-        show_notes(result.warnings)
+        pending = SwapPipeline.from_engine(engine, sources, options).start(target_image, job_progress(progress))
         visible_label = bool(visible_label) or label_always
-        output = add_visible_label(result.image) if visible_label else result.image
-        metadata = provenance_metadata("swap", result.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
-        download = results.write(output, "swapped", metadata)
+        output = add_visible_label(pending.image) if visible_label else pending.image
+        metadata = provenance_metadata("swap", pending.models, {"visible_label": bool(visible_label), "consent_confirmed": True})
+        result, download = results.write_during(pending, output, "swapped", metadata, chosen_format)
+        show_notes(result.warnings)
         return (labelled_image(target_image, {}), labelled_image(output, metadata)), report_table(result.faces), result.report(), download
 
     with gr.Tab("Swap", id="swap"):
@@ -176,6 +182,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                     engine, "restore", "Restore the swapped faces (optional)", "swap-restore", empty="the swapped faces are not restored"
                 )
                 mask = mask_accordion(engine, "swap")
+                format_choice, quality = output_controls()
                 consent = gr.Checkbox(value=False, label=CONSENT_TEXT, elem_id="swap-consent")
                 visible_label = gr.Checkbox(
                     value=label_by_default or label_always,
@@ -187,14 +194,14 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="swap-result")
                 report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False, wrap=True, elem_id="swap-faces")
-                download = gr.File(label="Download PNG (labelled as AI-edited)")
+                download = gr.File(label="Download (labelled as AI-edited)")
                 details = gr.JSON(label="Report")
     on_new_upload(source, [slider, report, details, download, status])
     on_new_upload(target, [slider, report, details, download, status])
     job = start(run, status).then(
         swap,
         inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()]
-        + [detection_threshold, swap_resolution, source_face],
+        + [detection_threshold, swap_resolution, format_choice, quality, source_face],
         outputs=[slider, report, details, download],
         api_name="swap",
         concurrency_id="jobs",

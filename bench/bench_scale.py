@@ -1,7 +1,7 @@
 """Photos per second of the batch backends on this machine: local vs Ray Data, 1 and 2 workers.
 
 Run from the repository root (needs the `ray` extra):
-    python -m bench.bench_scale [--photos 24] [--workers 1 2]
+    python -m bench.bench_scale [--photos 48] [--workers 1 2] [--rounds 1] [--batch-size 4]
 
 Job: `restore --model classic` (detection, six faces, identity report) on
 1 MP photos: shifted and mirrored copies of InsightFace's t1.jpg (1280x886),
@@ -16,14 +16,18 @@ nothing written): the difference between the backends is then Ray's own
 per-image cost (listing block, read task, object-store transfer of the
 bytes, actor call, report row), without the restorer's time around it.
 
-Two measures, at equal workers:
+Two measures, at equal workers (local and Ray runs interleaved, so the
+machine's load weighs on both alike):
 - wall: photos/s as a user sees them (on a shared machine this moves with
   the load average, printed with the table);
-- CPU: seconds of CPU per photo summed over this process and every process
-  under it (the local runner's processes; Ray's raylet, GCS, read tasks and
-  actors), read from /proc before and after each run. Ray's overhead per
-  photo = (Ray CPU - local CPU) / photos: what Ray adds, independent of how
-  busy the machine is. Linux only.
+- CPU: seconds of CPU per photo. Local: each runner process reports its own
+  time.process_time() (all threads, imports and model loading included) at
+  its end, plus this process's. Ray: every process under this one (raylet,
+  GCS, read tasks, this driver) by its own ticks in /proc before and after,
+  except the actors, which report their process's CPU time to an
+  ActorRegistry (facekit.batch.ray_backend) after every batch; summed over
+  actors. Ray's overhead per photo = (Ray CPU - local CPU) / photos: what
+  Ray adds, less dependent on how busy the machine is. Linux only.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import contextlib
 import io
 import multiprocessing
 import os
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -54,31 +59,43 @@ T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_ticks(pid: int) -> tuple[int, int]:
-    """(parent pid, utime + stime + cutime + cstime) of a process from /proc/PID/stat."""
+def _cpu_ticks(pid: int) -> tuple[int, int, int]:
+    """(parent pid, utime + stime, cutime + cstime) of a process from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[1]), sum(int(value) for value in fields[11:15])
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
 
 
-def tree_cpu_seconds() -> float:
-    """CPU seconds of this process and all its living descendants, including their reaped children."""
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
+def process_tree() -> dict[int, tuple[int, int]]:
+    """pid -> (own ticks, reaped children's ticks) for this process and all its living descendants."""
+    table: dict[int, tuple[int, int, int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parents[int(entry.name)], ticks[int(entry.name)] = _cpu_ticks(int(entry.name))
+                table[int(entry.name)] = _cpu_ticks(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
     children: dict[int, list[int]] = {}
-    for pid, parent in parents.items():
+    for pid, (parent, _, _) in table.items():
         children.setdefault(parent, []).append(pid)
-    total, stack = 0, [os.getpid()]
+    tree, stack = {}, [os.getpid()]
     while stack:
         pid = stack.pop()
-        total += ticks.get(pid, 0)
+        if pid in table:
+            tree[pid] = table[pid][1:]
         stack.extend(children.get(pid, []))
-    return total / CLOCK_TICKS
+    return tree
+
+
+def ray_cpu_seconds(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], actors: dict[int, float]) -> float:
+    """CPU seconds a Ray run took: every process of the tree but the actors by its own ticks, plus what each actor reported.
+
+    Actors exit (or are reaped, or not) at Ray's pace, so their CPU is taken from
+    their own report (time.process_time at their last batch); a pooled worker
+    that became an actor keeps only what it spent after `before`. Own ticks
+    only (no reaped children's), so nothing is counted twice.
+    """
+    others = sum(own - before.get(pid, (0, 0))[0] for pid, (own, _) in after.items() if pid not in actors) / CLOCK_TICKS
+    return others + sum(seconds - before.get(pid, (0, 0))[0] / CLOCK_TICKS for pid, seconds in actors.items())
 
 
 def make_photos(folder: Path, count: int) -> list[str]:
@@ -94,7 +111,7 @@ def make_photos(folder: Path, count: int) -> list[str]:
     return paths
 
 
-def _local_run(list_file: str, out: str, models_dir: str, job_name: str = "restore") -> None:
+def _local_run(list_file: str, out: str, models_dir: str, job_name: str, cpu_file: str) -> None:
     JOB["name"] = job_name
     engine = Engine(EngineConfig(models_dir=Path(models_dir), offline=True, intra_op_threads=1))
     import cv2
@@ -102,6 +119,7 @@ def _local_run(list_file: str, out: str, models_dir: str, job_name: str = "resto
     cv2.setNumThreads(1)
     with contextlib.redirect_stdout(io.StringIO()):
         run_job_batch(engine, _job(), [list_file], out, BackendOptions(), json_lines=True, skip_existing=False)
+    Path(cpu_file).write_text(str(time.process_time()))  # this process's CPU, all threads, imports and models included
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,7 @@ class DecodeOnlyJob:
 
 
 JOB = {"name": "restore"}
+BATCH = {"size": 4}
 
 
 def _job() -> RestoreJob | DecodeOnlyJob:
@@ -133,38 +152,55 @@ def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> tu
         list_file = out.parent / f"local{workers}_{number}.txt"
         list_file.write_text("\n".join(part) + "\n")
         lists.append(str(list_file))
-    cpu, started = tree_cpu_seconds(), time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_local_run, args=(name, str(out), models_dir, JOB["name"])) for name in lists]
+    reports = [f"{name}.cpu" for name in lists]
+    processes = [
+        context.Process(target=_local_run, args=(name, str(out), models_dir, JOB["name"], report))
+        for name, report in zip(lists, reports, strict=True)
+    ]
     for process in processes:
         process.start()
     for process in processes:
         process.join()
-    return time.perf_counter() - started, tree_cpu_seconds() - cpu
+    wall = time.perf_counter() - started
+    return wall, time.process_time() - cpu + sum(float(Path(report).read_text()) for report in reports)
 
 
 def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> tuple[float, float]:
+    import ray
+
     from facekit.batch.inputs import plan_items
-    from facekit.batch.ray_backend import run_ray
+    from facekit.batch.ray_backend import run_ray, start_registry
 
     list_file = out.parent / f"ray{workers}.txt"
     list_file.write_text("\n".join(paths) + "\n")
-    options = BackendOptions(backend="ray", min_workers=workers, max_workers=workers, cpus_per_worker=1.0, batch_size=4)
+    name = f"bench-workers-{out.name}"
+    registry = start_registry(ray, name)  # each actor reports its process's CPU time there
+    options = BackendOptions(
+        backend="ray", min_workers=workers, max_workers=workers, cpus_per_worker=1.0, batch_size=BATCH["size"], actor_registry=name
+    )
     config = EngineConfig(models_dir=Path(models_dir), offline=True, intra_op_threads=1)
-    cpu, started = tree_cpu_seconds(), time.perf_counter()
+    before, started = process_tree(), time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         run_ray(_job(), config, plan_items([str(list_file)], str(out)), options, json_lines=True, skip_existing=False)
-    time.sleep(2.0)  # let Ray Data's finished actors exit and be reaped into their parents' counters
-    return time.perf_counter() - started - 2.0, tree_cpu_seconds() - cpu
+    wall, after = time.perf_counter() - started, process_tree()
+    time.sleep(0.5)  # the actors' last CPU reports are one-way calls: let them arrive
+    actors = {int(worker.rsplit(":", 1)[1]): seconds for worker, seconds in ray.get(registry.cpu_seconds.remote()).items()}
+    ray.kill(registry)
+    return wall, ray_cpu_seconds(before, after, actors)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=int, default=24)
+    parser.add_argument("--photos", type=int, default=48)
+    parser.add_argument("--batch-size", type=int, default=4, help="Ray images per batch")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=1, help="local/ray pairs per worker count (the median is shown)")
     parser.add_argument("--job", choices=("restore", "decode"), default="restore", help="decode: the runner's own cost per photo")
     args = parser.parse_args()
     JOB["name"] = args.job
+    BATCH["size"] = args.batch_size
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local benchmark instance
@@ -174,8 +210,6 @@ def main() -> None:
         paths = make_photos(root / "photos", args.photos)
         models_dir = str(root / "models")
         load = os.getloadavg()[0]
-        time_local(paths[:2], 1, root / "warmup_local", models_dir)  # file cache and imports warm, as for Ray: not timed
-        local = {workers: time_local(paths, workers, root / f"local{workers}", models_dir) for workers in args.workers}  # before Ray exists
         started = time.perf_counter()
         ray.init(
             num_cpus=max(args.workers) + 1,
@@ -185,26 +219,37 @@ def main() -> None:
         )
         ray.data.DataContext.get_current().enable_progress_bars = False
         ray_start = time.perf_counter() - started
-        time_ray(paths[:2], 1, root / "warmup", models_dir)  # Ray's first job starts and fills its worker processes: not timed
-        distributed = {workers: time_ray(paths, workers, root / f"ray{workers}", models_dir) for workers in args.workers}
+        time_local(paths[:2], 1, root / "warmup_local", models_dir)  # file cache and imports warm: not timed
+        time_ray(paths[:2], 1, root / "warmup", models_dir)  # Ray's first job starts its worker processes: not timed
+        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
+        for number in range(args.rounds):  # local and Ray interleaved, so the machine's load weighs on both alike
+            for workers in args.workers:
+                runs.setdefault(("local", workers), []).append(time_local(paths, workers, root / f"local{workers}_{number}", models_dir))
+                runs.setdefault(("ray", workers), []).append(time_ray(paths, workers, root / f"ray{workers}_{number}", models_dir))
+        ray.shutdown()
         width, height = Image.open(paths[0]).size
         print(
-            f"{args.photos} photos of {width}x{height}, job {args.job}; cores: {os.cpu_count()}, "
-            f"load average at start: {load:.1f}; ray.init: {ray_start:.1f} s (once per cluster, not in the table)"
+            f"{args.photos} photos of {width}x{height}, job {args.job}, Ray batch size {args.batch_size}, {args.rounds} round(s); "
+            f"cores: {os.cpu_count()}, load average at start: {load:.1f}; ray.init: {ray_start:.1f} s (once per cluster, not in the table)"
         )
-        print("| workers | local photos/s | ray photos/s | local CPU s/photo | ray CPU s/photo | ray overhead per photo (CPU) |")
-        print("|---|---|---|---|---|---|")
-        count = args.photos
-        for workers in args.workers:
-            (local_wall, local_cpu), (ray_wall, ray_cpu) = local[workers], distributed[workers]
-            extra = (ray_cpu - local_cpu) / count
-            rates = f"{count / local_wall:.2f} | {count / ray_wall:.2f} | {local_cpu / count:.3f} | {ray_cpu / count:.3f}"
-            overhead = f"{1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%)"
-            if ray_cpu <= 0:  # a Ray worker that exited unreaped took its CPU out of the measured process tree
-                overhead = "n/a (Ray CPU not measurable: a worker left the process tree)"
-            print(f"| {workers} | {rates} | {overhead} |", flush=True)
-        ray.shutdown()
+        print_table(args.photos, args.workers, runs)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+def print_table(count: int, worker_counts: list[int], runs: dict[tuple[str, int], list[tuple[float, float]]]) -> None:
+    print(
+        "| workers | local photos/s | ray photos/s | ray wall overhead | local CPU s/photo | ray CPU s/photo | ray CPU overhead per photo |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for workers in worker_counts:
+        local_wall, local_cpu = (statistics.median(values) for values in zip(*runs["local", workers], strict=True))
+        ray_wall, ray_cpu = (statistics.median(values) for values in zip(*runs["ray", workers], strict=True))
+        extra = (ray_cpu - local_cpu) / count
+        print(
+            f"| {workers} | {count / local_wall:.2f} | {count / ray_wall:.2f} | {100 * (ray_wall / local_wall - 1):+.0f}% "
+            f"| {local_cpu / count:.3f} | {ray_cpu / count:.3f} | {1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%) |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

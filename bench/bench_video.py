@@ -2,6 +2,7 @@
 
 Run from the repository root:
     python -m bench.bench_video [--seconds 10] [--jobs swap,restore] [--faces 1,4] [--rss] [--serial]
+                                [--preset veryfast] [--encode-threads N]
 
 The clip is generated in a temporary folder (never committed): faces cut
 from InsightFace's t1.jpg (~180 px wide) drifting over a smooth background,
@@ -14,7 +15,15 @@ Runtime's; on a shared machine this is the steadier number) and what that
 would give on 2 free cores if the job were CPU-bound, and the share of the
 wall time each stage took (decode and encode
 run in their own threads, so shares can add up to more than 100 %).
-"face work" is the per-face crop + swap/restore + paste back.
+"face work" is the per-face crop + swap/restore; "paste" the mask and paste back (the classic
+restorer repairs in place, so its paste is part of its face work).
+Because wall-time shares swing with the load of a shared machine, each row
+also gives CPU shares: the CPU a plain copy of the clip (decode + encode
+only, same x264 settings, all codec threads counted) takes per frame, plus
+the tracking stage's seconds (wall time in one thread: an upper bound of its
+CPU), over the job's CPU per frame.
+`--preset` and `--encode-threads` set x264's preset and thread count
+(default: veryfast, and the library's default thread count).
 `--rss` runs the swap in child processes on a 10 s and a 60 s clip and
 prints each child's peak RSS (the streaming design should keep them within
 50 MB). `--serial` also runs with queue_size 0 (no decode/encode threads) to
@@ -40,6 +49,7 @@ import numpy as np
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine, EngineConfig
 from facekit.imageio import decode_image
+from facekit.media.video import EncodeOptions, MediaReader, MediaWriter
 from facekit.processors.restore import RestoreOptions
 from facekit.processors.swap import SwapOptions
 from facekit.processors.video import VideoOptions, restore_video, swap_video
@@ -104,9 +114,24 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_job(kit: Engine, job: str, clip: Path, output: Path, queue_size: int, detect_every: int = 1) -> dict:
+def copy_cpu_per_frame(clip: Path, output: Path, encode: EncodeOptions) -> float:
+    """Process CPU seconds per frame of decoding the clip and encoding it again (no face work; codec threads counted)."""
+    started = cpu_seconds()
+    with MediaReader(clip) as reader, MediaWriter(output, reader.info, {}, encode, reader.audio_stream) as writer:
+        for item in reader.events():
+            if isinstance(item, av.Packet):
+                writer.write_audio(item)
+            else:
+                writer.write(item.image, item)
+    return (cpu_seconds() - started) / max(1, writer.frames_written)
+
+
+def run_job(
+    kit: Engine, job: str, clip: Path, output: Path, queue_size: int, detect_every: int = 1, encode: EncodeOptions = EncodeOptions()
+) -> dict:
     """The job's report, plus `cpu_per_frame`: process CPU seconds per frame (all threads; less sensitive to a busy machine)."""
-    options = VideoOptions(analysis=AnalysisOptions(detector="yunet_2023mar"), queue_size=queue_size, detect_every=detect_every)
+    options = VideoOptions(analysis=AnalysisOptions(detector="yunet_2023mar"), queue_size=queue_size, detect_every=detect_every,
+                           encode=encode)  # fmt: skip
     started = cpu_seconds()
     if job == "swap":
         source = cv2.resize(patches(300)[1], (300, 300))
@@ -123,14 +148,17 @@ def shares(report: dict) -> dict[str, float]:
     return {name: 100.0 * value / wall for name, value in seconds.items() if name != "wall"}
 
 
-def print_row(job: str, faces: int, queue_size: int, detect_every: int, report: dict) -> None:
+def print_row(job: str, faces: int, queue_size: int, detect_every: int, report: dict, copy_cpu: float) -> None:
     share = shares(report)
     overhead = share.get("decode", 0) + share.get("encode", 0) + share.get("track", 0)
-    stages = ("decode", "detect", "track", "face_work", "identity", "encode")
+    frames = max(1, report["frames"]["written"])
+    cpu_share = 100.0 * (copy_cpu + report["seconds"].get("track", 0.0) / frames) / report["cpu_per_frame"]
+    stages = ("decode", "detect", "track", "face_work", "paste", "identity", "encode")
     cells = " | ".join(f"{share.get(name, 0.0):5.1f}%" for name in stages)
     mode = f"{'threads' if queue_size else 'serial'}, detect/{detect_every}"
     cpu = report["cpu_per_frame"]
-    print(f"| {job} | {faces} | {mode} | {report['fps']:.2f} | {cpu * 1000:.0f} | {2.0 / cpu:.1f} | {cells} | {overhead:.1f}% |")
+    print(f"| {job} | {faces} | {mode} | {report['fps']:.2f} | {cpu * 1000:.0f} | {2.0 / cpu:.1f} | {cells} | {overhead:.1f}% "
+          f"| {cpu_share:.1f}% |")  # fmt: skip
 
 
 def child(args: argparse.Namespace) -> None:
@@ -150,6 +178,8 @@ def main() -> None:
     parser.add_argument("--rss", action="store_true", help="peak RSS of a 10 s and a 60 s swap, in child processes")
     parser.add_argument("--serial", action="store_true", help="also run without the decode/encode threads")
     parser.add_argument("--detect-every", type=int, default=1, help="also run detecting every N frames (N > 1)")
+    parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    parser.add_argument("--encode-threads", type=int, default=EncodeOptions().threads, help="x264 threads (0 = FFmpeg's choice)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--clip", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -160,19 +190,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_video_") as name:
         folder = Path(name)
         kit = engine(folder)
-        print(f"720p {FPS} fps clip, {args.seconds:g} s; shares of wall time per stage")
+        encode = EncodeOptions(preset=args.preset, threads=args.encode_threads)
+        print(f"720p {FPS} fps clip, {args.seconds:g} s; x264 {encode.preset}, threads {encode.threads}; shares of wall time per stage")
         print("| job | faces | mode | fps (wall) | CPU ms/frame | fps if 2 cores were free (CPU-bound) | decode | detect | track "
-              "| face work | identity | encode | dec+enc+track |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| face work | paste | identity | encode | dec+enc+track (wall) | dec+enc+track (CPU) |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for faces in (int(v) for v in args.faces.split(",")):
             started = time.perf_counter()
             clip = make_clip(folder / f"clip_{faces}.mp4", args.seconds, faces)
             print(f"(clip with {faces} face(s) generated in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
+            copy_cpu = copy_cpu_per_frame(clip, folder / "copy.mp4", encode)
             for job in args.jobs.split(","):
                 modes = [(4, 1), (4, args.detect_every)] if args.detect_every > 1 else [(4, 1)]
                 for queue_size, every in modes + ([(0, 1)] if args.serial else []):
-                    report = run_job(kit, job, clip, folder / f"out_{job}_{faces}.mp4", queue_size, every)
-                    print_row(job, faces, queue_size, every, report)
+                    report = run_job(kit, job, clip, folder / f"out_{job}_{faces}.mp4", queue_size, every, encode)
+                    print_row(job, faces, queue_size, every, report, copy_cpu)
         if args.rss:
             for seconds in (10.0, 60.0):
                 clip = make_clip(folder / f"rss_{int(seconds)}.mp4", seconds, 1)

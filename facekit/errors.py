@@ -36,6 +36,8 @@ CONTROLS: dict[str, dict[Audience, str]] = {
         "cli": "Free some space there, or point the folder elsewhere (e.g. --models-dir), then run the same command again",
         "app": "Ask whoever runs this app to free some space on the server, then run the job again",
     },
+    "format": {"cli": "--format", "app": "the Output format"},
+    "quality": {"cli": "--quality", "app": "the Quality slider"},
 }
 _CONTROL = re.compile(r"\{control:(\w+)\}")
 #: an absolute path of two or more parts (POSIX) or with a drive letter (Windows); not the path of a URL

@@ -20,6 +20,7 @@ import os
 import re
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -28,11 +29,14 @@ import numpy as np
 from PIL import Image
 
 from facekit.disk import write_file_atomic
+from facekit.errors import FaceKitError
 
 PNG_COMPRESSION = 1
 JPEG_QUALITY = 92
 WEBP_QUALITY = 90
 FORMATS_BY_SUFFIX = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+OUTPUT_FORMATS = ("png", "jpeg", "webp")  # what a user may choose (--format, the app's Output format, the API)
+_SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg"), "webp": (".webp",)}  # the first is what FaceKit names its files
 XMP_NAMESPACE = "https://github.com/facekit/ns/provenance/1.0/"
 _EXIF_DESCRIPTION, _EXIF_SOFTWARE = 0x010E, 0x0131
 _XMP_FIELD = re.compile(r"<fk:([A-Za-z0-9_.-]+)>(.*?)</fk:\1>", re.S)
@@ -121,6 +125,63 @@ def encode_for_suffix(path: Path, image_bgr: np.ndarray, metadata: dict[str, str
     return encode_lossy(image_bgr, image_format, metadata)
 
 
+@dataclass(frozen=True)
+class OutputFormat:
+    """How a job's result images are written: PNG (lossless, the default), JPEG or WebP (small files), with a quality.
+
+    Every format carries the provenance (see the module notes). `quality` is 1..100 for JPEG and WebP
+    (None: 92 / 90); PNG takes none. Bad values raise a FaceKitError naming the control.
+    """
+
+    kind: str = "png"
+    quality: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in OUTPUT_FORMATS:
+            raise FaceKitError(
+                f"Unknown output format {str(self.kind)[:20]!r}.", f"Choose {{control:format}} {', '.join(OUTPUT_FORMATS)}."
+            )
+        if self.quality is None:
+            return
+        if self.kind == "png":
+            raise FaceKitError("PNG is lossless and takes no quality.", "Leave {control:quality} out, or choose JPEG or WebP.")
+        if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
+            raise FaceKitError(f"Quality {str(self.quality)[:20]} is out of range.", "Give {control:quality} a whole number from 1 to 100.")
+
+    @classmethod
+    def for_suffix(cls, suffix: str, quality: int | None = None) -> OutputFormat | None:
+        """The format a file suffix names (".jpg" -> jpeg), or None for a suffix FaceKit does not write."""
+        kind = next((kind for kind, suffixes in _SUFFIXES.items() if suffix.lower() in suffixes), None)
+        return None if kind is None else cls(kind, quality)
+
+    @property
+    def suffix(self) -> str:
+        """The suffix FaceKit gives result files of this format."""
+        return _SUFFIXES[self.kind][0]
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """Every suffix a file of this format may have."""
+        return _SUFFIXES[self.kind]
+
+    def encode(self, image_bgr: np.ndarray, metadata: dict[str, str] | None = None) -> bytes:
+        """The encoded file, carrying `metadata`."""
+        if self.kind == "png":
+            return encode_png(image_bgr, metadata)
+        return encode_lossy(image_bgr, self.kind.upper(), metadata, self.quality)
+
+
+def is_complete_image(data: bytes) -> bool:
+    """Whether `data` is a whole PNG, JPEG or WebP file (by its end marker / declared size): Pillow decodes a cut file quietly."""
+    if data.startswith(b"\x89PNG"):
+        return data.endswith(b"\x00\x00\x00\x00IEND\xaeB`\x82")
+    if data.startswith(b"\xff\xd8"):
+        return data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return len(data) >= 8 + struct.unpack("<I", data[4:8])[0]
+    return False
+
+
 def read_provenance(source: str | os.PathLike | bytes) -> dict[str, str]:
     """The metadata FaceKit wrote into a PNG (text chunks) or a JPEG / WebP (XMP); {} when there is none."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
@@ -135,13 +196,16 @@ def read_provenance(source: str | os.PathLike | bytes) -> dict[str, str]:
     return {name.replace("facekit_", "facekit:", 1) if name.startswith("facekit_") else name: value for name, value in fields.items()}
 
 
-def write_image_atomic(path: str | os.PathLike, image_bgr: np.ndarray, metadata: dict[str, str] | None = None) -> None:
+def write_image_atomic(
+    path: str | os.PathLike, image_bgr: np.ndarray, metadata: dict[str, str] | None = None, output_format: OutputFormat | None = None
+) -> None:
     """Write an image so `path` is either the old file or the complete new one.
 
     Encodes by suffix (.png with text chunks; .jpg/.jpeg/.webp with XMP and
-    EXIF), writes a temporary file in the same directory, fsyncs it, then
-    os.replace()s it over `path`. New files get mode 0644.
+    EXIF), or as `output_format` when given (with its quality), writes a
+    temporary file in the same directory, fsyncs it, then os.replace()s it
+    over `path`. New files get mode 0644.
     """
     target = Path(path)
-    payload = encode_for_suffix(target, image_bgr, metadata)
+    payload = output_format.encode(image_bgr, metadata) if output_format else encode_for_suffix(target, image_bgr, metadata)
     write_file_atomic(target, payload)

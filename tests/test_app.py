@@ -231,3 +231,27 @@ def test_restore_with_a_diffusion_model_from_the_manifest(tmp_path, monkeypatch)
         demo.close()
     assert report["models"]["diffusion"] == "test_diffusion"
     assert len(rows["data"]) == 1
+
+
+def test_restore_and_frontalize_endpoints_take_an_output_format(running_app) -> None:
+    """Issue 17.6: `output_format` / `quality` are optional API inputs (default png); the download has that format and suffix."""
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from facekit.image_encode import read_provenance
+    from helpers import insightface_image
+
+    url, _ = running_app
+    client = Client(url, verbose=False)
+    tom = handle_file(str(insightface_image("Tom_Hanks_54745.png")))
+    *_, download = client.predict(tom, "classic", api_name="/restore")
+    assert download.endswith(".png") and Image.open(download).format == "PNG"
+    *_, download = client.predict(tom, "classic", output_format="webp", quality=70, api_name="/restore")
+    assert download.endswith(".webp") and Image.open(download).format == "WEBP"
+    assert read_provenance(download)["facekit:job"] == "restore"
+    *_, sheet = client.predict(tom, "all", None, output_format="jpeg", api_name="/frontalize")
+    assert sheet.endswith(".jpg") and read_provenance(sheet)["facekit:job"] == "frontalize"
+    with pytest.raises(Exception, match="less than minimum value 1"):  # the slider's own bounds
+        client.predict(tom, "classic", output_format="jpeg", quality=0, api_name="/restore")
+    with pytest.raises(Exception, match="gif"):
+        client.predict(tom, "classic", output_format="gif", api_name="/restore")

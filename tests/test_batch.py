@@ -142,6 +142,41 @@ def test_a_full_disk_stops_the_batch_cleanly(tmp_path, monkeypatch, capsys) -> N
     assert Image.open(tmp_path / "out" / "a.png").text[RUN_KEY] == "run1"
 
 
+def test_a_retried_frontalize_item_writes_each_face_file_once_per_run(tmp_path) -> None:
+    """A Ray batch retried after a worker died: the face files this run already wrote are not written again."""
+    from facekit.batch import jobs
+    from facekit.batch.execute import WRITTEN_EARLIER, process_item
+
+    folder = _inputs(tmp_path, ["group.png"])
+    (item,) = plan_items([str(folder)], str(tmp_path / "out"))
+    runs: list[str] = []
+
+    def two_faces(item, image):  # frontalize's shape: one file per face, known only after the job ran
+        runs.append(item.name)
+        files = [(jobs.face_output(item, index, False), image, provenance_metadata("frontalize", {})) for index in (0, 1)]
+        return jobs.JobOutput(files, {"files": [location for location, _, _ in files]})
+
+    prepared, job = jobs.PreparedJob("frontalize", two_faces), jobs.FrontalizeJob(options=None)
+    assert not job.single_output  # the path frontalize takes
+    faces = [tmp_path / "out" / "group_face0.png", tmp_path / "out" / "group_face1.png"]
+
+    def inodes() -> list[int | None]:
+        return [face.stat().st_ino if face.exists() else None for face in faces]
+
+    assert "note" not in process_item(prepared, job, item, "run1")
+    first = inodes()
+    assert None not in first and all(Image.open(face).text[RUN_KEY] == "run1" for face in faces)
+    assert process_item(prepared, job, item, "run1")["note"] == f"2 of 2 file(s) {WRITTEN_EARLIER}"  # the retry
+    assert inodes() == first  # neither file was replaced
+    faces[1].unlink()  # the first attempt died between the two files
+    assert process_item(prepared, job, item, "run1")["note"] == f"1 of 2 file(s) {WRITTEN_EARLIER}"
+    after = inodes()
+    assert after[0] == first[0] and after[1] is not None and Image.open(faces[1]).text[RUN_KEY] == "run1"
+    assert "note" not in process_item(prepared, job, item, "run2")  # a new run (no --skip-existing) writes its own files
+    assert all(Image.open(face).text[RUN_KEY] == "run2" for face in faces) and len(runs) == 4
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["group_face0.png", "group_face1.png"]
+
+
 def test_inputs_from_globs_list_files_and_folder_trees(tmp_path) -> None:
     folder = _inputs(tmp_path, ["a.png", "b.jpg"])
     (folder / "sub").mkdir()

@@ -6,10 +6,13 @@ it these tests are skipped, except the one that checks the install message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
 import sys
+import threading
+import time
+from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -25,6 +28,7 @@ from helpers import REPO, insightface_image
 
 BAD = {"truncated.jpg", "text.png", "empty.jpg"}
 VOLATILE = {"seconds", "worker", "note"}
+WITH_FACES = ("photo03.jpg", "photo05.jpg", "photo07.jpg", "photo08.png", "photo10.jpg", "photo11.jpg")  # one face each
 
 
 @pytest.fixture(scope="module")
@@ -114,29 +118,65 @@ def test_ray_and_local_write_the_same_files_and_rows_and_skip_existing_resumes(r
     assert sum(status == "skipped" for status in statuses.values()) == len(names) - 1
 
 
-def test_a_killed_actor_is_restarted_and_every_output_is_written_once(ray_local, photos, tmp_path) -> None:
-    from facekit.batch.ray_backend import iter_rows
+class OutputWatcher:
+    """Polls a folder every 20 ms and keeps every inode each finished (non-temporary) file name had: a rewrite shows as two."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder, self.inodes, self._stop = folder, defaultdict(set), threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.look()
+            time.sleep(0.02)
+
+    def look(self) -> None:
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.folder) as entries:
+            for entry in entries:
+                if not entry.name.startswith("."):  # write_file_atomic's temporary files are .NAME.*.tmp
+                    with contextlib.suppress(FileNotFoundError):
+                        self.inodes[entry.name].add(entry.inode())
+
+    def stop(self) -> dict[str, set[int]]:
+        self._stop.set()
+        self._thread.join()
+        self.look()
+        return dict(self.inodes)
+
+
+def test_an_actor_killed_with_ray_kill_is_restarted_and_every_output_is_written_once(ray_local, photos, tmp_path) -> None:
+    from facekit.batch.ray_backend import iter_rows, start_registry
 
     out = str(tmp_path / "out")
+    os.makedirs(out)
+    registry = start_registry(ray_local, "facekit-test-workers")
     job = RestoreJob(RestoreOptions(model="classic", identity=False))
-    options = BackendOptions(backend="ray", min_workers=1, max_workers=1, cpus_per_worker=0.5, batch_size=2)
+    options = BackendOptions(
+        backend="ray", min_workers=1, max_workers=1, cpus_per_worker=0.5, batch_size=2, actor_registry="facekit-test-workers"
+    )
     config = EngineConfig(models_dir=tmp_path / "models", offline=True)
-    rows, killed, first_seen = [], None, {}
-    for row in iter_rows(job, config, plan_items([str(photos)], out), options, skip_existing=False):
-        rows.append(row)
-        if row["status"] == "ok":
-            first_seen[row["output"]] = os.stat(row["output"]).st_ino
-        if killed is None:
-            killed = int(row["worker"].rsplit(":", 1)[1])
-            os.kill(killed, signal.SIGKILL)  # the actor process dies mid-run, as with ray.kill
-    inputs = [row["input"] for row in rows]
-    assert len(inputs) == len(set(inputs)) == 20  # every input reported exactly once
-    good = [row for row in rows if row["status"] == "ok"]
-    assert len(good) >= 10 and killed is not None
-    assert any(int(row["worker"].rsplit(":", 1)[1]) != killed for row in good)  # the restarted actor finished the run
-    assert sorted(os.listdir(out)) == sorted(os.path.basename(row["output"]) for row in good)  # no temporary files left
-    for row in good:  # written once: a retried batch found its outputs by this run's id and did not write them again
-        assert os.stat(row["output"]).st_ino == first_seen[row["output"]]
+    inputs = [str(photos / name) for name in WITH_FACES]
+    rows, killed = [], None
+    watcher = OutputWatcher(out)
+    try:
+        for row in iter_rows(job, config, plan_items(inputs, out), options, skip_existing=False):
+            rows.append(row)
+            if killed is None:  # the actor has further batches in flight: kill it as a crash would (Ray may restart it)
+                (handle,) = ray_local.get(registry.handles.remote())
+                killed = row["worker"]
+                ray_local.kill(handle, no_restart=False)
+    finally:
+        seen = watcher.stop()
+        ray_local.kill(registry)
+    assert sorted(row["input"] for row in rows) == sorted(inputs)  # every input reported exactly once
+    assert {row["status"] for row in rows} == {"ok"} and killed is not None
+    assert all(row["faces"] and row["models"] for row in rows)  # a retried item's row is complete too
+    assert any(row["worker"] != killed for row in rows)  # the restarted actor (a new process) finished the run
+    assert sorted(os.listdir(out)) == sorted(os.path.basename(row["output"]) for row in rows)  # no temporary files left
+    assert sorted(seen) == sorted(os.listdir(out))
+    assert all(len(inodes) == 1 for inodes in seen.values()), seen  # written once: a retry found this run's id and skipped it
+    for row in rows:
         Image.open(row["output"]).load()
 
 

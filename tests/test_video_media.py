@@ -111,6 +111,40 @@ def test_animation_in_gives_the_same_kind_out_with_its_durations(tmp_path, suffi
     assert frame_times(tmp_path / "as.mp4") == pytest.approx([0, 0.04, 0.12, 0.16, 0.28], abs=1e-3)
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".webp", ".png"])
+def test_animation_output_is_streamed_and_carries_its_provenance(tmp_path, suffix) -> None:
+    """Frames go to the file as they come (memory does not grow with the count); the provenance is readable."""
+    import tracemalloc
+
+    pictures = [Image.fromarray(background(320, 240)), Image.fromarray(background(320, 240)[::-1].copy())]
+    source = tmp_path / f"in{suffix}"
+    pictures[0].save(source, save_all=True, append_images=pictures[1:], duration=[50, 50], loop=0)
+    info = probe(source)
+
+    def peak_while_writing(count: int) -> int:
+        out = tmp_path / f"out_{count}{suffix}"
+        tracemalloc.start()
+        with MediaWriter(out, info, TAGS) as writer:
+            for index in range(count):
+                image = np.roll(background(320, 240), 7 * index, axis=1)
+                writer.write(image, Frame(index=index, image=image, pts=50 * index, time_base=info.time_base, duration=50))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    small, large = peak_while_writing(5), peak_while_writing(40)
+    assert large - small < 1_000_000, (small, large)  # 35 more 230 kB frames held would be 8 MB
+    with Image.open(tmp_path / f"out_40{suffix}") as image:
+        assert image.n_frames == 40 and image.size == (320, 240)
+        meta = {"gif": image.info.get("comment", b"").decode(), "webp": image.info.get("xmp", b"").decode(),
+                "apng": image.info.get("Description", "")}[info.kind]  # fmt: skip
+        assert "AI-edited video: FaceKit test" in meta
+        if info.kind == "apng":  # lossless: every frame comes back exactly
+            assert image.info["facekit:job"] == "restore"
+            image.seek(39)
+            np.testing.assert_array_equal(np.asarray(image.convert("RGB"))[..., ::-1], np.roll(background(320, 240), 7 * 39, axis=1))
+
+
 def test_odd_sizes_are_padded_for_h264_with_a_warning(tmp_path) -> None:
     source = write_clip(tmp_path / "in.mkv", [background(161, 121)] * 2, codec="mjpeg")
     _, writer = copy(source, tmp_path / "out.mp4")

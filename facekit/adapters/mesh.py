@@ -22,8 +22,10 @@
    width) is replaced by the target's, so the source brings its features and
    texture and the light stays the target photo's (Tom Hanks, lit from one
    side, onto t1's face 2: left-right lightness gap 1.6 in the target, -25.9
-   without this step, -3.7 with it; tests/test_mesh_look.py). A greyscale
-   target gives a greyscale result.
+   without this step, -4.2 with it; tests/test_mesh_look.py). The correction
+   is one smooth field (normalised convolution over the mask) applied to
+   the whole crop, so it has no edge of its own. A greyscale target gives a
+   greyscale result.
    Source pixels that are not face (its `face_mask`: a hat brim, hair,
    glasses) travel as a fourth channel through the warp and are cut out of
    the blend mask, so the target's own pixels show there.
@@ -31,8 +33,12 @@
    jaw and the (slightly raised) brows, pulled a little inside the
    outline, so the target's hair, ears and background stay: low
    frequencies (light, skin tone) mix over a wide band, fine detail
-   switches sharply. When the target's mouth is open its inner mouth is
-   left out, so its own teeth and tongue show.
+   switches sharply. Above the brows the mask's edge cuts through skin, so
+   there the source fades in over a band (`forehead_feather` x the
+   chin-to-brow distance) with the target's own pixels past the edge: the
+   step that showed across the forehead (t1 face 0 from face 1) is gone
+   (tests/test_mesh_look.py measures it). When the target's mouth is open
+   its inner mouth is left out, so its own teeth and tongue show.
 
 Measured on t1.jpg with dlib's ResNet (tests/test_mesh.py: Tom Hanks onto
 the six faces, and the six faces swapped with their neighbours): with this
@@ -177,24 +183,49 @@ def skin_region(region: np.ndarray, points_68: np.ndarray) -> np.ndarray:
     return skin if cv2.countNonZero(skin) >= 16 else region
 
 
+def masked_low_pass(channel: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised convolution: the Gaussian (`sigma` px) mean of `channel` over `weight` (0..1), smooth everywhere.
+
+    Pixels outside the weight do not pull the mean towards them, and the field continues smoothly past the
+    weight's edge (it extends the nearby values), so a correction built from it has no step at the mask's edge.
+    """
+    spread = cv2.GaussianBlur(weight, (0, 0), sigma)
+    return cv2.GaussianBlur(channel * weight, (0, 0), sigma) / np.maximum(spread, 1e-3)
+
+
 def keep_target_shading(image_bgr: np.ndarray, target_bgr: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
-    """The image's lightness with its broad shading (Gaussian low-pass at `sigma` px, inside `mask`) replaced by the target's.
+    """The image's broad shading (Lab lightness, Gaussian low-pass at `sigma` px over `mask`) replaced by the target's.
 
     The source brings its identity detail (features, texture: the high frequencies); the light falling on the face
-    (direction, stripes, shadows: the low frequencies) stays the target photo's.
+    (direction, stripes, shadows: the low frequencies) stays the target photo's. The correction is one smooth field
+    over the whole crop (normalised convolution over the mask), applied everywhere, so it adds no edge of its own
+    where the mask ends (a correction cut or faded at the mask's edge left a step across the forehead).
     """
     weight = (mask > 0).astype(np.float32)
     image_lab = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2LAB).astype(np.float32)
     target_l = cv2.cvtColor(target_bgr, cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
-    spread = cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-3
-
-    def low(channel: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(channel * weight, (0, 0), sigma) / spread
-
-    # Faded towards the mask's edge, so the correction itself leaves no step where the face meets the target photo.
-    fade = cv2.GaussianBlur(weight, (0, 0), sigma / 8) * weight
-    image_lab[..., 0] += fade * (low(target_l) - low(image_lab[..., 0]))
+    image_lab[..., 0] += masked_low_pass(target_l, weight, sigma) - masked_low_pass(image_lab[..., 0], weight, sigma)
     return cv2.cvtColor(np.clip(np.rint(image_lab), 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
+
+
+def forehead_share(points_68: np.ndarray, size: tuple[int, int], start: float = 0.0, span: float = 0.06) -> np.ndarray:
+    """Float map: 0 up to `start` x the chin-to-brow distance above the brows' mean level, 1 from `span` more above it."""
+    brows = points_68[BROWS].mean(axis=0)
+    up = brows - points_68[8]
+    length = float(np.linalg.norm(up))
+    if length < 1.0:
+        return np.zeros((size[1], size[0]), np.float32)
+    grid_x, grid_y = np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32))
+    level = ((grid_x - brows[0]) * up[0] + (grid_y - brows[1]) * up[1]) / (length * length)
+    ramp = np.clip((level - start) / span, 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
+
+def inner_ramp(mask: np.ndarray, reach: float) -> np.ndarray:
+    """Float map: 0 on and outside the mask's edge, rising smoothly to 1 at `reach` px inside it."""
+    inside = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 5)
+    ramp = np.clip(inside / max(reach, 1.0), 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
 
 
 def is_greyscale(image_bgr: np.ndarray, tolerance: float = 3.0) -> bool:
@@ -254,7 +285,9 @@ class MeshSwapper:
     box (fraction of the face's size), `forehead_lift` places the forehead
     row (fraction of the chin-to-brow distance above the brows), `inset`
     pulls the blend mask inside the face outline (fraction of the face
-    width), `max_side` caps the crop so large faces stay fast.
+    width), `forehead_feather` is the band above the brows over which the
+    source fades in (fraction of the chin-to-brow distance), `max_side`
+    caps the crop so large faces stay fast.
     """
 
     name = "mesh"
@@ -271,12 +304,14 @@ class MeshSwapper:
         margin: float = 0.15,
         forehead_lift: float = 0.3,
         inset: float = 0.02,
-        brow_margin: float = 0.1,
+        brow_margin: float = 0.18,
         max_side: int = 768,
         hidden_start: float = 20.0,
         hidden_span: float = 20.0,
         shading_sigma: float = 0.12,
+        forehead_feather: float = 0.11,
     ) -> None:
+        self._forehead_feather = forehead_feather
         self._shading_sigma = shading_sigma
         self._hidden_start = hidden_start
         self._hidden_span = hidden_span
@@ -321,7 +356,13 @@ class MeshSwapper:
             coloured = keep_target_shading(coloured, target.crop, mask, self._shading_sigma * face_width)
         if own_pixels is not None:  # the target's own pixels stand in for the source's occluders, even in the blend's coarse bands
             coloured = np.where(own_pixels[..., None], coloured, target.crop)
+        forehead = forehead_share(geometry, (width, height))
+        # Above the brows the mask's edge cuts through skin: there the target's pixels stand in past the edge and
+        # the source fades in over a band (no step across the forehead); along the jaw the edge stays crisp.
+        coloured = np.where((mask[..., None] == 0) & (forehead[..., None] > 0.5), target.crop, coloured)
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.01 * width))
+        feather = self._forehead_feather * float(np.linalg.norm(geometry[BROWS].mean(axis=0) - geometry[8]))
+        soft = soft + forehead * (inner_ramp(mask, feather) - soft)
         blended = pyramid_blend(coloured, target.crop, soft, levels=_pyramid_levels(mask))
         return to_greyscale(blended) if is_greyscale(target.crop) else blended
 

@@ -39,6 +39,7 @@ class BackendOptions:
     batch_size: int = 8
     results: str | None = None
     recursive: bool = False
+    actor_registry: str | None = None  # tests/debugging only (no flag): a named Ray actor each worker sends its own handle to
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

@@ -4,9 +4,12 @@
 sentence, or the exception's type and message for a bug), so one bad file
 never stops a batch. Only a full disk (DiskFullError) and Ctrl-C stop it.
 
-Every written PNG carries `facekit:batch_run` (the run's id) beside the
-job's provenance chunks. A retried batch (a Ray worker restarted mid-batch)
-finds its earlier outputs by that id and does not write them again.
+Every written image (PNG, or JPEG / WebP with `--format`) carries
+`facekit:batch_run` (the run's id) beside the job's provenance. A retried
+batch (a Ray worker restarted mid-batch) runs the item again (so its report
+row is complete) but writes only the files that do not carry this run's id
+yet: restore's one output, or the face files of frontalize, known only after
+the job ran.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -26,14 +30,15 @@ from facekit.batch import storage
 from facekit.batch.inputs import BatchItem
 from facekit.batch.jobs import BatchJob, PreparedJob
 from facekit.errors import FaceKitError, ImageDecodeError
-from facekit.imageio import DEFAULT_MAX_BYTES, decode_image, encode_png
+from facekit.image_encode import OutputFormat, is_complete_image, read_provenance
+from facekit.imageio import DEFAULT_MAX_BYTES, decode_image
 
 log = logging.getLogger(__name__)
 
 RUN_KEY = "facekit:batch_run"
 MAX_ERROR_CHARS = 300
 SKIPPED = "output exists"
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk every complete PNG ends with
+WRITTEN_EARLIER = "written earlier in this run (the batch was retried after a worker restart)"
 
 
 def new_run_id() -> str:
@@ -44,24 +49,22 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def png_text(location: str) -> dict[str, str] | None:
-    """The text chunks of a complete, decodable PNG at `location`; None when it is missing, truncated or not a PNG."""
+def output_provenance(location: str) -> dict[str, str] | None:
+    """The provenance of a complete, decodable PNG / JPEG / WebP at `location`; None when it is missing, cut or not one."""
     try:
         data = storage.read_bytes(location, DEFAULT_MAX_BYTES * 4)
-        if not data.endswith(PNG_END):  # Pillow decodes a PNG cut after its pixel data without complaint
+        if not is_complete_image(data):  # Pillow decodes a file cut after its pixel data without complaint
             return None
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decodes every pixel: a truncated or corrupted file fails here
-            if image.format != "PNG":
-                return None
-            return {str(key): str(value) for key, value in getattr(image, "text", {}).items()}
+        return read_provenance(data)
     except Exception:  # noqa: BLE001 - any failure means "not a finished output"
         return None
 
 
 def is_finished_output(location: str) -> bool:
     """An earlier FaceKit output: it decodes entirely and carries FaceKit's provenance chunks."""
-    text = png_text(location)
+    text = output_provenance(location)
     return text is not None and text.get("facekit:ai_edited") == "true" and "facekit:job" in text
 
 
@@ -73,14 +76,12 @@ def finished_outputs(existing: list[str]) -> list[str] | None:
 
 
 def written_by_run(location: str, run_id: str) -> bool:
-    text = png_text(location)
+    text = output_provenance(location)
     return text is not None and text.get(RUN_KEY) == run_id
 
 
 def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: str, data: bytes | None = None) -> dict[str, object]:
     """Run the job on one input and write its outputs; raises on failure (see `guarded`)."""
-    if job.single_output and written_by_run(item.output, run_id):
-        return {"note": "written earlier in this run (the batch was retried after a worker restart)"}
     image = np.zeros((0, 0, 3), np.uint8)
     if prepared.reads_image:
         if data is None:
@@ -90,9 +91,23 @@ def process_item(prepared: PreparedJob, job: BatchJob, item: BatchItem, run_id: 
         except ImageDecodeError as error:  # bytes carry no name: say which file, as decoding the path would
             raise ImageDecodeError(error.message.replace("The image data", item.name, 1), error.hint) from None
     output = prepared.run(item, image)
-    for location, picture, metadata in output.files:
-        storage.write_bytes_atomic(location, encode_png(picture, {**metadata, RUN_KEY: run_id}))
-    return output.record
+    output_format = getattr(job, "output_format", None) or OutputFormat()
+    labelled = [(location, picture, {**metadata, RUN_KEY: run_id}) for location, picture, metadata in output.files]
+    fresh = [file for file in labelled if not written_by_run(file[0], run_id)]  # a retried batch: this run wrote the rest
+    record = output.record
+    if output.pending is None:
+        encoded = [output_format.encode(picture, metadata) for _, picture, metadata in fresh]
+    else:  # encode in a worker thread while the identity report runs here (both release the GIL in native code)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            futures = [pool.submit(output_format.encode, picture, metadata) for _, picture, metadata in fresh]
+            record = {**record, **output.pending()}
+            encoded = [future.result() for future in futures]
+    for (location, _, _), data in zip(fresh, encoded, strict=True):
+        storage.write_bytes_atomic(location, data)
+    earlier = len(labelled) - len(fresh)
+    if earlier:
+        return {**record, "note": f"{earlier} of {len(labelled)} file(s) {WRITTEN_EARLIER}"}
+    return record
 
 
 def guarded(item: BatchItem, process: Callable[[BatchItem], dict[str, object]]) -> dict[str, object]:

@@ -8,7 +8,8 @@ pyarrow filesystem (`s3://bucket/photos/`).
 
 Naming (the same for every backend): one input file and an OUT ending in
 `.png` writes exactly OUT; otherwise OUT is a folder of `<stem>.png`, with a
-walked folder's sub-folders mirrored under it (`--recursive`).
+walked folder's sub-folders mirrored under it (`--recursive`). With
+`--format jpeg` / `webp` the same holds for `.jpg` (or `.jpeg`) / `.webp`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from dataclasses import dataclass
 
 from facekit.batch import storage
 from facekit.errors import FaceKitError
+from facekit.image_encode import OutputFormat
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"})
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".csv", ".parquet"})
 PATH_COLUMN = "path"
 GLOB_CHARACTERS = frozenset("*?[")
+_FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
 
 
 @dataclass(frozen=True)
@@ -179,15 +182,15 @@ def plan_items(
 
 
 def _single_output(specs: list[str], out: str, output_suffix: str = ".png") -> BatchItem | None:
-    """One plain input file and an OUT with an image suffix: exactly OUT (FaceKit writes PNG)."""
+    """One plain input file and an OUT with an image suffix: exactly OUT (whose suffix must name the format written)."""
     if len(specs) != 1 or GLOB_CHARACTERS & set(specs[0]) or suffix(specs[0]) in LIST_SUFFIXES or storage.is_dir(specs[0]):
         return None
     if suffix(out) not in IMAGE_SUFFIXES | {output_suffix} or storage.is_dir(out):
         return None
     if not storage.exists(specs[0]):
         raise FaceKitError(f"Input not found: {specs[0]}.", "Check the path.")
-    if suffix(out) != output_suffix and output_suffix == ".png":
-        raise FaceKitError(
-            f"-o {out}: FaceKit writes PNG files (they carry the AI-edited label).", f"Use -o {os.path.splitext(out)[0]}.png."
-        )
+    written = OutputFormat.for_suffix(output_suffix)
+    if written is not None and suffix(out) not in written.suffixes:
+        hint = f"Use -o {os.path.splitext(out)[0]}{output_suffix}, or choose the format with {{control:format}}."
+        raise FaceKitError(f"-o {out}: FaceKit writes {_FORMAT_NAMES[written.kind]} files here (they carry the AI-edited label).", hint)
     return BatchItem(specs[0], out)

@@ -27,19 +27,26 @@ from facekit.batch import storage
 from facekit.batch.inputs import BatchItem, stem
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
+from facekit.image_encode import OutputFormat
 from facekit.imageio import DEFAULT_MAX_PIXELS, decode_image
 from facekit.provenance import provenance_metadata
 
 if TYPE_CHECKING:
+    from facekit.processors.common import JobResult
     from facekit.processors.reports import FrontalizeFaceReport
 
 
 @dataclass
 class JobOutput:
-    """What one input produced: (location, image, provenance metadata) to write, and its report record."""
+    """What one input produced: (location, image, provenance metadata) to write, and its report record.
+
+    `pending`, when set, computes the rest of the record (the identity report): the runner calls it
+    while it encodes the files in a worker thread (issue 17.7).
+    """
 
     files: list[tuple[str, np.ndarray, dict[str, str]]]
     record: dict[str, object]
+    pending: Callable[[], dict[str, object]] | None = None
 
 
 RunImage = Callable[[BatchItem, np.ndarray], JobOutput]
@@ -77,8 +84,12 @@ def only_output(item: BatchItem) -> list[str]:
     return [item.output] if storage.exists(item.output) else []
 
 
-def _png(image: np.ndarray, job: str, models: dict[str, str], details: dict[str, object]) -> tuple[np.ndarray, dict[str, str]]:
+def _labelled(image: np.ndarray, job: str, models: dict[str, str], details: dict[str, object]) -> tuple[np.ndarray, dict[str, str]]:
     return image, provenance_metadata(job, models, details)
+
+
+def _record(result: JobResult) -> dict[str, object]:
+    return {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,11 @@ class RestoreJob:
     max_pixels: int = DEFAULT_MAX_PIXELS
     name: str = "restore"
     single_output: bool = True
+    output_format: OutputFormat = OutputFormat()
+
+    @property
+    def output_suffix(self) -> str:
+        return self.output_format.suffix
 
     def prepare(self, engine: Engine) -> PreparedJob:
         from facekit.processors.restore import RestoreOptions, RestorePipeline
@@ -96,12 +112,12 @@ class RestoreJob:
         pipeline = RestorePipeline.from_engine(engine, options)  # fail once, before the batch, on a missing or mismatched model
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
-            result = pipeline(image)
+            pending = pipeline.start(image)
             details: dict[str, object] = {
                 "input": item.name, "blend": options.blend, "fidelity": options.fidelity, "upscale": options.upscale
             }
-            record: dict[str, object] = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
-            return JobOutput([(item.output, *_png(result.image, "restore", result.models, details))], record)
+            labelled = _labelled(pending.image, "restore", pending.models, details)
+            return JobOutput([(item.output, *labelled)], {}, lambda: _record(pending.finish()))
 
         return PreparedJob(self.name, run)
 
@@ -117,6 +133,11 @@ class SwapJob:
     max_pixels: int = DEFAULT_MAX_PIXELS
     name: str = "swap"
     single_output: bool = True
+    output_format: OutputFormat = OutputFormat()
+
+    @property
+    def output_suffix(self) -> str:
+        return self.output_format.suffix
 
     def prepare(self, engine: Engine) -> PreparedJob:
         from facekit.processors.swap import SwapOptions, SwapPipeline
@@ -128,12 +149,12 @@ class SwapJob:
         names = list(self.source_names)
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
-            result = pipeline(image)
+            pending = pipeline.start(image)
             details: dict[str, object] = {
-                "input": item.name, "sources": names, "weight": options.weight, "faces": [f.index for f in result.faces]
+                "input": item.name, "sources": names, "weight": options.weight, "faces": [f.index for f in pending.faces]
             }
-            record: dict[str, object] = {"faces": result.face_dicts(), "models": result.models, "warnings": result.warnings}
-            return JobOutput([(item.output, *_png(result.image, "swap", result.models, details))], record)
+            labelled = _labelled(pending.image, "swap", pending.models, details)
+            return JobOutput([(item.output, *labelled)], {}, lambda: _record(pending.finish()))
 
         return PreparedJob(self.name, run)
 
@@ -149,13 +170,18 @@ class FrontalizeJob:
     name: str = "frontalize"
     single_output: bool = False
     describe: Callable[[FrontalizeFaceReport], None] | None = field(default=None, compare=False)
+    output_format: OutputFormat = OutputFormat()
+
+    @property
+    def output_suffix(self) -> str:
+        return self.output_format.suffix
 
     def prepare(self, engine: Engine) -> PreparedJob:
         from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline, side_by_side
 
         options = self.options
         assert isinstance(options, FrontalizeOptions)
-        sheet, describe = self.sheet, self.describe
+        sheet, describe, suffix = self.sheet, self.describe, self.output_suffix
         pipeline = FrontalizePipeline.from_engine(engine, options)  # loads the models once, before any image
 
         def run(item: BatchItem, image: np.ndarray) -> JobOutput:
@@ -163,9 +189,9 @@ class FrontalizeJob:
             files: list[tuple[str, np.ndarray, dict[str, str]]] = []
             for face in frontal_run.frontal:
                 picture = side_by_side(face.original_crop, face.image) if sheet else face.image
-                target = face_output(item, face.index, sheet)
+                target = face_output(item, face.index, sheet, suffix)
                 details: dict[str, object] = {"input": item.name, "face": face.report.as_dict()}
-                files.append((target, *_png(picture, "frontalize", frontal_run.models, details)))
+                files.append((target, *_labelled(picture, "frontalize", frontal_run.models, details)))
                 face.report.file = target
             if describe is not None:
                 for report in frontal_run.faces:
@@ -185,21 +211,21 @@ class FrontalizeJob:
         return PreparedJob(self.name, run)
 
     def existing_outputs(self, item: BatchItem) -> list[str]:
-        return existing_face_outputs(item)
+        return existing_face_outputs(item, self.output_suffix)
 
 
-def face_output(item: BatchItem, index: int, sheet: bool) -> str:
-    """OUT/<stem>_face<index>.png (or ..._sheet.png) next to the batch item's planned output."""
-    suffix = "_sheet" if sheet else ""
-    return storage.join(storage.parent(item.output), f"{stem(item.output)}_face{index}{suffix}.png")
+def face_output(item: BatchItem, index: int, sheet: bool, suffix: str = ".png") -> str:
+    """OUT/<stem>_face<index>.png (or ..._sheet.png; .jpg / .webp with --format) next to the batch item's planned output."""
+    kind = "_sheet" if sheet else ""
+    return storage.join(storage.parent(item.output), f"{stem(item.output)}_face{index}{kind}{suffix}")
 
 
-def existing_face_outputs(item: BatchItem) -> list[str]:
+def existing_face_outputs(item: BatchItem, suffix: str = ".png") -> list[str]:
     """Face files an earlier run wrote for this input."""
     folder = storage.parent(item.output)
     if not storage.is_dir(folder):
         return []
-    pattern = re.compile(rf"{re.escape(stem(item.output))}_face\d+(_sheet)?\.png")
+    pattern = re.compile(rf"{re.escape(stem(item.output))}_face\d+(_sheet)?{re.escape(suffix)}")
     return [entry.location for entry in storage.list_dir(folder) if pattern.fullmatch(storage.basename(entry.location))]
 
 

@@ -15,6 +15,11 @@ Faults: a bad image is a row with its error. A dead actor is restarted
 (`max_restarts`) and its batch retried (`max_task_retries`); outputs the
 dead actor had already written carry this run's id, so the retry does not
 write them again. A full output disk stops the run with one line.
+
+Ray Data hands out no actor handles; for tests and debugging,
+`BackendOptions.actor_registry` names an ActorRegistry actor (start_registry)
+to which every worker sends its own handle once built, so a caller can
+`ray.kill` one mid-run.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 import warnings
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -31,7 +37,7 @@ import cv2
 
 from facekit.batch import storage
 from facekit.batch.backend import BackendOptions
-from facekit.batch.execute import finished_outputs, guarded, new_run_id, process_item, skipped_row
+from facekit.batch.execute import finished_outputs, guarded, new_run_id, process_item, skipped_row, worker_name
 from facekit.batch.inputs import BatchItem
 from facekit.batch.jobs import BatchJob
 from facekit.batch.local import EXIT_DISK_FULL, EXIT_SOME_FAILED, record_row
@@ -81,13 +87,14 @@ def read_stage(batch: Any, job: BatchJob, skip_existing: bool) -> Any:
 class FaceKitWorker:
     """A Ray actor: one Engine, the prepared job, and the local runner's per-item code."""
 
-    def __init__(self, job: BatchJob, engine_config: EngineConfig, run_id: str, threads: int) -> None:
+    def __init__(self, job: BatchJob, engine_config: EngineConfig, run_id: str, threads: int, registry: str | None = None) -> None:
         self.job = job
         self.run_id = run_id
         if engine_config.intra_op_threads == 0:  # "one per core" would oversubscribe a node shared by several actors
             engine_config = dataclasses.replace(engine_config, intra_op_threads=threads)
         cv2.setNumThreads(engine_config.intra_op_threads)
         self.prepared = job.prepare(Engine(engine_config))
+        self.registry = register_self(registry) if registry is not None else None
 
     def __call__(self, batch: Any) -> dict[str, list[str]]:
         rows: list[str] = []
@@ -99,6 +106,8 @@ class FaceKitWorker:
             strict=True,
         ):
             rows.append(json.dumps(self._row(BatchItem(source, target), payload, note), default=str))
+        if self.registry is not None:  # the process's CPU so far (all its threads): bench/bench_scale.py sums it per worker
+            self.registry.report_cpu.remote(worker_name(), time.process_time())
         return {"row": rows}
 
     def _row(self, item: BatchItem, payload: bytes, note: str) -> dict[str, object]:
@@ -110,6 +119,42 @@ class FaceKitWorker:
             return guarded(item, lambda it: process_item(self.prepared, self.job, it, self.run_id, data=payload or None))
         except storage.DiskFullError as error:
             return {"input": item.input, "status": DISK_FULL, "error": str(error)}
+
+
+class ActorRegistry:
+    """Tests and debugging: the workers' own handles (see register_self) and each worker process's CPU seconds."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, Any] = {}
+        self._cpu: dict[str, float] = {}
+
+    def add(self, actor_id: str, handle: Any) -> None:
+        self._handles[actor_id] = handle  # a restarted worker sends the same id again
+
+    def handles(self) -> list[Any]:
+        return list(self._handles.values())
+
+    def report_cpu(self, worker: str, seconds: float) -> None:
+        self._cpu[worker] = max(seconds, self._cpu.get(worker, 0.0))
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds per worker process (host:pid), as the process last reported them."""
+        return dict(self._cpu)
+
+
+def start_registry(ray: Any, name: str) -> Any:
+    """A named ActorRegistry on the connected Ray (no CPU, so it never takes a worker's place); pass `name` as actor_registry."""
+    return ray.remote(ActorRegistry).options(name=name, num_cpus=0).remote()
+
+
+def register_self(registry: str) -> Any:
+    """Send this actor's own handle to the named ActorRegistry (inside a Ray actor only); the registry's handle."""
+    import ray
+
+    context = ray.get_runtime_context()
+    handle = ray.get_actor(registry)
+    ray.get(handle.add.remote(context.get_actor_id(), context.current_actor))
+    return handle
 
 
 def _raise(message: str) -> dict[str, object]:
@@ -194,6 +239,7 @@ def _actor_stage(ray: Any, dataset: Any, job: BatchJob, engine_config: EngineCon
             "engine_config": engine_config,
             "run_id": run_id,
             "threads": max(1, round(options.cpus_per_worker)),
+            "registry": options.actor_registry,
         },
         compute=ray.data.ActorPoolStrategy(min_size=options.min_workers, max_size=options.max_workers),
         batch_size=options.batch_size,

@@ -11,6 +11,7 @@ from facekit.analysis import EmbedderChoice
 from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_batch
 from facekit.batch.jobs import FrontalizeJob
 from facekit.cli_support import add_global_flags
+from facekit.commands.output_flags import add_output_flags, output_format_from_args
 from facekit.engine import Engine
 from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
@@ -22,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "frontalize",
         help="turn faces to a frontal view (3D-guided warp + soft symmetry), with pose and identity scores",
-        description="Writes OUT/<name>_face<N>.png for each selected face (N = the face's index, left to right).",
+        description="Writes OUT/<name>_face<N>.png (.jpg, .webp with --format) for each selected face (N = its index, left to right).",
     )
     add_global_flags(parser, suppress=True)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
@@ -48,6 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose face files exist as finished FaceKit PNGs")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default 40 MP)")
     parser.add_argument("--json", action="store_true", help="one JSON line per input")
+    add_output_flags(parser)
     add_backend_flags(parser)
     parser.set_defaults(run=run_frontalize)
 
@@ -72,7 +74,8 @@ def run_frontalize(engine: Engine, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     backend = backend_from_args(args)
     describe = print_face if not args.json and backend.backend == "local" else None
-    job = FrontalizeJob(options, sheet=args.sheet, max_pixels=args.max_pixels, describe=describe)
+    output_format = output_format_from_args(args)
+    job = FrontalizeJob(options, sheet=args.sheet, max_pixels=args.max_pixels, describe=describe, output_format=output_format)
     return run_job_batch(engine, job, args.inputs, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 
 

@@ -11,6 +11,7 @@ from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_
 from facekit.batch.jobs import RestoreJob
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
+from facekit.commands.output_flags import add_output_flags, output_format_from_args
 from facekit.engine import Engine
 from facekit.imageio import DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
@@ -23,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     restore = commands.add_parser("restore", help="restore faces (GFPGAN, CodeFormer, GPEN, RestoreFormer++ or the built-in classic)")
     add_global_flags(restore, suppress=True)
     restore.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    restore.add_argument("-o", "--output", required=True, metavar="OUT", help="output .png for one input, else a folder")
+    restore.add_argument("-o", "--output", required=True, metavar="OUT", help="output .png (.jpg, .webp) for one input, else a folder")
     restore.add_argument("--model", help="restore model id (default: the best ready one; `models list --task restore`)")
     restore.add_argument("--model-file", help="your own ONNX restorer file (with --family)")
     restore.add_argument("--family", default="gfpgan", choices=RESTORE_FAMILIES, help="family of --model-file (default gfpgan)")
@@ -45,6 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     restore.add_argument("--skip-existing", action="store_true", help="leave inputs whose output is a finished FaceKit PNG")
     restore.add_argument("--json", action="store_true", help="one JSON line per image")
     add_mask_flags(restore)
+    add_output_flags(restore)
     add_backend_flags(restore)
     restore.set_defaults(run=run_restore)
 
@@ -75,7 +77,7 @@ def options_from_args(args: argparse.Namespace) -> RestoreOptions:
 def run_restore(engine: Engine, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     _fetch_named_models(engine, options)
-    job = RestoreJob(options, max_pixels=args.max_pixels)
+    job = RestoreJob(options, max_pixels=args.max_pixels, output_format=output_format_from_args(args))
     backend = backend_from_args(args)
     return run_job_batch(engine, job, args.inputs, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 

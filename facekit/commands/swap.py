@@ -12,6 +12,7 @@ from facekit.batch.backend import add_backend_flags, backend_from_args, run_job_
 from facekit.batch.jobs import SwapJob, source_bytes
 from facekit.cli_support import add_global_flags, tqdm_progress
 from facekit.commands.mask_flags import add_mask_flags, mask_options_from_args
+from facekit.commands.output_flags import add_output_flags, output_format_from_args
 from facekit.engine import Engine
 from facekit.face.pixel_boost import RESOLUTIONS
 from facekit.imageio import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
@@ -30,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("targets", nargs="+", metavar="TARGET", help="target image files or folders")
     swap.add_argument("--source", action="append", required=True, metavar="IMAGE",
                       help="source photo; repeat with more photos of the same person to use their mean identity")
-    swap.add_argument("-o", "--output", required=True, metavar="OUT", help="output .png for one target, else a folder")
+    swap.add_argument("-o", "--output", required=True, metavar="OUT", help="output .png (.jpg, .webp) for one target, else a folder")
     swap.add_argument("--model", help="swap model id (default: the best ready one; `models list --task swap`)")
     swap.add_argument("--model-file", help="your own ONNX swapper file (with --family)")
     swap.add_argument("--family", default="inswapper", choices=SWAP_FAMILIES, help="family of --model-file (default inswapper)")
@@ -53,6 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="one JSON line per image; faces carry source_distance and target_distance (dlib_resnet, "
                            "lower = more alike) or source_similarity and target_similarity (ArcFace, higher = more alike)")
     add_mask_flags(swap)
+    add_output_flags(swap)
     add_backend_flags(swap)
     swap.set_defaults(run=run_swap)
 
@@ -87,7 +89,8 @@ def run_swap(engine: Engine, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     _fetch_named_models(engine, options)
     names = tuple(Path(path).name for path in args.source)
-    job = SwapJob(options, source_bytes(args.source, DEFAULT_MAX_BYTES), names, max_pixels=args.max_pixels)
+    sources = source_bytes(args.source, DEFAULT_MAX_BYTES)
+    job = SwapJob(options, sources, names, max_pixels=args.max_pixels, output_format=output_format_from_args(args))
     backend = backend_from_args(args)
     return run_job_batch(engine, job, args.targets, args.output, backend, json_lines=args.json, skip_existing=args.skip_existing)
 

@@ -29,12 +29,14 @@ import cv2
 import numpy as np
 
 from facekit.errors import FaceKitError
-from facekit.media.animation import animation_kind, animation_summary, read_animation, write_animation
+from facekit.media.animation import AnimationWriter, animation_kind, animation_summary, read_animation
 
 MP4_AUDIO_COPY = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 OUTPUT_KINDS = {".mp4": "mp4", ".m4v": "mp4", ".gif": "gif", ".webp": "webp", ".apng": "apng", ".png": "apng"}
 ANIMATION_MS = Fraction(1, 1000)
+#: frame colourspaces OpenCV's I420 conversion matches (limited-range BT.601): unspecified, BT470BG, SMPTE170M
+BT601_SPACES = frozenset({2, 5, 6})
 
 
 class VideoError(FaceKitError):
@@ -298,7 +300,7 @@ class MediaReader:
                 for decoded in self._decode(packet):
                     pts = decoded.pts if decoded.pts is not None else (0 if last_pts is None else last_pts + step)
                     last_pts = pts
-                    image = upright(decoded.to_ndarray(format="bgr24"), self.info.rotation)
+                    image = upright(to_bgr(decoded), self.info.rotation)
                     yield Frame(index=self.stats.frames, image=image, pts=int(pts), time_base=self.info.time_base)
         except av.FFmpegError as error:  # the container itself broke off (cut file): keep what was read
             self.stats.truncated = True
@@ -310,6 +312,25 @@ class MediaReader:
         except (av.InvalidDataError, av.error.PatchWelcomeError, av.error.UndefinedError):
             self.stats.skipped += 1
             return []
+
+
+def to_bgr(frame: av.VideoFrame) -> np.ndarray:
+    """The frame as BGR24 pixels.
+
+    Limited-range BT.601 (or untagged) 4:2:0 goes through OpenCV's SIMD I420
+    conversion, about 3x faster than swscale's and as exact; anything else
+    (BT.709-tagged, full range, 10-bit, 4:2:2...) through swscale, which reads
+    the frame's tags.
+    """
+    if (
+        frame.format.name == "yuv420p"
+        and frame.colorspace in BT601_SPACES
+        and frame.color_range in (0, 1)
+        and frame.width % 2 == 0
+        and frame.height % 2 == 0
+    ):
+        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
+    return frame.to_ndarray(format="bgr24")
 
 
 def _frame_step(info: MediaInfo) -> int:
@@ -366,13 +387,14 @@ class MediaWriter:
         self.warnings: list[str] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._mp4: _Mp4Encoder | None = None
-        self._animation: list[np.ndarray] = []
-        self._starts: list[int] = []
-        self._last_duration = 0
+        self._animation: AnimationWriter | None = None
+        self._pending: tuple[np.ndarray, int, int] | None = None  # an animation frame waiting for the next one's start
         if self.kind == "mp4":
             self._mp4 = _Mp4Encoder(self.part, source, metadata, options, audio_stream, self.warnings)
-        elif audio_stream is not None:
-            self.warnings.append(f"{self.kind.upper()} animations have no sound: the audio track was dropped.")
+        else:
+            self._animation = AnimationWriter(self.part, self.kind, metadata)
+            if audio_stream is not None:
+                self.warnings.append(f"{self.kind.upper()} animations have no sound: the audio track was dropped.")
 
     def __enter__(self) -> MediaWriter:
         return self
@@ -387,11 +409,19 @@ class MediaWriter:
         """Write one upright BGR frame at `frame`'s timestamp."""
         if self._mp4 is not None:
             self._mp4.write(image_bgr, frame)
-        else:
-            self._animation.append(image_bgr)
-            self._starts.append(round(frame.time * 1000))
-            self._last_duration = round(float((frame.duration or 0) * frame.time_base) * 1000) or round(1000 / max(self.source.fps, 1))
+        else:  # a frame's display time is known when the next one starts: one frame is held back, no more
+            start = round(frame.time * 1000)
+            own = round(float((frame.duration or 0) * frame.time_base) * 1000) or round(1000 / max(self.source.fps, 1))
+            self._flush_pending(start)
+            self._pending = (image_bgr, start, own)
         self.frames_written += 1
+
+    def _flush_pending(self, next_start: int | None) -> None:
+        if self._pending is None or self._animation is None:
+            return
+        image, start, own = self._pending
+        self._animation.add(image, next_start - start if next_start is not None else own)
+        self._pending = None
 
     def write_audio(self, packet: av.Packet) -> None:
         if self._mp4 is not None:
@@ -405,10 +435,10 @@ class MediaWriter:
         try:
             if self._mp4 is not None:
                 self._mp4.close()
-            else:
-                durations = [b - a for a, b in zip(self._starts, self._starts[1:], strict=False)] + [self._last_duration]
-                write_animation(self.part, self.kind, self._animation, durations, self.metadata)
-                self._animation.clear()
+            elif self._animation is not None:
+                self._flush_pending(None)
+                self._animation.close()
+                self._animation = None
         except BaseException:
             self.abort()
             raise
@@ -420,7 +450,10 @@ class MediaWriter:
         if self._mp4 is not None:
             self._mp4.abandon()
             self._mp4 = None
-        self._animation.clear()
+        if self._animation is not None:
+            self._animation.abort()
+            self._animation = None
+        self._pending = None
         self.part.unlink(missing_ok=True)
 
 
@@ -476,7 +509,9 @@ class _Mp4Encoder:
         height, width = image.shape[:2]
         if (width, height) != self.coded_size:
             image = cv2.copyMakeBorder(image, 0, self.coded_size[1] - height, 0, self.coded_size[0] - width, cv2.BORDER_REPLICATE)
-        video_frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        # BGR -> I420 with OpenCV (BT.601 limited range, what swscale's default gives, ~3x faster), in the encoder's thread
+        planes = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).astype(np.uint8, copy=False)
+        video_frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         pts = int(round(frame.pts * frame.time_base / self.source.time_base))
         if self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1  # keep timestamps strictly increasing (duplicated or reordered stamps)

@@ -53,6 +53,21 @@ class JobResult:
         return {"faces": self.face_dicts(), "models": self.models, "seconds": round(self.seconds, 3), "warnings": self.warnings}
 
 
+@dataclass
+class PendingResult:
+    """A job whose output pixels and models are final and whose identity report is still to run.
+
+    `finish()` scores the faces and returns the JobResult. A caller may encode
+    `image` (with provenance from `models` and `faces`' indexes, which `finish` does not change)
+    while the report runs, e.g. in a worker thread (issue 17.7).
+    """
+
+    image: np.ndarray
+    models: dict[str, str]
+    faces: Sequence[FaceReport]  # the per-face reports, identity scores still to come
+    finish: Callable[[], JobResult]
+
+
 MAX_SELECTION_CHARS = 1000  # 'all', 'ref:PATH' or up to ~250 indexes
 MAX_FACE_INDEX = 9999
 

@@ -43,7 +43,15 @@ from facekit.face.align import paste_back, warp
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
-from facekit.processors.common import FaceSelection, JobProgress, JobResult, download_progress, no_progress, select_faces
+from facekit.processors.common import (
+    FaceSelection,
+    JobProgress,
+    JobResult,
+    PendingResult,
+    download_progress,
+    no_progress,
+    select_faces,
+)
 from facekit.processors.identity import IdentityScorer
 from facekit.processors.reports import RestoreFaceReport
 
@@ -174,6 +182,10 @@ class RestorePipeline:
 
     def __call__(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
         """Analyse, select faces, (upscale,) restore them; an image without a face raises NoFaceError, as every job does."""
+        return self.start(image_bgr, progress).finish()
+
+    def start(self, image_bgr: np.ndarray, progress: JobProgress = no_progress) -> PendingResult:
+        """The restored image and its models; `finish()` runs the before/after identity report and returns the result."""
         started = time.perf_counter()
         options = self.options
         check_output_size(image_bgr.shape, options)  # 0. refuse an oversized upscale before any work
@@ -189,19 +201,43 @@ class RestorePipeline:
             image = upscale_image(image_bgr, options.upscale, options.upscale_method)
             faces = [scaled_face(face, options.upscale) for face in faces]
             models["upscaler"] = f"{options.upscale_method} x{options.upscale:g}"
-        # 4. restore each face and paste it back; 5. score identities
-        image, reports, used = self.restore_faces(image, faces, _tail(progress, 0.05))
+        # 4. restore each face and paste it back
+        restored, reports, used = self._restore_unscored(image, faces, _tail(progress, 0.05))
         models.update(used)
+        if self.identity is not None and any(report.skipped is None for report in reports):
+            models["embedder"] = self.identity.label
         warnings.extend(report.skipped for report in reports if report.skipped is not None)
-        warnings.extend(_identity_warnings(reports))
         warnings.extend(self.masker.warnings(faces))
-        progress(1.0, "done")
-        return JobResult(image=image, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        def finish() -> JobResult:  # 5. score identities
+            self._score(image, restored, reports, faces)
+            warnings.extend(_identity_warnings(reports))
+            progress(1.0, "done")
+            return JobResult(image=restored, faces=reports, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        return PendingResult(restored, models, reports, finish)
 
     def restore_faces(
         self, image_bgr: np.ndarray, faces: list[Face], progress: JobProgress = no_progress
     ) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
-        """Restore exactly `faces` of the image (no detection); (image, per-face reports, models used)."""
+        """Restore exactly `faces` of the image (no detection), scored; (image, per-face reports, models used)."""
+        result, reports, models = self._restore_unscored(image_bgr, faces, progress)
+        if self.identity is not None and self._score(image_bgr, result, reports, faces):
+            models["embedder"] = self.identity.label
+        return result, reports, models
+
+    def _score(self, before: np.ndarray, after: np.ndarray, reports: list[RestoreFaceReport], faces: list[Face]) -> bool:
+        """Each restored face's identity before vs after (on the report); whether any face was scored."""
+        scored = [(report, face) for report, face in zip(reports, faces, strict=True) if report.skipped is None]
+        if self.identity is None or not scored:
+            return False
+        for (report, _), score in zip(scored, self.identity.compare_faces(before, after, [f for _, f in scored]), strict=True):
+            report.identity = score
+        return True
+
+    def _restore_unscored(
+        self, image_bgr: np.ndarray, faces: list[Face], progress: JobProgress = no_progress
+    ) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
         options, masker = self.options, self.masker
         models = dict(self.models)
         result = image_bgr.copy()
@@ -229,11 +265,6 @@ class RestorePipeline:
             )
             for face in faces
         ]
-        scored = [(report, face) for report, face in zip(reports, faces, strict=True) if report.skipped is None]
-        if self.identity is not None and scored:
-            for (report, _), score in zip(scored, self.identity.compare_faces(image_bgr, result, [f for _, f in scored]), strict=True):
-                report.identity = score
-            models["embedder"] = self.identity.label
         return result, reports, models
 
 

@@ -38,6 +38,8 @@ from facekit.face.identity import mean_identity
 from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
 from facekit.face.pixel_boost import RESOLUTIONS, boost_factor, explode, implode
 from facekit.face.types import Face
+from facekit.hashing import sha256_of
+from facekit.manifest import ModelEntry
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
 from facekit.processors.common import (
@@ -46,6 +48,7 @@ from facekit.processors.common import (
     FaceSelection,
     JobProgress,
     JobResult,
+    PendingResult,
     no_progress,
     select_faces,
 )
@@ -385,6 +388,10 @@ class SwapPipeline:
 
     def __call__(self, target: np.ndarray, progress: JobProgress = no_progress) -> JobResult:
         """Swap the source identity onto the target image's selected (or mapped) faces."""
+        return self.start(target, progress).finish()
+
+    def start(self, target: np.ndarray, progress: JobProgress = no_progress) -> PendingResult:
+        """The swapped (and restored) image and its models; `finish()` runs the identity report and returns the result."""
         started = time.perf_counter()
         options, prepared = self.options, self.sources
         # 1. find and choose the target faces
@@ -410,23 +417,26 @@ class SwapPipeline:
             image, reports, restore_models = self.restore.restore_faces(image, fresh)
             restore_reports = {report.index: report for report in reports}
             models.update({key if key.startswith("restore") else f"restore_{key}": value for key, value in restore_models.items()})
-        # 4. score identities
-        progress(0.9, "scoring identities")
+        if self.identity is not None and swapped:
+            models["identity_embedder"] = self.identity.label
         faces = face_reports(pairs)
         for report, (_, face) in zip(faces, pairs, strict=True):
             report.skipped = skipped.get(id(face))
-        if self.identity is not None and swapped:
-            score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
-            models["identity_embedder"] = self.identity.label
-        for report in faces:
             report.restore = restore_reports.get(report.index)
         warnings = [*analysis.notes, *prepared.warnings, *([self.report_warning] if self.report_warning else []), *skipped.values()]
         if prepared.masker is not None:
             warnings.extend(prepared.masker.warnings([face for _, face in swapped]))
         if not prepared.swapper.uses_weight and options.weight != DEFAULT_WEIGHT:
             warnings.append(f"{prepared.swapper_label} has no identity weight; the weight {options.weight} was ignored.")
-        progress(1.0, "done")
-        return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        def finish() -> JobResult:  # 4. score identities
+            progress(0.9, "scoring identities")
+            if self.identity is not None and swapped:
+                score_swapped_faces(self.identity, target, image, swapped, [r for r in faces if r.skipped is None])
+            progress(1.0, "done")
+            return JobResult(image=image, faces=faces, models=models, seconds=time.perf_counter() - started, warnings=warnings)
+
+        return PendingResult(image, models, faces, finish)
 
 
 def swap_image(
@@ -559,14 +569,25 @@ def report_embedder(engine: Engine, options: SwapOptions, prepared: PreparedSour
         return options.embedder, None
     if prepared.source_embedder is None:
         return EmbedderChoice(), None
-    ready = [info.entry for info in engine.models("embed") if info.status.ready]
+    ready = [info.entry for info in engine.models("embed") if info.status.ready]  # best first
     fed = prepared.source_embedder_label
-    fed_hash = engine.manifest.get(fed).sha256 if fed is not None and fed in engine.manifest else None
-    other_fast = [e for e in ready if e.family == prepared.source_embedder_family and e.id != fed and e.sha256 != fed_hash]
+    other_fast = [e for e in ready if e.family == prepared.source_embedder_family and not _same_model(engine, e, fed, prepared)]
     other_family = [e for e in ready if e.family != prepared.source_embedder_family]
     if other_fast or other_family:  # another ArcFace-family model first: ms per face instead of ~100 with dlib
         return EmbedderChoice(model_id=(other_fast or other_family)[0].id), None
     return prepared.source_embedder, "No other recogniser is ready, so identity scores come from the one that fed the swapper."
+
+
+def _same_model(engine: Engine, entry: ModelEntry, fed: str | None, prepared: PreparedSources) -> bool:
+    """Whether `entry` is the recogniser that fed the swapper: the same id, hash, or (a user's file) the same bytes."""
+    if entry.id == fed:
+        return True
+    if fed is not None and fed in engine.manifest:
+        return entry.sha256 is not None and entry.sha256 == engine.manifest.get(fed).sha256
+    file = prepared.source_embedder.file if prepared.source_embedder is not None else None
+    if file is None or entry.sha256 is None or entry.bytes is None or not file.is_file() or file.stat().st_size != entry.bytes:
+        return False  # a different size: different bytes, without reading the file
+    return sha256_of(file) == entry.sha256
 
 
 def score_swapped_faces(
