@@ -153,6 +153,8 @@ def test_restore_tab_in_the_browser(page, tmp_path_factory) -> None:
     result.wait_for(state="visible")
     assert result.evaluate("img => img.naturalWidth") == 1280
     assert "Done: 6 faces restored" in status_text(page, "restore-status", "Done")
+    last = page.locator("#restore-faces").get_by_text("seconds").first.bounding_box()
+    assert last is not None and last["x"] + last["width"] <= 1400  # every column in view (16.8)
     shoot(page, screenshot_dir(tmp_path_factory) / "restore.png")
     upload(page, "restore-image", "Tom_Hanks_54745.png")
     page.wait_for_function("() => document.querySelectorAll('#restore-result img').length === 0")
@@ -249,6 +251,8 @@ def test_api_page_examples(page, app_url) -> None:
 
 def test_analyze_at_the_lowest_threshold_stays_usable(page) -> None:
     """0.05 used to give ~480 faces, a 478-column table and a crashed tab; now capped with a warning."""
+    if USER_APP:
+        pytest.skip("the cap is checked by the tests' own app (8 faces); at 64 faces a loaded CPU needs minutes")
     open_tab(page, "Analyze")
     upload(page, "analyze-image", "t1.jpg")
     number = page.locator("#analyze-threshold input[type=number]")
