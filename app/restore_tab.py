@@ -160,7 +160,10 @@ def build_restore_tab(
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="restore-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True, elem_id="restore-faces")
+                report = gr.Dataframe(
+                    headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True, elem_id="restore-faces",
+                    column_widths=["10%", "34%", "18%", "22%", "16%"],
+                )
                 download = gr.File(label="Download (labelled as AI-edited)")
                 details = gr.JSON(label="Report (models used, timings)")
     on_new_upload(image, [slider, report, details, download, status])
