@@ -24,7 +24,7 @@ from facekit.masking import DEFAULT_BLUR
 from facekit.processors.common import FaceSelection
 from facekit.processors.reports import SwapFaceReport
 from facekit.processors.restore import RestoreOptions
-from facekit.processors.swap import MAX_SOURCE_PHOTOS, SwapOptions, SwapPipeline, parse_face_map
+from facekit.processors.swap import MAX_SOURCE_PHOTOS, MOUTH_MODES, MouthMode, SwapOptions, SwapPipeline, parse_face_map
 from facekit.provenance import add_visible_label, provenance_metadata
 
 # the recogniser that scored each face is in the report JSON (identity_embedder): the table keeps what fits
@@ -75,6 +75,13 @@ def _value(score: IdentityScore | None) -> float | None:
     return None if score is None else round(score.value, 4)
 
 
+def _mouth_mode(value: str | None) -> MouthMode:
+    for mode in MOUTH_MODES:
+        if value == mode:
+            return mode
+    raise gr.Error(f"The mouth choice must be one of {', '.join(MOUTH_MODES)}; got {value!r}.")
+
+
 def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool, max_faces: int, label_always: bool = False) -> None:
     """`label_always` (hosted mode): the visible AI label is on whatever the checkbox or an API call says."""
     @friendly_errors
@@ -99,6 +106,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         swap_resolution: int | str = 128,
         output_format: str = "png",
         quality: float = JPEG_QUALITY,
+        keep_mouth: str = "open",
         source_face: str = SOURCE_LARGEST,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
@@ -109,9 +117,10 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         more_sources: more photos of the same person (inswapper averages them); swap_resolution: 128 (default), or
         256/384/512 to run inswapper on 2x2/3x3/4x4 interleaved sub-images of a bigger crop (pixel boost; refused
         for mesh); output_format: the download's format, 'png' (default), 'jpeg' or 'webp'; quality: 1..100 for
-        JPEG / WebP; source_face: 'largest' (default) or the index of the source photo's face to use (a group photo;
-        the report's 'source' column says which face was used). Returns the before/after pair, the per-face identity
-        table, the report and the labelled file."""
+        JPEG / WebP; keep_mouth: mesh keeps the target's own mouth and expression when it is 'open' (default),
+        'always', or 'never'; source_face: 'largest' (default) or the index of the source photo's face to use (a group
+        photo; the report's 'source' column says which face was used). Returns the before/after pair, the per-face
+        identity table, the report and the labelled file."""
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
         sources = [image_from_upload(source, "source photo")]
@@ -132,6 +141,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
             analysis=AnalysisOptions(max_faces=max_faces, score_threshold=float(detection_threshold)),
             mask=mask_options(mask_types, mask_regions, mask_areas, mask_blur, mask_padding, mask_parser),
             swap_resolution=_resolution(swap_resolution),
+            keep_mouth=_mouth_mode(keep_mouth),
         )
         pending = SwapPipeline.from_engine(engine, sources, options).start(target_image, job_progress(progress))
         visible_label = bool(visible_label) or label_always
@@ -178,6 +188,10 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                     choices=list(RESOLUTIONS), value=128,
                     label="Swap resolution (inswapper pixel boost: 256/384/512 are sharper and 4/9/16x slower; not for mesh)",
                 )
+                keep_mouth = gr.Radio(
+                    choices=list(MOUTH_MODES), value="open",
+                    label="Target's own mouth and expression (mesh): when open (default), always, or never (the source's lips)",
+                )
                 restore = model_picker(
                     engine, "restore", "Restore the swapped faces (optional)", "swap-restore", empty="the swapped faces are not restored"
                 )
@@ -201,7 +215,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
     job = start(run, status).then(
         swap,
         inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()]
-        + [detection_threshold, swap_resolution, format_choice, quality, source_face],
+        + [detection_threshold, swap_resolution, format_choice, quality, keep_mouth, source_face],
         outputs=[slider, report, details, download],
         api_name="swap",
         concurrency_id="jobs",

@@ -32,7 +32,7 @@ from facekit.analysis import FaceAnalyser
 from facekit.engine import Engine, EngineConfig
 from facekit.face.types import Face
 from facekit.imageio import decode_image
-from facekit.processors.frontalize import FrontalizeOptions, frontalize_faces
+from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 
 IMAGES = Path(insightface.__file__).parent / "data" / "images"
 TESTS = Path(__file__).resolve().parents[1] / "tests"
@@ -83,7 +83,7 @@ def quality_table(engine: Engine, faces: list[tuple[str, np.ndarray, Face]], ref
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     options = FrontalizeOptions(refine=refine, max_yaw=90, min_face_px=0)
     for label, image, face in faces:
-        report = frontalize_faces(engine, image, [face], options).reports[0]
+        report = FrontalizePipeline.from_engine(engine, options).frontalize_faces(image, [face]).reports[0]
         after = report.get("pose_after") or {}
         identity = report.get("identity") or {}
         print(

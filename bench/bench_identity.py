@@ -38,7 +38,7 @@ from bench.common import save_graph
 from facekit.analysis import AnalysisOptions, EmbedderChoice
 from facekit.engine import Engine, EngineConfig
 from facekit.processors.restore import RestoreOptions, restore_image
-from facekit.processors.swap import SwapOptions, prepare_sources, swap_prepared
+from facekit.processors.swap import SwapOptions, SwapPipeline, prepare_sources
 
 SAMPLES = Path(insightface.__file__).parent / "data" / "images"
 SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
@@ -84,7 +84,8 @@ def main() -> None:
     prepared = prepare_sources(engine, [tom], SwapOptions(model="mesh", analysis=YUNET))
     for name, choice in reports.items():
         options = SwapOptions(model="mesh", analysis=YUNET, identity=choice is not None, embedder=choice)
-        rows.append(("swap (mesh)", name, median_seconds(lambda options=options: swap_prepared(engine, prepared, t1, options), args.runs)))
+        swap = SwapPipeline.from_prepared(engine, prepared, options)
+        rows.append(("swap (mesh)", name, median_seconds(lambda swap=swap: swap(t1), args.runs)))
     print(f"FaceKit identity report benchmark: t1.jpg (6 faces, YuNet), warm, median of {args.runs}; onnxruntime {ort.__version__}")
     print(f"{'job':<12} {'identity report':<24} {'wall s':>7} {'CPU s':>7} {'report CPU s':>13} {'share (CPU)':>12}")
     for job, name, (wall, cpu) in rows:

@@ -39,7 +39,7 @@ from facekit.face.mask import FOREHEAD_LIFT, HULL_FEATHER, box_mask, combine_mas
 from facekit.face.types import Face
 from facekit.masking import FaceMasker, MaskOptions, image_mask, load_masker
 from facekit.metrics import face_regions, outside_psnr, seam_energy
-from facekit.processors.restore import RestoreOptions, restore_faces
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.processors.swap import SwapOptions, swap_one_face
 
 SAMPLES = Path(insightface.__file__).parent / "data" / "images"
@@ -116,7 +116,7 @@ def restore_with(
     engine: Engine, model: Path, types: tuple[str, ...], image: np.ndarray, faces: list[Face]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     options = RestoreOptions(model_file=model, blend=0.8, identity=False, mask=MaskOptions(types=types))
-    result, _, _ = restore_faces(engine, image, faces, options)
+    result, _, _ = RestorePipeline.from_engine(engine, options).restore_faces(image, faces)
     masker = load_masker(engine, options.mask)
     weights = [image_mask(masker, image, face) * 0.8 for face in faces]
     footprint = np.maximum.reduce([image_mask(FaceMasker(MaskOptions(), ("box",)), image, face) for face in faces]) > 0

@@ -23,33 +23,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
+from bench.common import gfpgan_ballast
 from facekit.engine import Engine, EngineConfig
 from facekit.model_ref import ModelRef
 
 MODELS = 6
-
-
-def ballast_restorer(path: Path, megabytes: int, seed: int) -> Path:
-    """GFPGAN's I/O [1,3,512,512] -> same, output = input, plus `megabytes` of weights read by a Gather (not foldable)."""
-    image = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 3, 512, 512]) for name in ("input", "output")]
-    ballast = np.random.default_rng(seed).random(megabytes * 2**20 // 4, dtype=np.float32)
-    nodes = [
-        helper.make_node("ReduceMin", ["input"], ["low"], keepdims=0),
-        helper.make_node("Mul", ["low", "zero"], ["nothing"]),
-        helper.make_node("Cast", ["nothing"], ["index"], to=TensorProto.INT64),
-        helper.make_node("Gather", ["ballast", "index"], ["picked"]),
-        helper.make_node("Mul", ["picked", "zero"], ["none"]),
-        helper.make_node("Add", ["input", "none"], ["output"]),
-    ]
-    weights = [numpy_helper.from_array(ballast, "ballast"), numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
-    graph = helper.make_graph(nodes, path.stem, image[:1], image[1:], initializer=weights)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
 
 
 def rss_mb() -> float:
@@ -88,7 +67,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         for index in range(MODELS):
-            ballast_restorer(Path(folder) / f"restorer_{index}.onnx", args.megabytes, seed=index)
+            gfpgan_ballast(Path(folder) / f"restorer_{index}.onnx", args.megabytes, seed=index)
         rows = []
         for limit in args.max_sessions:
             command = [sys.executable, "-m", "bench.bench_memory", "--child", folder, "--max-sessions", str(limit)]

@@ -36,7 +36,7 @@ from bench.common import save_graph
 from facekit.analysis import FaceAnalyser
 from facekit.engine import Engine, EngineConfig
 from facekit.metrics import SUITE, apply_steps, face_box_metrics
-from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline, restore_image
 
 T1 = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
 
@@ -116,7 +116,7 @@ def classic_speed(image: np.ndarray, runs: int) -> None:
         faces = analyser.analyze(image).faces
         analysis.append(time.perf_counter() - started)
         started = time.perf_counter()
-        restore_faces(engine, image, faces, RestoreOptions(model="classic", identity=False))
+        RestorePipeline.from_engine(engine, RestoreOptions(model="classic", identity=False)).restore_faces(image, faces)
         faces_only.append(time.perf_counter() - started)
     print(f"\nclassic on t1.jpg (6 faces), warm, median of {runs}:")
     print(f"  {'restore_image (detect + 6 faces + identity)':48s} {statistics.median(whole):7.2f} s/image")
@@ -135,7 +135,7 @@ def gfpgan_sized_speed(image: np.ndarray, runs: int) -> None:
         options = RestoreOptions(model_file=path, blend=0.8, identity=False)
 
         started = time.perf_counter()
-        restore_faces(engine, image, faces[:1], options)  # a fresh engine: hash, session, first run
+        RestorePipeline.from_engine(engine, options).restore_faces(image, faces[:1])  # a fresh engine: hash, session, first run
         cold_face = time.perf_counter() - started
         restorer = engine.adapter_for_file(path, "gfpgan")
         timed = TimedSession(restorer._session)
@@ -145,7 +145,7 @@ def gfpgan_sized_speed(image: np.ndarray, runs: int) -> None:
         for _ in range(runs):
             timed.seconds.clear()
             started = time.perf_counter()
-            restore_faces(engine, image, faces, options)
+            RestorePipeline.from_engine(engine, options).restore_faces(image, faces)
             face_totals.append((time.perf_counter() - started) / len(faces))
             run_totals.append(sum(timed.seconds) / len(faces))
         per_face, per_run = statistics.median(face_totals), statistics.median(run_totals)
@@ -197,7 +197,8 @@ def classic_quality(image: np.ndarray | None = None) -> None:
             degraded = photo if kind == "clean" else apply_steps(photo, SUITE[kind])
             cells = [face_box_metrics(photo, degraded, faces[name])]
             for blend in (0.8, 1.0):
-                restored = restore_faces(engine, degraded, faces[name], RestoreOptions(model="classic", blend=blend, identity=False))[0]
+                classic = RestorePipeline.from_engine(engine, RestoreOptions(model="classic", blend=blend, identity=False))
+                restored = classic.restore_faces(degraded, faces[name])[0]
                 cells.append(face_box_metrics(photo, restored, faces[name]))
             rows.extend([cells] * len(faces[name]))
         mean = np.mean(np.array(rows), axis=0)  # (3 columns, psnr/ssim), weighted by faces

@@ -86,8 +86,8 @@ def process_tree() -> dict[int, tuple[int, int]]:
     return tree
 
 
-def ray_cpu_seconds(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], actors: dict[int, float]) -> float:
-    """CPU seconds a Ray run took: every process of the tree but the actors by its own ticks, plus what each actor reported.
+def ray_cpu_seconds(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], actors: dict[int, float]) -> tuple[float, float]:
+    """(all, actors') CPU seconds of a Ray run: the tree's processes but the actors by their own ticks, plus the actors' reports.
 
     Actors exit (or are reaped, or not) at Ray's pace, so their CPU is taken from
     their own report (time.process_time at their last batch); a pooled worker
@@ -95,7 +95,17 @@ def ray_cpu_seconds(before: dict[int, tuple[int, int]], after: dict[int, tuple[i
     only (no reaped children's), so nothing is counted twice.
     """
     others = sum(own - before.get(pid, (0, 0))[0] for pid, (own, _) in after.items() if pid not in actors) / CLOCK_TICKS
-    return others + sum(seconds - before.get(pid, (0, 0))[0] / CLOCK_TICKS for pid, seconds in actors.items())
+    workers = sum(seconds - before.get(pid, (0, 0))[0] / CLOCK_TICKS for pid, seconds in actors.items())
+    return others + workers, workers
+
+
+def ray_idle_cpu(seconds: float = 10.0) -> float:
+    """CPU seconds per second that the started Ray instance (raylet, GCS, idle workers, this driver) uses with no job."""
+    before, started = process_tree(), time.perf_counter()
+    time.sleep(seconds)
+    after = process_tree()
+    spent = sum(own - before.get(pid, (0, 0))[0] for pid, (own, _) in after.items()) / CLOCK_TICKS
+    return spent / (time.perf_counter() - started)
 
 
 def make_photos(folder: Path, count: int) -> list[str]:
@@ -137,6 +147,7 @@ class DecodeOnlyJob:
         return []
 
 
+Timing = tuple[float, float, float]  # wall seconds, CPU seconds of everything, CPU seconds of the workers (processes / actors)
 JOB = {"name": "restore"}
 BATCH = {"size": 4}
 
@@ -145,7 +156,7 @@ def _job() -> RestoreJob | DecodeOnlyJob:
     return DecodeOnlyJob() if JOB["name"] == "decode" else RestoreJob(RestoreOptions(model="classic"))
 
 
-def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> tuple[float, float]:
+def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> Timing:
     parts = [paths[i::workers] for i in range(workers)]
     lists = []
     for number, part in enumerate(parts):
@@ -164,10 +175,11 @@ def time_local(paths: list[str], workers: int, out: Path, models_dir: str) -> tu
     for process in processes:
         process.join()
     wall = time.perf_counter() - started
-    return wall, time.process_time() - cpu + sum(float(Path(report).read_text()) for report in reports)
+    workers_cpu = sum(float(Path(report).read_text()) for report in reports)
+    return wall, time.process_time() - cpu + workers_cpu, workers_cpu
 
 
-def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> tuple[float, float]:
+def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> Timing:
     import ray
 
     from facekit.batch.inputs import plan_items
@@ -188,7 +200,7 @@ def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> tupl
     time.sleep(0.5)  # the actors' last CPU reports are one-way calls: let them arrive
     actors = {int(worker.rsplit(":", 1)[1]): seconds for worker, seconds in ray.get(registry.cpu_seconds.remote()).items()}
     ray.kill(registry)
-    return wall, ray_cpu_seconds(before, after, actors)
+    return (wall, *ray_cpu_seconds(before, after, actors))
 
 
 def main() -> None:
@@ -221,7 +233,8 @@ def main() -> None:
         ray_start = time.perf_counter() - started
         time_local(paths[:2], 1, root / "warmup_local", models_dir)  # file cache and imports warm: not timed
         time_ray(paths[:2], 1, root / "warmup", models_dir)  # Ray's first job starts its worker processes: not timed
-        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
+        idle = ray_idle_cpu()
+        runs: dict[tuple[str, int], list[Timing]] = {}
         for number in range(args.rounds):  # local and Ray interleaved, so the machine's load weighs on both alike
             for workers in args.workers:
                 runs.setdefault(("local", workers), []).append(time_local(paths, workers, root / f"local{workers}_{number}", models_dir))
@@ -233,21 +246,24 @@ def main() -> None:
             f"cores: {os.cpu_count()}, load average at start: {load:.1f}; ray.init: {ray_start:.1f} s (once per cluster, not in the table)"
         )
         print_table(args.photos, args.workers, runs)
+        print(f"Ray's processes idle (no job): {idle:.3f} CPU s per second (a cost per second, paid while a run lasts, not per photo)")
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
-def print_table(count: int, worker_counts: list[int], runs: dict[tuple[str, int], list[tuple[float, float]]]) -> None:
+def print_table(count: int, worker_counts: list[int], runs: dict[tuple[str, int], list[Timing]]) -> None:
+    print("CPU s/photo: all processes (of which the workers: local runner processes / Ray actors)")
     print(
         "| workers | local photos/s | ray photos/s | ray wall overhead | local CPU s/photo | ray CPU s/photo | ray CPU overhead per photo |"
     )
     print("|---|---|---|---|---|---|---|")
     for workers in worker_counts:
-        local_wall, local_cpu = (statistics.median(values) for values in zip(*runs["local", workers], strict=True))
-        ray_wall, ray_cpu = (statistics.median(values) for values in zip(*runs["ray", workers], strict=True))
+        local_wall, local_cpu, local_workers = (statistics.median(values) for values in zip(*runs["local", workers], strict=True))
+        ray_wall, ray_cpu, ray_workers = (statistics.median(values) for values in zip(*runs["ray", workers], strict=True))
         extra = (ray_cpu - local_cpu) / count
         print(
             f"| {workers} | {count / local_wall:.2f} | {count / ray_wall:.2f} | {100 * (ray_wall / local_wall - 1):+.0f}% "
-            f"| {local_cpu / count:.3f} | {ray_cpu / count:.3f} | {1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%) |",
+            f"| {local_cpu / count:.3f} ({local_workers / count:.3f}) | {ray_cpu / count:.3f} ({ray_workers / count:.3f}) "
+            f"| {1000 * extra:+.0f} ms ({100 * extra * count / local_cpu:+.0f}%) |",
             flush=True,
         )
 

@@ -43,7 +43,7 @@ from facekit.adapters.inswapper import InSwapper, SwapSource, read_emap
 from facekit.analysis import AnalysisOptions, FaceAnalyser
 from facekit.engine import Engine, EngineConfig
 from facekit.face.types import Face
-from facekit.processors.swap import SwapOptions, crop_face, prepare_sources, swap_one_face, swap_prepared
+from facekit.processors.swap import SwapOptions, SwapPipeline, crop_face, prepare_sources, swap_one_face
 
 SAMPLES = Path(insightface.__file__).parent / "data" / "images"
 ASTRONAUT = Path(skimage.__file__).parent / "data" / "astronaut.png"
@@ -84,11 +84,12 @@ def bench_mesh(runs: int) -> list[tuple[str, str]]:
         count = len(faces)
         swap_step = partial(_swap_faces, prepared.swapper, photo, faces, prepared.identity.swap, options)
         step = median_ms(swap_step, runs)
-        job = median_ms(partial(swap_prepared, engine, prepared, photo, quiet), max(3, runs // 2))
-        full = median_ms(partial(swap_prepared, engine, prepared, photo, options), max(3, runs // 3), warmup=1)
+        job = median_ms(partial(SwapPipeline.from_prepared(engine, prepared, quiet), photo), max(3, runs // 2))
+        full = median_ms(partial(SwapPipeline.from_prepared(engine, prepared, options), photo), max(3, runs // 3), warmup=1)
         yunet = ""
         if fast is not None:
-            yunet = f" | job, YuNet detector {median_ms(partial(swap_prepared, engine, prepared, photo, fast), max(3, runs // 2)):.0f} ms"
+            yunet_ms = median_ms(partial(SwapPipeline.from_prepared(engine, prepared, fast), photo), max(3, runs // 2))
+            yunet = f" | job, YuNet detector {yunet_ms:.0f} ms"
         width = max(int(face.width) for face in faces)
         rows.append((f"mesh: {name}, face box up to {width} px", f"swap step {step / count:.1f} ms/face | "
                      f"job {job:.0f} ms{yunet} | job + report {full:.0f} ms ({count} face(s))"))

@@ -158,7 +158,7 @@ def print_row(job: str, faces: int, queue_size: int, detect_every: int, report: 
     mode = f"{'threads' if queue_size else 'serial'}, detect/{detect_every}"
     cpu = report["cpu_per_frame"]
     print(f"| {job} | {faces} | {mode} | {report['fps']:.2f} | {cpu * 1000:.0f} | {2.0 / cpu:.1f} | {cells} | {overhead:.1f}% "
-          f"| {cpu_share:.1f}% |")  # fmt: skip
+          f"| {copy_cpu * 1000:.0f} | {cpu_share:.1f}% |")  # fmt: skip
 
 
 def child(args: argparse.Namespace) -> None:
@@ -193,8 +193,8 @@ def main() -> None:
         encode = EncodeOptions(preset=args.preset, threads=args.encode_threads)
         print(f"720p {FPS} fps clip, {args.seconds:g} s; x264 {encode.preset}, threads {encode.threads}; shares of wall time per stage")
         print("| job | faces | mode | fps (wall) | CPU ms/frame | fps if 2 cores were free (CPU-bound) | decode | detect | track "
-              "| face work | paste | identity | encode | dec+enc+track (wall) | dec+enc+track (CPU) |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| face work | paste | identity | encode | dec+enc+track (wall) | dec+enc CPU ms/frame | dec+enc+track (CPU) |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for faces in (int(v) for v in args.faces.split(",")):
             started = time.perf_counter()
             clip = make_clip(folder / f"clip_{faces}.mp4", args.seconds, faces)

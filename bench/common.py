@@ -1,4 +1,5 @@
-"""What the benchmarks share: saving a stand-in ONNX graph; a manifest where an ArcFace-family test model is ready."""
+"""What the benchmarks share (tests may import it too; it imports no test module): saving a stand-in ONNX graph, the
+ballast stand-in, a manifest where an ArcFace-family test model is ready."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 import onnx
 import yaml
-from onnx import helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 from facekit.manifest import DEFAULT_MANIFEST_PATH
 
@@ -19,6 +20,26 @@ def save_graph(graph: onnx.GraphProto, path: Path) -> Path:
     model.ir_version = 8
     onnx.save(model, path)
     return path
+
+
+def gfpgan_ballast(path: Path, megabytes: int, seed: int, size: int = 512) -> Path:
+    """GFPGAN's I/O (`input` [1,3,size,size] -> `output`, output = input), carrying `megabytes` of random weights the
+    graph really reads (a Gather on an index computed from the input, so ONNX Runtime cannot fold it away): a loaded
+    session costs about that much memory. Each seed gives a different file (and hash), i.e. a different model for the
+    session pool.
+    """
+    image = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 3, size, size]) for name in ("input", "output")]
+    ballast = np.random.default_rng(seed).random(megabytes * 2**20 // 4, dtype=np.float32)
+    nodes = [
+        helper.make_node("ReduceMin", ["input"], ["low"], keepdims=0),
+        helper.make_node("Mul", ["low", "zero"], ["nothing"]),
+        helper.make_node("Cast", ["nothing"], ["index"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["ballast", "index"], ["picked"]),
+        helper.make_node("Mul", ["picked", "zero"], ["none"]),
+        helper.make_node("Add", ["input", "none"], ["output"]),
+    ]
+    weights = [numpy_helper.from_array(ballast, "ballast"), numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
+    return save_graph(helper.make_graph(nodes, path.stem, image[:1], image[1:], initializer=weights), path)
 
 
 MOBILEFACENET_FILE = "mobilefacenet_test.onnx"  # in ../shared/models: tests and benches only, never in the shipped manifest

@@ -8,6 +8,14 @@ script ends by itself: it stops the server and prints requests, failures
 (expected errors for bad inputs counted apart from unexpected ones), p50/p95
 latency per endpoint and the server's peak resident memory (VmHWM).
 Traffic goes only to 127.0.0.1.
+
+The server gets its own Gradio cache folder: Gradio keeps uploads at
+content-addressed paths (/tmp/gradio/<hash>/<name> by default) and every
+Gradio app deletes its files there when it closes, so another app on the same
+machine (a test run uploading the same sample photo) would delete this
+server's uploads under its running jobs ("No image file at ..."). Clients wait
+up to --client-timeout seconds for each HTTP call (gradio_client's own default
+is httpx's 5 s, shorter than any browser waits on a loaded machine).
 """
 
 from __future__ import annotations
@@ -63,7 +71,8 @@ def requests_for(bad_file: Path, face: Path, group: Path) -> list[Request]:
 
 
 def start_server(port: int, models_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    cache = models_dir.parent / "gradio-cache"  # this server's own uploads and results (see the module docstring)
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(cache)}
     command = [sys.executable, str(REPO / "launch.py"), "--port", str(port), "--offline", "--models-dir", str(models_dir)]
     with open(log, "wb") as handle:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
@@ -89,10 +98,10 @@ def peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_client(url: str, plan: list[Request], count: int, offset: int) -> list[Outcome]:
+def run_client(url: str, plan: list[Request], count: int, offset: int, timeout: float) -> list[Outcome]:
     from gradio_client import Client
 
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": timeout})
     outcomes = []
     for number in range(count):
         endpoint, expect_error, call = plan[(number + offset) % len(plan)]
@@ -130,7 +139,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=25, help="requests per client")
     parser.add_argument("--port", type=int, default=7990)
+    parser.add_argument("--client-timeout", type=float, default=60.0, help="seconds a client waits for one HTTP call (default 60)")
     args = parser.parse_args()
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as scratch:
         bad_file = Path(scratch) / "broken.jpg"
         bad_file.write_bytes(b"\xff\xd8\xff\xe0 this is not a complete JPEG")
@@ -142,10 +153,13 @@ def main() -> int:
             plan = requests_for(bad_file, IMAGES / "Tom_Hanks_54745.png", IMAGES / "t1.jpg")
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.clients) as pool:
-                futures = [pool.submit(run_client, url, plan, args.requests, offset) for offset in range(args.clients)]
+                futures = [
+                    pool.submit(run_client, url, plan, args.requests, offset, args.client_timeout) for offset in range(args.clients)
+                ]
                 outcomes = [outcome for future in futures for outcome in future.result()]
             peak = peak_memory_mb(server.pid)
             print_report(outcomes, time.perf_counter() - started, peak)
+            print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
             alive = server.poll() is None
             print(f"server still running at the end: {alive}")
             if not alive:

@@ -22,6 +22,10 @@ from facekit.model_ref import ModelRef
 
 #: faces kept per image unless told otherwise (highest scores); a low threshold on a busy photo finds hundreds
 DEFAULT_MAX_FACES = 64
+#: a detector's smallest findable face (px) above which a photo's small faces (a crowd) are worth a note
+NOTABLE_MIN_FACE_PX = 100
+#: found faces narrower than this many times that minimum suggest others, smaller, were missed
+NEAR_MIN_FACE = 1.5
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,26 @@ class Analysis:
         return [*cap, *self.warnings]
 
 
+def _small_faces_note(detector: Detector, detector_id: str, shape: tuple[int, ...], faces: list[Face]) -> str | None:
+    """Say so when faces may be below the detector's minimum size for this image (issue 18.13).
+
+    That is when none was found, or when the photo is large enough that the
+    minimum is notable and the faces found are near it (a crowd where only
+    the largest few, if any, were found).
+    """
+    smallest = getattr(detector, "min_face_size", None)
+    if not callable(smallest):
+        return None
+    minimum = int(smallest(shape))
+    near = bool(faces) and minimum >= NOTABLE_MIN_FACE_PX and min(face.width for face in faces) < NEAR_MIN_FACE * minimum
+    if faces and not near:
+        return None
+    return (
+        f"{detector_id} finds faces at least ~{minimum} px wide in this {shape[1]}x{shape[0]} image; "
+        "smaller faces (a crowd, a distant group) are not detected: choose the yunet_2023mar or scrfd detector."
+    )
+
+
 class FaceAnalyser:
     """Runs detection, landmarks, pose and embeddings with the engine's adapters."""
 
@@ -91,12 +115,9 @@ class FaceAnalyser:
         started = time.perf_counter()
         detector = self.engine.detector(detector_id)
         faces, capped_at = _detect_capped(detector, image_bgr, options)
-        smallest = getattr(detector, "min_face_size", None)
-        if not faces and callable(smallest):
-            warnings.append(
-                f"{detector_id} finds faces at least ~{smallest(image_bgr.shape)} px wide in this {width}x{height} image; "
-                "smaller faces (a crowd, a distant group) are not detected: choose the yunet_2023mar or scrfd detector."
-            )
+        note = _small_faces_note(detector, detector_id, image_bgr.shape, faces)
+        if note:
+            warnings.append(note)
         timings["detect"] = _ms_since(started)
         models = {"detector": detector_id}
         landmark_id = self._landmark_model(faces, options)
@@ -121,8 +142,6 @@ class FaceAnalyser:
         return Analysis(
             width=width, height=height, faces=faces, models=models, timings_ms=timings, warnings=warnings, capped_at=capped_at
         )
-
-    analyse = analyze  # the old spelling, kept while other branches move over; use analyze
 
     def _landmark_model(self, faces: list[Face], options: AnalysisOptions) -> str | None:
         if options.landmarks is not None:

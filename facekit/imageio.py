@@ -48,7 +48,9 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
     try:
         stat = path.stat()
     except FileNotFoundError:
-        raise ImageDecodeError(f"No image file at {path}.", "Check the path and file name.") from None
+        raise ImageDecodeError(
+            f"No image file at {path}.", "Check the path and file name.", "The uploaded file is no longer on the server: upload it again."
+        ) from None
     except OSError as error:
         raise ImageDecodeError(
             f"Cannot read {path}: {error.strerror}.", "Check the path and its permissions."

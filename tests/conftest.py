@@ -1,4 +1,4 @@
-"""Shared fixtures: the read-only test models in ../shared/models and a local HTTP server."""
+"""Shared fixtures, each defined once: the read-only test models in ../shared/models, engines, t1, a local HTTP server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facekit.analysis import FaceAnalyser
 from facekit.engine import Engine, EngineConfig
+from facekit.face.types import Face
 from facekit.imageio import decode_image
 from helpers import SHARED_MODELS, YUNET_FILE, insightface_image
 
@@ -135,9 +137,22 @@ def engine(tmp_path_factory) -> Engine:
 
 
 @pytest.fixture(scope="module")
+def mirrored_engine(tmp_path_factory, shared_models: Path) -> Engine:
+    """An offline engine whose mirror is ../shared/models: the small real test models are fetched from there (per test module)."""
+    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), mirrors=(str(shared_models),), offline=True))
+
+
+@pytest.fixture(scope="module")
 def t1() -> np.ndarray:
     """InsightFace's six-person photo, through FaceKit's decoder (BGR)."""
     return decode_image(insightface_image("t1.jpg"))
+
+
+@pytest.fixture(scope="module")
+def t1_faces(engine: Engine, t1: np.ndarray) -> list[Face]:
+    """The six faces of t1 as the default analysis (embedded models) finds them; found on the clean photo, so a test that
+    degrades or edits t1 scores the same faces."""
+    return FaceAnalyser(engine).analyze(t1).faces
 
 
 @pytest.fixture(scope="module")

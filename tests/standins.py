@@ -14,7 +14,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def save_model(path: Path, inputs: list, outputs: list, nodes: list, initializers: tuple = ()) -> Path:
+def save_model(path: Path, inputs: list, outputs: list, nodes: list, initializers: list | tuple = ()) -> Path:
     graph = helper.make_graph(nodes, path.stem, inputs, outputs, initializer=list(initializers))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -125,22 +125,82 @@ def simswap_probe(path: Path, width: int = 512, size: int = 256) -> Path:
     return save_model(path, inputs, [image_tensor("output", size)], nodes, constants)
 
 
-def gfpgan_ballast(path: Path, megabytes: int, seed: int, size: int = 512) -> Path:
-    """GFPGAN's I/O, output = input, carrying `megabytes` of random weights the graph really reads (a Gather on an index
-    computed from the input, so ONNX Runtime cannot fold it away): a loaded session costs about that much memory.
-    Each seed gives a different file (and hash), i.e. a different model for the session pool.
-    """
-    ballast = np.random.default_rng(seed).random(megabytes * 2**20 // 4, dtype=np.float32)
-    nodes = [
-        helper.make_node("ReduceMin", ["input"], ["low"], keepdims=0),
-        helper.make_node("Mul", ["low", "zero"], ["nothing"]),
-        helper.make_node("Cast", ["nothing"], ["index"], to=TensorProto.INT64),
-        helper.make_node("Gather", ["ballast", "index"], ["picked"]),
-        helper.make_node("Mul", ["picked", "zero"], ["none"]),
-        helper.make_node("Add", ["input", "none"], ["output"]),
+# ------------------------------------------------------------------ inswapper and ArcFace (test_swap, test_video_jobs)
+INSWAPPER_SIZE = 128
+
+
+def swapper_io(width: int, dtype: int) -> tuple[list, list]:
+    """inswapper's I/O: `target` [1,3,128,128], `source` [1,width] -> `output` [1,3,128,128]."""
+    inputs = [
+        helper.make_tensor_value_info("target", dtype, [1, 3, INSWAPPER_SIZE, INSWAPPER_SIZE]),
+        helper.make_tensor_value_info("source", dtype, [1, width]),
     ]
-    constants = (numpy_helper.from_array(ballast, "ballast"), numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
-    graph = helper.make_graph(nodes, path.stem, [image_tensor("input", size)], [image_tensor("output", size)], initializer=list(constants))
+    return inputs, [helper.make_tensor_value_info("output", dtype, [1, 3, INSWAPPER_SIZE, INSWAPPER_SIZE])]
+
+
+def random_emap(width: int, seed: int = 0) -> np.ndarray:
+    """Not orthogonal, so dividing by ||emb|| and by ||emb @ emap|| give different vectors."""
+    return np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(width), (width, width)).astype(np.float32) * 1.7
+
+
+def identity_swapper(path: Path, width: int = 512, float16: bool = False) -> Path:
+    """Output = target; an unrelated initializer first and `emap` LAST, as in the real file."""
+    dtype, np_type = (TensorProto.FLOAT16, np.float16) if float16 else (TensorProto.FLOAT, np.float32)
+    inputs, outputs = swapper_io(width, dtype)
+    other = numpy_helper.from_array(np.ones((4,), np_type), "unused_weight")
+    emap = numpy_helper.from_array(random_emap(width), "emap")  # emap stays float32, as in the fp16 export
+    return save_model(path, inputs, outputs, [helper.make_node("Identity", ["target"], ["output"])], [other, emap])
+
+
+def fake_arcface(path: Path, width: int = 512) -> Path:
+    """ArcFace's I/O (`input` [N,3,112,112] -> [N,width]): 8x8 average pooling and a fixed random projection."""
+    pooled = 3 * 14 * 14
+    projection = np.random.default_rng(2).normal(size=(pooled, width)).astype(np.float32)
+    nodes = [
+        helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[8, 8], strides=[8, 8]),
+        helper.make_node("Flatten", ["pooled"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "projection"], ["embedding"]),
+    ]
+    return save_model(
+        path,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", width])],
+        nodes,
+        [numpy_helper.from_array(projection, "projection")],
+    )
+
+
+# ------------------------------------------------------------------ the diffusion oracle (test_diffusion, test_app)
+FULL_ALPHAS_CUMPROD = np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000))  # DDPM's linear betas 1e-4..0.02 over 1000 steps
+
+
+def oracle_onnx(path: Path, x0: np.ndarray) -> Path:
+    """The oracle as a real ONNX graph: inputs x [1,3,H,W] and t [1] float, output [1,6,H,W]."""
+    size = list(x0.shape)
+    tensors = [
+        numpy_helper.from_array(np.sqrt(FULL_ALPHAS_CUMPROD).astype(np.float32), "sqrt_abar"),
+        numpy_helper.from_array(np.sqrt(1.0 - FULL_ALPHAS_CUMPROD).astype(np.float32), "sqrt_one_minus_abar"),
+        numpy_helper.from_array(x0.astype(np.float32), "x0"),
+        numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "column"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["t"], ["t_index"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["sqrt_abar", "t_index"], ["a"]),
+        helper.make_node("Gather", ["sqrt_one_minus_abar", "t_index"], ["b"]),
+        helper.make_node("Reshape", ["a", "column"], ["a4"]),
+        helper.make_node("Reshape", ["b", "column"], ["b4"]),
+        helper.make_node("Mul", ["a4", "x0"], ["signal"]),
+        helper.make_node("Sub", ["x", "signal"], ["noise"]),
+        helper.make_node("Div", ["noise", "b4"], ["eps"]),
+        helper.make_node("Concat", ["eps", "eps"], ["out"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "oracle",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, size), helper.make_tensor_value_info("t", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 6, *size[2:]])],
+        initializer=tensors,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, path)

@@ -42,7 +42,7 @@ def _landmarks_68(rgb: np.ndarray, box, predictor) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def t1_faces(t1_photo, predictor) -> list[np.ndarray]:
+def t1_dlib_points(t1_photo, predictor) -> list[np.ndarray]:
     """dlib 68 landmarks of every face dlib finds in t1.jpg, left to right."""
     rgb = cv2.cvtColor(t1_photo, cv2.COLOR_BGR2RGB)
     boxes = sorted(dlib.get_frontal_face_detector()(rgb, 0), key=lambda box: box.left())
@@ -114,10 +114,10 @@ def test_warp_is_exact_for_a_known_similarity() -> None:
         assert np.linalg.norm(centroid - expected) < 1.0
 
 
-def test_t1_frontal_faces_land_on_template_and_crop_agrees(t1_photo, t1_faces, predictor) -> None:
+def test_t1_frontal_faces_land_on_template_and_crop_agrees(t1_photo, t1_dlib_points, predictor) -> None:
     size, name = 112, "arcface_112_v2"
     target = template_points(name, size)
-    frontal = [face for face in t1_faces if _asymmetry(landmarks_5_from_68(face)) < 0.1]
+    frontal = [face for face in t1_dlib_points if _asymmetry(landmarks_5_from_68(face)) < 0.1]
     assert len(frontal) == 2
     for landmarks_68 in frontal:
         landmarks_5 = landmarks_5_from_68(landmarks_68)
@@ -134,17 +134,17 @@ def test_t1_frontal_faces_land_on_template_and_crop_agrees(t1_photo, t1_faces, p
         assert np.linalg.norm(found[:2] - moved[:2], axis=1).max() < 2.0
 
 
-def test_t1_every_face_aligns_within_a_loose_bound(t1_photo, t1_faces) -> None:
-    for landmarks_68 in t1_faces:
+def test_t1_every_face_aligns_within_a_loose_bound(t1_photo, t1_dlib_points) -> None:
+    for landmarks_68 in t1_dlib_points:
         landmarks_5 = landmarks_5_from_68(landmarks_68)
         matrix = estimate_affine(landmarks_5, "ffhq_512", 512)
         error = np.linalg.norm(transform_points(landmarks_5, matrix) - template_points("ffhq_512", 512), axis=1)
         assert error.mean() < 0.06 * 512
 
 
-def test_paste_back_of_unchanged_crop_restores_the_photo(t1_photo, t1_faces) -> None:
+def test_paste_back_of_unchanged_crop_restores_the_photo(t1_photo, t1_dlib_points) -> None:
     height, width = t1_photo.shape[:2]
-    for landmarks_68 in t1_faces:
+    for landmarks_68 in t1_dlib_points:
         crop, matrix = warp(t1_photo, landmarks_5_from_68(landmarks_68), "ffhq_512", 512)
         mask = box_mask(512)
         pasted = paste_back(t1_photo, crop, matrix, mask)
@@ -163,9 +163,9 @@ def test_paste_back_of_unchanged_crop_restores_the_photo(t1_photo, t1_faces) -> 
         assert np.array_equal(pasted[outside], t1_photo[outside])
 
 
-def test_paste_back_replaces_the_face_and_leaves_the_input_alone(t1_photo, t1_faces) -> None:
+def test_paste_back_replaces_the_face_and_leaves_the_input_alone(t1_photo, t1_dlib_points) -> None:
     original = t1_photo.copy()
-    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_faces[0]), "ffhq_512", 512)
+    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_dlib_points[0]), "ffhq_512", 512)
     pasted = paste_back(t1_photo, np.zeros_like(crop), matrix, box_mask(512))
     assert np.array_equal(t1_photo, original)
     centre = transform_points(np.array([[256.0, 256.0]]), cv2.invertAffineTransform(matrix))[0]
@@ -196,9 +196,9 @@ def test_box_mask_is_feathered_and_padded() -> None:
     assert padded[:, :50].max() == 0 and padded[-1].max() == 0
 
 
-def test_landmark_hull_masks_cover_their_regions(t1_photo, t1_faces) -> None:
-    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_faces[0]), "ffhq_512", 512)
-    points = transform_points(t1_faces[0], matrix)
+def test_landmark_hull_masks_cover_their_regions(t1_photo, t1_dlib_points) -> None:
+    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_dlib_points[0]), "ffhq_512", 512)
+    points = transform_points(t1_dlib_points[0], matrix)
     face = landmark_hull_mask(512, points, "face", feather=0.0)
     lower = landmark_hull_mask(512, points, "lower_face")
     mouth = landmark_hull_mask(512, points, "mouth")
@@ -268,9 +268,9 @@ def test_degenerate_landmarks_raise_a_facekit_error(points: np.ndarray) -> None:
     assert isinstance(raised.value, FaceKitError) and "skipped" in str(raised.value)
 
 
-def test_swap_mask_is_the_box_cut_to_the_raised_face_hull(t1_photo, t1_faces) -> None:
-    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_faces[0]), "arcface_128", 128)
-    points = transform_points(t1_faces[0], matrix)
+def test_swap_mask_is_the_box_cut_to_the_raised_face_hull(t1_photo, t1_dlib_points) -> None:
+    crop, matrix = warp(t1_photo, landmarks_5_from_68(t1_dlib_points[0]), "arcface_128", 128)
+    points = transform_points(t1_dlib_points[0], matrix)
     cut = swap_mask((128, 128), points)
     box = swap_mask((128, 128), None)
     np.testing.assert_array_equal(box, box_mask(128))

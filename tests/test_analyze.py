@@ -10,21 +10,14 @@ from PIL import Image
 
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.cli import main
-from facekit.engine import Engine, EngineConfig
 from facekit.errors import FaceKitError, ModelLoadError
 from helpers import insightface_image
 
 T1 = str(insightface_image("t1.jpg"))
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory, shared_models) -> Engine:
-    models_dir = tmp_path_factory.mktemp("models")
-    return Engine(EngineConfig(models_dir=models_dir, mirrors=(str(shared_models),), offline=True))
-
-
-def test_default_analysis_uses_the_embedded_models(engine, t1) -> None:
-    analysis = FaceAnalyser(engine).analyze(t1)
+def test_default_analysis_uses_the_embedded_models(mirrored_engine, t1) -> None:
+    analysis = FaceAnalyser(mirrored_engine).analyze(t1)
     assert analysis.models["detector"] == "dlib_hog"
     assert len(analysis.faces) == 6
     assert [face.index for face in analysis.faces] == list(range(6))
@@ -32,8 +25,8 @@ def test_default_analysis_uses_the_embedded_models(engine, t1) -> None:
     assert all(face.pose is not None and abs(face.pose.yaw) < 60 for face in analysis.faces)
 
 
-def test_yunet_faces_get_dlib_landmarks_and_pose(engine, t1) -> None:
-    analysis = FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="yunet_2023mar"))
+def test_yunet_faces_get_dlib_landmarks_and_pose(mirrored_engine, t1) -> None:
+    analysis = FaceAnalyser(mirrored_engine).analyze(t1, AnalysisOptions(detector="yunet_2023mar"))
     assert analysis.models == {"detector": "yunet_2023mar", "landmarks": "dlib_68"}
     assert len(analysis.faces) == 6
     for face in analysis.faces:
@@ -43,8 +36,8 @@ def test_yunet_faces_get_dlib_landmarks_and_pose(engine, t1) -> None:
         assert face.pose is not None
 
 
-def test_embeddings_are_cached_per_model(engine, t1, shared_models) -> None:
-    analyser = FaceAnalyser(engine)
+def test_embeddings_are_cached_per_model(mirrored_engine, t1, shared_models) -> None:
+    analyser = FaceAnalyser(mirrored_engine)
     faces = analyser.analyze(t1).faces
     dlib_vectors = analyser.embed(t1, faces)
     assert dlib_vectors[0].model_id == "dlib_resnet" and dlib_vectors[0].vector.shape == (128,)
@@ -55,18 +48,18 @@ def test_embeddings_are_cached_per_model(engine, t1, shared_models) -> None:
     assert analyser.embed(t1, faces, choice)[0] is mobile[0]  # not recomputed
 
 
-def test_wrong_model_for_the_task_is_a_clear_error(engine, t1, shared_models) -> None:
+def test_wrong_model_for_the_task_is_a_clear_error(mirrored_engine, t1, shared_models) -> None:
     with pytest.raises(FaceKitError, match="does the task 'embed', not 'detect'"):
-        FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="dlib_resnet"))
+        FaceAnalyser(mirrored_engine).analyze(t1, AnalysisOptions(detector="dlib_resnet"))
     with pytest.raises(FaceKitError, match="gives 106 points"):
-        FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="yunet_2023mar", landmarks="2d106det"))
+        FaceAnalyser(mirrored_engine).analyze(t1, AnalysisOptions(detector="yunet_2023mar", landmarks="2d106det"))
     with pytest.raises(ModelLoadError):
-        engine.adapter_for_file(shared_models / "face_detection_yunet_2023mar.onnx", "arcface")
+        mirrored_engine.adapter_for_file(shared_models / "face_detection_yunet_2023mar.onnx", "arcface")
 
 
-def test_offline_missing_model_names_the_file(engine, t1) -> None:
+def test_offline_missing_model_names_the_file(mirrored_engine, t1) -> None:
     with pytest.raises(FaceKitError, match="scrfd_2.5g.onnx") as caught:
-        FaceAnalyser(engine).analyze(t1, AnalysisOptions(detector="scrfd_2.5g"))
+        FaceAnalyser(mirrored_engine).analyze(t1, AnalysisOptions(detector="scrfd_2.5g"))
     assert "offline" in str(caught.value)
 
 

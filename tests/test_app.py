@@ -154,7 +154,9 @@ def test_swap_endpoint_needs_consent_and_reports_identity(running_app) -> None:
     with pytest.raises(Exception, match="mesh does not support the swap resolution 256"):
         client.predict(hanks, t1, None, "4", "", 0.5, None, True, False, swap_resolution=256, api_name="/swap")
     face = rows["data"][0]
-    assert face[0] == 4 and face[4] is True  # closer to the source than to the original person
+    assert face[0] == 4 and face[4] is True  # closer to the source than to the original person (its open mouth kept)
+    _, plain, _, _ = client.predict(hanks, t1, None, "4", "", 0.5, None, True, False, keep_mouth="never", api_name="/swap")
+    assert plain["data"][0][2] < face[2]  # the source's lips too: nearer the source still
     assert rows["headers"][2:4] == ["to source: distance (lower = more alike)", "to original: distance (lower = more alike)"]
     labels = Image.open(download).text
     assert labels["facekit:job"] == "swap" and '"visible_label": true' in labels["facekit:details"]
@@ -203,7 +205,7 @@ def test_restore_with_a_diffusion_model_from_the_manifest(tmp_path, monkeypatch)
 
     from facekit.manifest import DEFAULT_MANIFEST_PATH
     from helpers import insightface_image
-    from test_diffusion import oracle_onnx
+    from standins import oracle_onnx
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     models = tmp_path / "models"

@@ -11,7 +11,7 @@ from helpers import insightface_image
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator[object]:
+def masks_client(tmp_path_factory) -> Iterator[object]:
     from gradio_client import Client
 
     from app import build_demo
@@ -30,21 +30,21 @@ def client(tmp_path_factory) -> Iterator[object]:
 
 
 @pytest.mark.slow
-def test_mask_settings_reach_restore_swap_and_the_debug_view(client) -> None:
+def test_mask_settings_reach_restore_swap_and_the_debug_view(masks_client) -> None:
     from gradio_client import handle_file
 
     t1 = handle_file(str(insightface_image("t1.jpg")))
     hanks = handle_file(str(insightface_image("Tom_Hanks_54745.png")))
-    _, _, report, _ = client.predict(  # type: ignore[attr-defined]
+    _, _, report, _ = masks_client.predict(  # type: ignore[attr-defined]
         t1, "classic", 0.5, 0.8, "0", 1, None, None, 250, 100, 0.5, ["box"], ["skin"], ["face"], 0.2, "10", None, api_name="/restore"
     )
     assert report["models"]["mask"].endswith(" box")
-    _, _, report, _ = client.predict(  # type: ignore[attr-defined]
+    _, _, report, _ = masks_client.predict(  # type: ignore[attr-defined]
         hanks, t1, None, "4", "", 0.5, None, True, False, None, ["box", "area"], ["skin"], ["face", "mouth"], 0.3, "0", None,
         api_name="/swap",
     )
     assert report["models"]["mask"] == "box+area"
-    picture, label = client.predict(t1, None, 0.5, [], ["skin"], ["face"], 0.3, "0", None, api_name="/analyze_masks")  # type: ignore[attr-defined]
+    picture, label = masks_client.predict(t1, None, 0.5, [], ["skin"], ["face"], 0.3, "0", None, api_name="/analyze_masks")  # type: ignore[attr-defined]
     assert label == "6 face(s); masks: box+area" and picture
     with pytest.raises(Exception, match="padding"):
-        client.predict(t1, None, 0.5, ["box"], ["skin"], ["face"], 0.3, "1,2", None, api_name="/analyze_masks")  # type: ignore[attr-defined]
+        masks_client.predict(t1, None, 0.5, ["box"], ["skin"], ["face"], 0.3, "1,2", None, api_name="/analyze_masks")  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ APP_MAX_FACES = 8
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator[object]:
+def newcomer_client(tmp_path_factory) -> Iterator[object]:
     from gradio_client import Client
 
     from app import build_demo
@@ -39,11 +39,11 @@ def blank_photo(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_the_lowest_threshold_stays_usable(client) -> None:
+def test_the_lowest_threshold_stays_usable(newcomer_client) -> None:
     """0.05 used to give ~480 'faces', a 2 MB JSON and a 478-column table; now capped, with a note, four columns."""
     from gradio_client import handle_file
 
-    drawn, report, pairs = client.predict(handle_file(str(insightface_image("t1.jpg"))), None, None, 0.05, api_name="/analyze")
+    drawn, report, pairs = newcomer_client.predict(handle_file(str(insightface_image("t1.jpg"))), None, None, 0.05, api_name="/analyze")
     record = report["images"][0]
     assert len(record["faces"]) == APP_MAX_FACES
     assert record["notes"] and f"More than {APP_MAX_FACES} faces" in record["notes"][0]
@@ -52,10 +52,10 @@ def test_the_lowest_threshold_stays_usable(client) -> None:
     assert len(drawn) == 1
 
 
-def test_analyze_draws_both_photos(client) -> None:
+def test_analyze_draws_both_photos(newcomer_client) -> None:
     from gradio_client import handle_file
 
-    drawn, report, pairs = client.predict(
+    drawn, report, pairs = newcomer_client.predict(
         handle_file(str(insightface_image("t1.jpg"))), handle_file(str(insightface_image("Tom_Hanks_54745.png"))), api_name="/analyze"
     )
     assert [Image.open(item["image"]).size for item in drawn] == [(1280, 886), (112, 112)]
@@ -63,16 +63,16 @@ def test_analyze_draws_both_photos(client) -> None:
     assert "second#0" in faces
 
 
-def test_no_face_is_one_rule_for_every_job(client, blank_photo) -> None:
+def test_no_face_is_one_rule_for_every_job(newcomer_client, blank_photo) -> None:
     """Restore used to hand back the untouched photo labelled as AI-edited; Batch zipped those copies."""
     from gradio_client import handle_file
 
     with pytest.raises(Exception, match="No face was found"):
-        client.predict(handle_file(blank_photo), api_name="/restore")
+        newcomer_client.predict(handle_file(blank_photo), api_name="/restore")
     with pytest.raises(Exception, match="No face was found"):
-        client.predict(handle_file(blank_photo), api_name="/frontalize")
+        newcomer_client.predict(handle_file(blank_photo), api_name="/frontalize")
     for job in ("restore", "frontalize"):
-        archive, report = client.predict(
+        archive, report = newcomer_client.predict(
             [handle_file(str(insightface_image("Tom_Hanks_54745.png"))), handle_file(blank_photo)], job, api_name="/batch"
         )
         assert "error" not in report["items"][0] and "No face" in report["items"][1]["error"], job
@@ -80,11 +80,11 @@ def test_no_face_is_one_rule_for_every_job(client, blank_photo) -> None:
             assert not any("wall" in name for name in opened.namelist()), job
 
 
-def test_every_optional_input_may_be_omitted(client) -> None:
+def test_every_optional_input_may_be_omitted(newcomer_client) -> None:
     """gradio_client used to reject /swap without restore=None; every optional input now has a default."""
     from gradio_client import handle_file
 
-    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    api = newcomer_client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     must_give = {"image", "source", "target", "files", "model_id", "video"}  # what a call is about
     for name, endpoint in api.items():
         if name.startswith("/video"):
@@ -92,17 +92,17 @@ def test_every_optional_input_may_be_omitted(client) -> None:
         assert endpoint["description"], f"{name} has no description"
         for parameter in endpoint["parameters"]:
             assert parameter["parameter_has_default"] or parameter["parameter_name"] in must_give, (name, parameter["parameter_name"])
-    _, rows, report, _ = client.predict(
+    _, rows, report, _ = newcomer_client.predict(
         handle_file(str(insightface_image("Tom_Hanks_54745.png"))), handle_file(str(insightface_image("t1.jpg"))),
         faces="4", consent=True, api_name="/swap",
     )
     assert rows["data"][0][0] == 4 and report["models"]["swapper"] == "mesh"
-    _, rows, _, _ = client.predict(handle_file(str(insightface_image("Tom_Hanks_54745.png"))), api_name="/restore")
+    _, rows, _, _ = newcomer_client.predict(handle_file(str(insightface_image("Tom_Hanks_54745.png"))), api_name="/restore")
     assert len(rows["data"]) == 1
 
 
-def test_api_examples_are_a_photo_with_faces(client) -> None:
-    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+def test_api_examples_are_a_photo_with_faces(newcomer_client) -> None:
+    api = newcomer_client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     for name in ("/restore", "/analyze", "/frontalize", "/swap", "/batch"):
         examples = [p["example_input"] for p in api[name]["parameters"] if p["component"] in ("Image", "Imageupload", "File", "Photofiles")]
         assert examples, name

@@ -235,13 +235,34 @@ def test_models_tab_in_the_browser(page, tmp_path_factory) -> None:
     close_toasts(page)
 
 
+def test_video_tab_in_the_browser(page, tmp_path, tmp_path_factory) -> None:
+    """A generated phone-like clip (rotated, with sound) restored from the Video tab: the result plays in the page."""
+    from clips import moving_face_frames, write_clip
+
+    portrait = moving_face_frames(8, width=240, height=320)  # upright 240x320, coded 320x240 turned by 90° (a phone)
+    clip = write_clip(tmp_path / "clip.mp4", portrait, fps=8, audio_seconds=1.0, rotation=90)
+    open_tab(page, "Video")
+    upload_file(page, "video-input", clip)
+    page.locator("#video-input").get_by_text("clip.mp4").first.wait_for(state="visible")
+    page.locator("#video-restore").click()
+    video = page.locator("#video-result video")
+    video.wait_for(state="attached", timeout=180_000)
+    page.wait_for_function("() => document.querySelector('#video-result video')?.readyState >= 1", timeout=60_000)
+    shown = video.evaluate("v => [v.videoWidth, v.videoHeight, v.duration]")
+    assert shown[:2] == [240, 320] and shown[2] > 0.9, shown  # portrait: the rotation was kept and applied by the player
+    page.screenshot(path=str(screenshot_dir(tmp_path_factory) / "video.png"), full_page=True)
+
+
 def test_api_page_examples(page, app_url) -> None:
     """The API page: optional inputs show defaults, the examples are a photo with faces (not a bus or a PDF)."""
     page.get_by_text("Use via API").click()
     page.get_by_text("API name: /swap").first.wait_for(state="visible")
     sections = {part.split()[0]: part for part in page.locator("body").inner_text().split("API name: ")[1:]}
-    for name in ("/restore", "/swap", "/frontalize", "/analyze", "/batch"):  # the Video tab's endpoints are issue 12's
+    for name in ("/restore", "/swap", "/frontalize", "/analyze", "/batch"):
         assert "t1.jpg" in sections[name] and "bus.png" not in sections[name] and ".pdf" not in sections[name], name
+    for name in ("/video_restore", "/video_swap", "/video_preview"):  # a video file name, never a PDF
+        assert "phone_clip.mp4" in sections[name] and ".pdf" not in sections[name], name
+    assert "t1.jpg" in sections["/video_swap"] and "Only `video` is required" in sections["/video_restore"]
     assert "restore=None" in sections["/swap"] and "must be True" in sections["/swap"]  # consent: what it needs
     page.goto(app_url)
 

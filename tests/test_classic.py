@@ -29,9 +29,8 @@ from facekit.adapters.classic import ClassicRestorer, estimate_noise_sigma, upsc
 from facekit.adapters.classic_region import RegionSettings, repair_window
 from facekit.analysis import FaceAnalyser
 from facekit.errors import FaceKitError
-from facekit.face.types import Face
 from facekit.metrics import SUITE, apply_steps, degrade, face_box_metrics
-from facekit.processors.restore import RestoreOptions, restore_faces, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline, restore_image
 from standins import gfpgan_identity
 
 # degradation: (PSNR gain, SSIM gain) the restorer must at least reach, about 60% of the measured gains
@@ -47,24 +46,21 @@ MARGINS = {
 
 
 @pytest.fixture(scope="module")
-def faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyze(t1).faces  # found on the clean photo, so every degradation is scored on the same faces
-
-
-@pytest.fixture(scope="module")
 def pass_through(tmp_path_factory) -> Path:
     return gfpgan_identity(tmp_path_factory.mktemp("standin") / "pass_through.onnx")
 
 
 @pytest.mark.parametrize("kind", list(MARGINS))
-def test_classic_improves_degraded_faces(engine, t1, faces, pass_through, kind: str) -> None:
+def test_classic_improves_degraded_faces(engine, t1, t1_faces, pass_through, kind: str) -> None:
     degraded = apply_steps(t1, SUITE[kind])
-    restored, reports, models = restore_faces(engine, degraded, faces, RestoreOptions(model="classic", identity=False))
-    copied, _, _ = restore_faces(engine, degraded, faces, RestoreOptions(model_file=pass_through, identity=False))
+    classic = RestorePipeline.from_engine(engine, RestoreOptions(model="classic", identity=False))
+    restored, reports, models = classic.restore_faces(degraded, t1_faces)
+    passed = RestorePipeline.from_engine(engine, RestoreOptions(model_file=pass_through, identity=False))
+    copied, _, _ = passed.restore_faces(degraded, t1_faces)
     assert models["restorer"] == "classic" and "ellipse" in models["mask"]
-    before_psnr, before_ssim = face_box_metrics(t1, degraded, faces)
-    after_psnr, after_ssim = face_box_metrics(t1, restored, faces)
-    copied_psnr, _ = face_box_metrics(t1, copied, faces)
+    before_psnr, before_ssim = face_box_metrics(t1, degraded, t1_faces)
+    after_psnr, after_ssim = face_box_metrics(t1, restored, t1_faces)
+    copied_psnr, _ = face_box_metrics(t1, copied, t1_faces)
     psnr_margin, ssim_margin = MARGINS[kind]
     assert after_psnr - before_psnr > psnr_margin, (before_psnr, after_psnr)
     assert after_ssim - before_ssim > ssim_margin, (before_ssim, after_ssim)
@@ -78,17 +74,18 @@ def test_classic_leaves_the_clean_packaged_photos_unchanged(engine, t1, tom) -> 
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     for photo in (t1, tom, astronaut):
         found = FaceAnalyser(engine).analyze(photo).faces
-        restored, reports, _ = restore_faces(engine, photo, found, RestoreOptions(model="classic", identity=False))
+        classic = RestorePipeline.from_engine(engine, RestoreOptions(model="classic", identity=False))
+        restored, reports, _ = classic.restore_faces(photo, found)
         assert face_box_metrics(photo, restored, found)[0] >= 40.0
         assert all(report.repairs["repairs"] == ["none needed"] for report in reports)
         assert np.array_equal(restored, photo)  # nothing needed, nothing touched: no box edge, no softening
 
 
-def test_repair_blends_through_an_ellipse_not_a_box(engine, t1, faces) -> None:
+def test_repair_blends_through_an_ellipse_not_a_box(engine, t1, t1_faces) -> None:
     """Noise everywhere: the repaired face fades out towards the window's corners (no rectangle edge)."""
     noisy = apply_steps(t1, SUITE["noise15"])
-    face = faces[0]
-    restored, _, _ = restore_faces(engine, noisy, [face], RestoreOptions(model="classic", identity=False))
+    face = t1_faces[0]
+    restored, _, _ = RestorePipeline.from_engine(engine, RestoreOptions(model="classic", identity=False)).restore_faces(noisy, [face])
     x1, y1, x2, y2 = (int(v) for v in face.box)
     centre = (slice((y1 + y2) // 2 - 5, (y1 + y2) // 2 + 5), slice((x1 + x2) // 2 - 5, (x1 + x2) // 2 + 5))
     corner = (slice(y1 - 20, y1 - 10), slice(x1 - 20, x1 - 10))  # outside the ellipse, inside the window
@@ -96,8 +93,8 @@ def test_repair_blends_through_an_ellipse_not_a_box(engine, t1, faces) -> None:
     assert changed[centre].mean() > 5.0 and changed[corner].mean() < 0.5
 
 
-def test_measurements_name_the_damage(t1, faces) -> None:
-    x1, y1, x2, y2 = (int(v) for v in faces[2].box)
+def test_measurements_name_the_damage(t1, t1_faces) -> None:
+    x1, y1, x2, y2 = (int(v) for v in t1_faces[2].box)
     window = (slice(y1 // 8 * 8, y2), slice(x1 // 8 * 8, x2))
     expected = {"jpeg20": "deblock", "noise15": "denoise", "blur2": "deblur"}
     for kind, repair in expected.items():
@@ -113,18 +110,18 @@ def test_classic_on_the_clean_photo_keeps_size_and_identity(engine, t1) -> None:
     assert all(face.same_person and face.identity.value < 0.25 for face in result.faces)
 
 
-def test_classic_measures_what_it_does(t1, faces) -> None:
+def test_classic_measures_what_it_does(t1, t1_faces) -> None:
     from facekit.face.align import warp
 
     restorer = ClassicRestorer()
-    clean = warp(t1, faces[0].landmarks_5, "ffhq_512", 512)[0]
+    clean = warp(t1, t1_faces[0].landmarks_5, "ffhq_512", 512)[0]
     for kind, denoised, sharpened in (("noise", True, False), ("blur", False, True), ("jpeg", False, False)):
-        crop = warp(degrade(t1, kind), faces[0].landmarks_5, "ffhq_512", 512)[0]
+        crop = warp(degrade(t1, kind), t1_faces[0].landmarks_5, "ffhq_512", 512)[0]
         restored, measured = restorer.restore_with_measurements(crop)
         assert restored.shape == crop.shape and restored.dtype == np.uint8
         assert (measured.denoise_strength > 0.9) is denoised and (measured.denoise_strength == 0.0) is not denoised
         assert (max(measured.band_gains) > 1.5) is sharpened
-    assert estimate_noise_sigma(warp(degrade(t1, "noise"), faces[0].landmarks_5, "ffhq_512", 512)[0]) > 2 * estimate_noise_sigma(clean)
+    assert estimate_noise_sigma(warp(degrade(t1, "noise"), t1_faces[0].landmarks_5, "ffhq_512", 512)[0]) > 2 * estimate_noise_sigma(clean)
 
 
 def test_classic_works_at_other_crop_sizes() -> None:

@@ -39,3 +39,17 @@ def test_output_below_a_file(a_file, tmp_path, capsys, command) -> None:
     photo = str(insightface_image("Tom_Hanks_54745.png"))
     assert main(["--offline", "--models-dir", str(models), command, photo, "-o", str(a_file / "x.png")]) == 2
     assert "not a folder" in _one_error_line(capsys)
+
+
+def test_cli_face_indexes_count_once_and_a_huge_selection_is_refused_briefly(tmp_path, capsys) -> None:
+    """Issue 18.2 on the command line: the same parser as the app (repeated indexes once; a capped, unechoed string)."""
+    from facekit.processors.common import FaceSelection
+
+    assert FaceSelection.parse(",".join(["0"] * 40)).indexes == (0,)
+    assert FaceSelection.parse("2,0,2,0").indexes == (2, 0)
+    photo = str(insightface_image("Tom_Hanks_54745.png"))
+    output = str(tmp_path / "o.png")
+    code = main(["--offline", "--models-dir", str(tmp_path / "models"), "restore", photo, "--faces", "0," * 500_000, "-o", output])
+    line = _one_error_line(capsys)
+    assert code != 0 and "characters long" in line and len(line) < 300
+    assert not (tmp_path / "o.png").exists()

@@ -17,16 +17,9 @@ from facekit.adapters.scrfd import ScrfdDetector
 from facekit.adapters.yunet import YuNetDetector
 from facekit.errors import ModelLoadError
 from facekit.face.types import Face
-from helpers import SAMPLES, open_session
+from helpers import open_session
 
 DETECTORS = ("dlib_hog", "yunet", "scrfd")
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    image = cv2.imread(str(SAMPLES / "t1.jpg"))
-    assert image is not None and image.shape == (886, 1280, 3)
-    return image
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def detectors(models_dir: Path) -> dict[str, Detector]:
 
 
 @pytest.fixture(scope="module")
-def t1_faces(detectors: dict[str, Detector], t1: np.ndarray) -> dict[str, list[Face]]:
+def t1_detections(detectors: dict[str, Detector], t1: np.ndarray) -> dict[str, list[Face]]:
     return {name: detector.detect(t1) for name, detector in detectors.items()}
 
 
@@ -59,8 +52,8 @@ def matched_ious(boxes_a: np.ndarray, boxes_b: np.ndarray) -> list[float]:
 
 
 @pytest.mark.parametrize("name", DETECTORS)
-def test_finds_the_six_people_left_to_right(t1_faces: dict[str, list[Face]], name: str) -> None:
-    faces = t1_faces[name]
+def test_finds_the_six_people_left_to_right(t1_detections: dict[str, list[Face]], name: str) -> None:
+    faces = t1_detections[name]
     assert len(faces) == 6
     assert [face.index for face in faces] == list(range(6))
     lefts = [float(face.box[0]) for face in faces]
@@ -72,8 +65,8 @@ def test_finds_the_six_people_left_to_right(t1_faces: dict[str, list[Face]], nam
 
 
 @pytest.mark.parametrize("name", DETECTORS)
-def test_five_points_are_in_facekit_order_inside_the_box(t1_faces: dict[str, list[Face]], name: str) -> None:
-    for face in t1_faces[name]:
+def test_five_points_are_in_facekit_order_inside_the_box(t1_detections: dict[str, list[Face]], name: str) -> None:
+    for face in t1_detections[name]:
         left_eye, right_eye, nose, left_mouth, right_mouth = face.landmarks_5
         assert left_eye[0] < right_eye[0] and left_mouth[0] < right_mouth[0]
         assert max(left_eye[1], right_eye[1]) < nose[1] < min(left_mouth[1], right_mouth[1])
@@ -84,14 +77,14 @@ def test_five_points_are_in_facekit_order_inside_the_box(t1_faces: dict[str, lis
 
 
 @pytest.mark.parametrize(("first", "second"), list(itertools.combinations(DETECTORS, 2)))
-def test_boxes_agree_across_detectors(t1_faces: dict[str, list[Face]], first: str, second: str) -> None:
-    boxes_a = np.array([face.box for face in t1_faces[first]])
-    boxes_b = np.array([face.box for face in t1_faces[second]])
+def test_boxes_agree_across_detectors(t1_detections: dict[str, list[Face]], first: str, second: str) -> None:
+    boxes_a = np.array([face.box for face in t1_detections[first]])
+    boxes_b = np.array([face.box for face in t1_detections[second]])
     assert min(matched_ious(boxes_a, boxes_b)) > 0.5
 
 
-def test_dlib_hog_also_gives_68_points(t1_faces: dict[str, list[Face]]) -> None:
-    for face in t1_faces["dlib_hog"]:
+def test_dlib_hog_also_gives_68_points(t1_detections: dict[str, list[Face]]) -> None:
+    for face in t1_detections["dlib_hog"]:
         assert face.landmarks_68 is not None and face.landmarks_68.shape == (68, 2)
         np.testing.assert_allclose(face.landmarks_5[2], face.landmarks_68[30])
 
@@ -104,13 +97,13 @@ def test_blank_image_has_no_faces(detectors: dict[str, Detector], name: str) -> 
 
 @pytest.mark.parametrize("name", DETECTORS)
 def test_other_image_size_gives_boxes_in_its_own_coordinates(
-    detectors: dict[str, Detector], t1: np.ndarray, t1_faces: dict[str, list[Face]], name: str
+    detectors: dict[str, Detector], t1: np.ndarray, t1_detections: dict[str, list[Face]], name: str
 ) -> None:
     half = cv2.resize(t1, (640, 443), interpolation=cv2.INTER_AREA)
     left, top = 37, 23
     padded = cv2.copyMakeBorder(half, top, 517 - 443 - top, left, 701 - 640 - left, cv2.BORDER_CONSTANT, value=0)
     assert padded.shape == (517, 701, 3)
-    expected = np.array([face.box for face in t1_faces[name]]) * 0.5 + [left, top, left, top]
+    expected = np.array([face.box for face in t1_detections[name]]) * 0.5 + [left, top, left, top]
     found = np.array([face.box for face in detectors[name].detect(padded)])
     assert len(found) == 6
     assert min(matched_ious(expected, found)) > 0.6
@@ -129,25 +122,25 @@ def test_yunet_decoder_matches_opencv(detectors: dict[str, Detector], t1: np.nda
         assert face.score == pytest.approx(float(row[14]), abs=1e-3)
 
 
-def test_dynamic_yunet_agrees_with_fixed(models_dir: Path, t1: np.ndarray, t1_faces: dict[str, list[Face]]) -> None:
+def test_dynamic_yunet_agrees_with_fixed(models_dir: Path, t1: np.ndarray, t1_detections: dict[str, list[Face]]) -> None:
     faces = YuNetDetector(open_session(models_dir, "yunet_s_dynamic.onnx")).detect(t1)
-    fixed = np.array([face.box for face in t1_faces["yunet"]])
+    fixed = np.array([face.box for face in t1_detections["yunet"]])
     assert min(matched_ious(fixed, np.array([face.box for face in faces]))) > 0.9
 
 
 @pytest.mark.parametrize("name", DETECTORS)
 def test_max_faces_keeps_the_best_scores(
-    detectors: dict[str, Detector], t1: np.ndarray, t1_faces: dict[str, list[Face]], name: str
+    detectors: dict[str, Detector], t1: np.ndarray, t1_detections: dict[str, list[Face]], name: str
 ) -> None:
     faces = detectors[name].detect(t1, max_faces=2)
-    best = sorted((face.score for face in t1_faces[name]), reverse=True)[:2]
+    best = sorted((face.score for face in t1_detections[name]), reverse=True)[:2]
     assert [face.index for face in faces] == [0, 1]
     assert sorted((face.score for face in faces), reverse=True) == pytest.approx(best)
 
 
 @pytest.mark.parametrize("name", DETECTORS)
-def test_score_threshold_filters(detectors: dict[str, Detector], t1: np.ndarray, t1_faces: dict[str, list[Face]], name: str) -> None:
-    cut = float(np.median([face.score for face in t1_faces[name]]))
+def test_score_threshold_filters(detectors: dict[str, Detector], t1: np.ndarray, t1_detections: dict[str, list[Face]], name: str) -> None:
+    cut = float(np.median([face.score for face in t1_detections[name]]))
     faces = detectors[name].detect(t1, score_threshold=cut)
     assert 0 < len(faces) < 6
     assert all(face.score >= cut for face in faces)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from facekit.adapters.diffusion import DiffusionRefiner, DiffusionSchedule, EpsModel, ddim_refine
 from facekit.errors import FaceKitError, ModelLoadError
 from facekit.face.types import Face
-from facekit.processors.restore import RestoreOptions, restore_faces
+from facekit.processors.restore import RestoreOptions, RestorePipeline
+from standins import FULL_ALPHAS_CUMPROD, oracle_onnx
 
 Arg = namedtuple("Arg", "name shape type")
-FULL_ALPHAS_CUMPROD = np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000))
 
 
 class OracleSession:
@@ -109,37 +108,7 @@ def test_noise_is_seeded() -> None:
     assert not np.allclose(first, ddim_refine(wrong_eps, x_hat, DiffusionSchedule.linear(20), start=10, eta=1.0, seed=2))
 
 
-def oracle_onnx(path: Path, x0: np.ndarray) -> Path:
-    """The oracle as a real ONNX graph: inputs x [1,3,H,W] and t [1] float, output [1,6,H,W]."""
-    size = list(x0.shape)
-    tensors = [
-        numpy_helper.from_array(np.sqrt(FULL_ALPHAS_CUMPROD).astype(np.float32), "sqrt_abar"),
-        numpy_helper.from_array(np.sqrt(1.0 - FULL_ALPHAS_CUMPROD).astype(np.float32), "sqrt_one_minus_abar"),
-        numpy_helper.from_array(x0.astype(np.float32), "x0"),
-        numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "column"),
-    ]
-    nodes = [
-        helper.make_node("Cast", ["t"], ["t_index"], to=TensorProto.INT64),
-        helper.make_node("Gather", ["sqrt_abar", "t_index"], ["a"]),
-        helper.make_node("Gather", ["sqrt_one_minus_abar", "t_index"], ["b"]),
-        helper.make_node("Reshape", ["a", "column"], ["a4"]),
-        helper.make_node("Reshape", ["b", "column"], ["b4"]),
-        helper.make_node("Mul", ["a4", "x0"], ["signal"]),
-        helper.make_node("Sub", ["x", "signal"], ["noise"]),
-        helper.make_node("Div", ["noise", "b4"], ["eps"]),
-        helper.make_node("Concat", ["eps", "eps"], ["out"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "oracle",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, size), helper.make_tensor_value_info("t", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 6, *size[2:]])],
-        initializer=tensors,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+
 
 
 def rgb_tensor(image_bgr: np.ndarray) -> np.ndarray:
@@ -177,7 +146,11 @@ def test_restore_applies_diffusion_to_the_restored_crop(engine, tmp_path) -> Non
     face = Face(box=np.array([220, 220, 380, 420], np.float32), score=1.0, landmarks_5=landmarks)
     options = RestoreOptions(model="classic", blend=1.0, identity=False, diffusion_file=oracle, diffusion_steps=20, diffusion_start=4)
     progress: list[str] = []
-    result, _, models = restore_faces(engine, image, [face], options, progress=lambda f, m: progress.append(m))
+
+    def record(fraction: float, message: str) -> None:
+        progress.append(message)
+
+    result, _, models = RestorePipeline.from_engine(engine, options, record).restore_faces(image, [face], record)
     assert models["restorer"] == "classic" and models["diffusion"] == "file:grey_oracle.onnx"
     assert np.abs(result[290:330, 280:320].astype(int) - 127.5).max() <= 1
     assert sum("diffusion step" in message for message in progress) == 4

@@ -24,17 +24,12 @@ MOBILEFACENET_SAME_PERSON = 0.55  # cosine above this: same person (measured, se
 
 
 @pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return cv2.imread(str(SAMPLES / "t1.jpg"))
-
-
-@pytest.fixture(scope="module")
 def detector(models_dir: Path) -> ScrfdDetector:
     return ScrfdDetector(open_session(models_dir, "scrfd_2.5g_kps_test.onnx"))
 
 
 @pytest.fixture(scope="module")
-def mobilefacenet(models_dir: Path) -> ArcFaceEmbedder:
+def mobilefacenet_embedder(models_dir: Path) -> ArcFaceEmbedder:
     return ArcFaceEmbedder(open_session(models_dir, "mobilefacenet_test.onnx"), mean=127.5, std=128.0)
 
 
@@ -91,43 +86,43 @@ def test_dlib_six_people_are_different(dlib_resnet: DlibResnetEmbedder, views) -
     assert min(distances) > DLIB_SAME_PERSON, distances
 
 
-def test_mobilefacenet_same_person_under_mirror_and_rescale(mobilefacenet: ArcFaceEmbedder, views) -> None:
-    original = embeddings(mobilefacenet, views, "original")
+def test_mobilefacenet_same_person_under_mirror_and_rescale(mobilefacenet_embedder: ArcFaceEmbedder, views) -> None:
+    original = embeddings(mobilefacenet_embedder, views, "original")
     assert original.shape == (6, 128)
     np.testing.assert_allclose(np.linalg.norm(original, axis=1), 1.0, atol=1e-5)
     for other in ("mirror", "smaller"):
-        scores = [similarity(a, b) for a, b in zip(original, embeddings(mobilefacenet, views, other), strict=True)]
+        scores = [similarity(a, b) for a, b in zip(original, embeddings(mobilefacenet_embedder, views, other), strict=True)]
         assert min(scores) > MOBILEFACENET_SAME_PERSON, (other, scores)
 
 
-def test_mobilefacenet_six_people_are_different(mobilefacenet: ArcFaceEmbedder, views) -> None:
-    vectors = embeddings(mobilefacenet, views, "original")
+def test_mobilefacenet_six_people_are_different(mobilefacenet_embedder: ArcFaceEmbedder, views) -> None:
+    vectors = embeddings(mobilefacenet_embedder, views, "original")
     scores = [similarity(vectors[i], vectors[j]) for i, j in itertools.combinations(range(6), 2)]
     assert max(scores) < MOBILEFACENET_SAME_PERSON, scores
 
 
-def test_mobilefacenet_on_an_aligned_crop(mobilefacenet: ArcFaceEmbedder, views) -> None:
+def test_mobilefacenet_on_an_aligned_crop(mobilefacenet_embedder: ArcFaceEmbedder, views) -> None:
     hanks = cv2.imread(str(SAMPLES / "Tom_Hanks_54745.png"))
     assert hanks.shape == (112, 112, 3)
-    own, mirrored = mobilefacenet.embed_aligned([hanks, np.ascontiguousarray(hanks[:, ::-1])])
+    own, mirrored = mobilefacenet_embedder.embed_aligned([hanks, np.ascontiguousarray(hanks[:, ::-1])])
     assert similarity(own, mirrored) > MOBILEFACENET_SAME_PERSON
-    others = embeddings(mobilefacenet, views, "original")
+    others = embeddings(mobilefacenet_embedder, views, "original")
     assert max(similarity(own, other) for other in others) < MOBILEFACENET_SAME_PERSON
 
 
-def test_batch_and_single_embeddings_agree(mobilefacenet: ArcFaceEmbedder, dlib_resnet, views) -> None:
+def test_batch_and_single_embeddings_agree(mobilefacenet_embedder: ArcFaceEmbedder, dlib_resnet, views) -> None:
     image, faces = views["original"]
-    for embedder in (mobilefacenet, dlib_resnet):
+    for embedder in (mobilefacenet_embedder, dlib_resnet):
         batch = embedder.embed_faces(image, faces)
         np.testing.assert_allclose(batch[3], embedder.embed(image, faces[3]), atol=1e-4)
-    assert mobilefacenet.embed_faces(image, []).shape == (0, 128)
+    assert mobilefacenet_embedder.embed_faces(image, []).shape == (0, 128)
     assert dlib_resnet.embed_faces(image, []).shape == (0, 128)
 
 
-def test_bgr_colour_changes_the_input(models_dir: Path, mobilefacenet: ArcFaceEmbedder, views) -> None:
+def test_bgr_colour_changes_the_input(models_dir: Path, mobilefacenet_embedder: ArcFaceEmbedder, views) -> None:
     bgr = ArcFaceEmbedder(open_session(models_dir, "mobilefacenet_test.onnx"), 127.5, 128.0, colour="bgr")
     image, faces = views["original"]
-    assert similarity(bgr.embed(image, faces[0]), mobilefacenet.embed(image, faces[0])) < 0.9999
+    assert similarity(bgr.embed(image, faces[0]), mobilefacenet_embedder.embed(image, faces[0])) < 0.9999
     with pytest.raises(ValueError, match="colour"):
         ArcFaceEmbedder(open_session(models_dir, "mobilefacenet_test.onnx"), 127.5, 128.0, colour="hsv")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.common import gfpgan_ballast
 from facekit.engine import Engine, EngineConfig, SerializedAdapter
 from facekit.model_ref import ModelRef
-from standins import gfpgan_ballast
 
 
 class _Unsafe:

@@ -29,7 +29,7 @@ def folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def faces(engine, t1) -> list[Face]:
+def two_t1_faces(engine, t1) -> list[Face]:
     """Two faces of t1 with 68 points (dlib HOG derives them with its 68-point predictor)."""
     found = engine.detector("dlib_hog").detect(t1)[:2]
     assert len(found) == 2 and all(face.landmarks_68 is not None for face in found)
@@ -41,12 +41,12 @@ def test_every_family_has_a_stand_in_factory() -> None:
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
-def test_family_contract(family, engine, folder, shared_models, t1, faces) -> None:
+def test_family_contract(family, engine, folder, shared_models, t1, two_t1_faces) -> None:
     task = FAMILIES[family].task
     standin = FACTORIES[family]
     adapter = engine.load(task, standin.make(folder, shared_models))
     assert isinstance(adapter, TASK_PROTOCOLS[task])
-    BATTERY[task](adapter, t1, faces, standin.identity)
+    BATTERY[task](adapter, t1, two_t1_faces, standin.identity)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import facekit.processors.frontalize as frontalize_module
 from facekit.face.identity import IdentityScore
 from facekit.face.types import Pose
-from facekit.processors.frontalize import FrontalizeOptions, frontalize_image, poor_reason
+from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline, poor_reason
 from facekit.processors.reports import FrontalMeasure
 
 
@@ -22,7 +22,7 @@ def test_poor_reasons() -> None:
 
 
 def test_torn_turned_faces_are_poor(engine, t1) -> None:
-    result = frontalize_image(engine, t1, FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("4")))
+    result = FrontalizePipeline.from_engine(engine, FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("4")))(t1)
     (face,) = result.faces
     assert face.status == "poor" and "mirrored side" in face.message  # yaw -48: 29% filled, seam and doubled ear
     assert any("poor" in warning for warning in result.warnings)  # the sheet shows it anyway, saying so
@@ -30,15 +30,15 @@ def test_torn_turned_faces_are_poor(engine, t1) -> None:
 
 def test_t1_faces_are_ok_and_poor_ones_leave_the_sheet(engine, t1, monkeypatch) -> None:
     options = FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("0,5"))
-    result = frontalize_image(engine, t1, options)
+    result = FrontalizePipeline.from_engine(engine, options)(t1)
     assert [face.status for face in result.faces] == ["ok", "ok"]  # re-measured |yaw| under 2, same person
     monkeypatch.setattr(frontalize_module, "MAX_FRONTAL_YAW", 1.0)  # face 0 re-measures 1.5 degrees, face 5 0.75
-    strict = frontalize_image(engine, t1, options)
+    strict = FrontalizePipeline.from_engine(engine, options)(t1)
     assert [face.status for face in strict.faces] == ["poor", "ok"]
     assert "still turned" in strict.faces[0].as_dict()["message"] and strict.faces[0].as_dict()["pose_after"] is not None
-    only_face_1 = frontalize_image(engine, t1, FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("5")))
+    only_face_1 = FrontalizePipeline.from_engine(engine, FrontalizeOptions(faces=frontalize_module.FaceSelection.parse("5")))(t1)
     assert strict.image.shape == only_face_1.image.shape  # only the ok face is on the sheet
-    asked = frontalize_image(engine, t1, FrontalizeOptions(faces=options.faces, sheet_poor=True))
+    asked = FrontalizePipeline.from_engine(engine, FrontalizeOptions(faces=options.faces, sheet_poor=True))(t1)
     assert asked.image.shape[0] == result.image.shape[0]
 
 

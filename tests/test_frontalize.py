@@ -30,8 +30,6 @@ from facekit.imageio import decode_image
 from facekit.processors.frontalize import (
     FrontalizeOptions,
     FrontalizePipeline,
-    frontalize_faces,
-    frontalize_image,
     load_frontalizer,
     refine_frontal,
     side_by_side,
@@ -45,7 +43,7 @@ T1 = insightface_image("t1.jpg")
 
 @pytest.fixture(scope="module")
 def t1_result(engine):
-    return frontalize_image(engine, decode_image(T1))
+    return FrontalizePipeline.from_engine(engine, FrontalizeOptions())(decode_image(T1))
 
 
 def _astronaut() -> np.ndarray:
@@ -89,7 +87,7 @@ def test_t1_faces_turn_frontal_and_stay_the_same_person(t1_result) -> None:
 @pytest.mark.parametrize("name", ["tom_hanks", "astronaut"])
 def test_single_face_photos(engine, name: str) -> None:
     image = decode_image(TOM) if name == "tom_hanks" else _astronaut()
-    result = frontalize_image(engine, image)
+    result = FrontalizePipeline.from_engine(engine, FrontalizeOptions())(image)
     assert len(result.faces) == 1
     assert_frontal_and_same_person(result.faces[0])
 
@@ -100,13 +98,13 @@ def test_too_turned_face_gets_a_message_not_an_image(engine) -> None:
     scene = MeshScene(GeometricFrontalizer())
     photo, landmarks, _, _ = scene.render(75, 0)
     face = face_from_landmarks(landmarks)
-    run = frontalize_faces(engine, photo, [face], FrontalizeOptions(measure=False))
+    run = FrontalizePipeline.from_engine(engine, FrontalizeOptions(measure=False)).frontalize_faces(photo, [face])
     assert run.frontal == []
     (report,) = run.reports
     assert report.status == "skipped"
     assert "turned 75 degrees (limit 60)" in report.message
     assert run.warnings == [report.message]
-    allowed = frontalize_faces(engine, photo, [face], FrontalizeOptions(measure=False, max_yaw=80))
+    allowed = FrontalizePipeline.from_engine(engine, FrontalizeOptions(measure=False, max_yaw=80)).frontalize_faces(photo, [face])
     assert allowed.reports[0].status == "poor" and allowed.frontal[0].image.shape == (512, 512, 3)  # mostly mirror-filled
 
 
@@ -120,19 +118,19 @@ def test_too_small_faces_get_a_message(engine) -> None:
     assert run.frontal == []
     # the job refuses rather than hand back the untouched photo as a result
     with pytest.raises(NoFaceError, match="No face could be frontalized: .*below the 40 px minimum"):
-        frontalize_image(engine, small)
+        FrontalizePipeline.from_engine(engine, FrontalizeOptions())(small)
 
 
 def test_refine_runs_a_restorer_on_the_frontal_crop(engine) -> None:
     image = decode_image(TOM)
-    plain = frontalize_image(engine, image, FrontalizeOptions(measure=False))
-    refined = frontalize_image(engine, image, FrontalizeOptions(refine="classic"))
+    plain = FrontalizePipeline.from_engine(engine, FrontalizeOptions(measure=False))(image)
+    refined = FrontalizePipeline.from_engine(engine, FrontalizeOptions(refine="classic"))(image)
     assert refined.models["refiner"] == "classic" and "refiner" not in plain.models
     difference = np.abs(refined.extra_images["face0"].astype(np.float32) - plain.extra_images["face0"]).mean()
     assert difference > 0.1  # measured 0.30: the classic restorer ran on the crop
     assert_frontal_and_same_person(refined.faces[0])
     with pytest.raises(FaceKitError, match="not 'restore'"):
-        frontalize_image(engine, image, FrontalizeOptions(refine="geometric"))
+        FrontalizePipeline.from_engine(engine, FrontalizeOptions(refine="geometric"))(image)
 
 
 class _IdentityRestorer:
@@ -232,14 +230,14 @@ def test_a_face_with_degenerate_landmarks_is_reported_and_the_others_go_on(engin
     import dataclasses
 
     image = decode_image(TOM)
-    good = frontalize_image(engine, image, FrontalizeOptions(measure=False))
+    good = FrontalizePipeline.from_engine(engine, FrontalizeOptions(measure=False))(image)
     assert good.faces[0].status == "ok"
     from facekit.analysis import FaceAnalyser
 
     (face,) = FaceAnalyser(engine).analyze(image).faces
     collapsed = np.repeat(face.landmarks_68.mean(axis=0, keepdims=True), 68, axis=0)
     bad = dataclasses.replace(face, landmarks_68=collapsed, pose=None, index=1)
-    run = frontalize_faces(engine, image, [face, bad], FrontalizeOptions(measure=False))
+    run = FrontalizePipeline.from_engine(engine, FrontalizeOptions(measure=False)).frontalize_faces(image, [face, bad])
     assert [r.status for r in run.reports] == ["ok", "skipped"]
     assert "face 1 could not be frontalized" in run.reports[1].message.lower()
     assert "degenerate" in run.reports[1].message

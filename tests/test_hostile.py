@@ -72,7 +72,7 @@ def models_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client(models_folder) -> Iterator[tuple[object, str]]:
+def hostile_client(models_folder) -> Iterator[tuple[object, str]]:
     import os
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -108,16 +108,16 @@ ENDPOINTS = ("/analyze", "/restore", "/swap", "/frontalize")
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("kind", sorted(UNREADABLE))
-def test_unreadable_uploads_get_a_clear_sentence(client, hostile_files, endpoint, kind) -> None:
-    app_client, _ = client
+def test_unreadable_uploads_get_a_clear_sentence(hostile_client, hostile_files, endpoint, kind) -> None:
+    app_client, _ = hostile_client
     with pytest.raises(Exception, match=UNREADABLE[kind]):
         call(app_client, endpoint, hostile_files[kind])
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("kind", ["one_pixel", "no_face"])
-def test_images_without_a_face(client, hostile_files, endpoint, kind) -> None:
-    app_client, _ = client
+def test_images_without_a_face(hostile_client, hostile_files, endpoint, kind) -> None:
+    app_client, _ = hostile_client
     if endpoint in ("/swap", "/frontalize", "/restore"):  # one rule: a job with no face is an error
         with pytest.raises(Exception, match="No face was found"):
             call(app_client, endpoint, hostile_files[kind])
@@ -127,8 +127,8 @@ def test_images_without_a_face(client, hostile_files, endpoint, kind) -> None:
 
 
 @pytest.mark.parametrize("kind", READABLE_WITH_FACES)
-def test_awkward_formats_are_analysed_upright(client, hostile_files, kind) -> None:
-    app_client, _ = client
+def test_awkward_formats_are_analysed_upright(hostile_client, hostile_files, kind) -> None:
+    app_client, _ = hostile_client
     _, report, _ = call(app_client, "/analyze", hostile_files[kind])
     record = report["images"][0]
     assert (record["width"], record["height"]) == (1280, 886)  # EXIF rotation undone
@@ -136,7 +136,7 @@ def test_awkward_formats_are_analysed_upright(client, hostile_files, kind) -> No
     assert all(abs(face["pose"]["roll"]) < 45 for face in record["faces"])  # upright faces
 
 
-def test_forty_faces_are_handled(client, tmp_path) -> None:
+def test_forty_faces_are_handled(hostile_client, tmp_path) -> None:
     tile = Image.open(insightface_image("Tom_Hanks_54745.png")).convert("RGB")
     padded = Image.new("RGB", (192, 192), tile.getpixel((0, 0)))
     padded.paste(tile, (40, 40))
@@ -146,15 +146,15 @@ def test_forty_faces_are_handled(client, tmp_path) -> None:
         for column in range(8):
             grid.paste(padded, (column * 160, row * 160))
     path = _save(grid, tmp_path / "crowd.png", "PNG")
-    app_client, _ = client
+    app_client, _ = hostile_client
     _, report, _ = call(app_client, "/analyze", path)
     assert len(report["images"][0]["faces"]) == 40
     _, rows, _, _ = call(app_client, "/restore", path)
     assert len(rows["data"]) == 40
 
 
-def test_the_api_cannot_read_server_files(client) -> None:
-    _, url = client
+def test_the_api_cannot_read_server_files(hostile_client) -> None:
+    _, url = hostile_client
     direct = requests.get(url + "gradio_api/file=/etc/passwd", timeout=10)
     assert direct.status_code == 403 and "root:" not in direct.text
     posted = requests.post(
@@ -170,17 +170,17 @@ def test_the_api_cannot_read_server_files(client) -> None:
 
 
 @pytest.mark.parametrize("model_id", ["../../etc/passwd", "/etc/passwd", "gfpgan_1.4/../../x", "nope"])
-def test_model_ids_cannot_escape_the_manifest(client, model_id) -> None:
+def test_model_ids_cannot_escape_the_manifest(hostile_client, model_id) -> None:
     """Refused by the dropdown's choices and, behind it, by the manifest lookup."""
-    app_client, _ = client
+    app_client, _ = hostile_client
     with pytest.raises(Exception, match="Unknown model id|not in the list of choices"):
         app_client.predict(model_id, api_name="/download_model")
     with pytest.raises(Exception, match="Unknown model id|not in the list of choices"):
         app_client.predict(model_id, api_name="/verify_model")
 
 
-def test_the_server_still_answers(client) -> None:
-    app_client, _ = client
+def test_the_server_still_answers(hostile_client) -> None:
+    app_client, _ = hostile_client
     _, listed = app_client.predict(api_name="/models")
     assert any(row["id"] == "classic" for row in listed)
 
@@ -218,9 +218,9 @@ SERVER_PATHS = ["/etc/passwd", "/nonexistent/x.png", "/etc", str(insightface_ima
 
 @pytest.mark.parametrize("endpoint", ["/restore", "/frontalize", "/swap"])
 @pytest.mark.parametrize("path", SERVER_PATHS)
-def test_ref_paths_in_the_faces_box_are_refused(client, endpoint, path) -> None:
+def test_ref_paths_in_the_faces_box_are_refused(hostile_client, endpoint, path) -> None:
     """No existence/type oracle and no server image as input: the same sentence whatever the path."""
-    app_client, _ = client
+    app_client, _ = hostile_client
     with pytest.raises(Exception, match="command-line feature") as caught:
         _faces_call(app_client, endpoint, f"ref:{path}")
     assert "passwd" not in str(caught.value) and "No image file" not in str(caught.value)
@@ -252,8 +252,8 @@ def _uploaded(url: str) -> dict:
 
 
 @pytest.mark.parametrize("server_file", [str(insightface_image("t1.jpg")), "/etc/passwd", "http://127.0.0.1:9/x.png"])
-def test_file_inputs_naming_server_paths_or_urls_are_refused_by_name(client, server_file) -> None:
-    _, url = client
+def test_file_inputs_naming_server_paths_or_urls_are_refused_by_name(hostile_client, server_file) -> None:
+    _, url = hostile_client
     photo = _uploaded(url)
     restore = _raw_call(url, "restore", [photo, "classic", 0.5, 0.8, "all", 1, _file_data(server_file)])
     assert "event: error" in restore and "reference (" in restore and "not uploaded to this app" in restore
@@ -263,15 +263,15 @@ def test_file_inputs_naming_server_paths_or_urls_are_refused_by_name(client, ser
 
 
 @pytest.mark.parametrize("endpoint", ["/restore", "/frontalize"])
-def test_repeated_face_indexes_count_once(client, endpoint) -> None:
-    app_client, _ = client
+def test_repeated_face_indexes_count_once(hostile_client, endpoint) -> None:
+    app_client, _ = hostile_client
     result = _faces_call(app_client, endpoint, ",".join(["0"] * 40))
     rows = result[1]["data"]
     assert len(rows) == 1
 
 
-def test_a_huge_faces_string_is_refused_without_echoing_it(client) -> None:
-    app_client, _ = client
+def test_a_huge_faces_string_is_refused_without_echoing_it(hostile_client) -> None:
+    app_client, _ = hostile_client
     with pytest.raises(Exception, match="characters long") as caught:
         _faces_call(app_client, "/restore", "0," * 500_000)
     assert len(str(caught.value)) < 500
@@ -289,15 +289,15 @@ def test_a_huge_faces_string_is_refused_without_echoing_it(client) -> None:
         ("/swap", ("PHOTO", "PHOTO", None, "all", None, 0.5, None, True, False), r"face_map \(.*\) must be text"),
     ],
 )
-def test_wrong_typed_api_inputs_get_a_sentence(client, endpoint, arguments, expected) -> None:
-    app_client, _ = client
+def test_wrong_typed_api_inputs_get_a_sentence(hostile_client, endpoint, arguments, expected) -> None:
+    app_client, _ = hostile_client
     arguments = tuple(_photo() if value == "PHOTO" else value for value in arguments)
     with pytest.raises(Exception, match=expected):
         app_client.predict(*arguments, api_name=endpoint)
 
 
-def test_missing_inputs_are_named(client) -> None:
-    _, url = client
+def test_missing_inputs_are_named(hostile_client) -> None:
+    _, url = hostile_client
     answer = _raw_call(url, "restore", [_uploaded(url)], complete=False)
     assert "event: error" in answer and "restore takes" in answer and "blend" in answer
 
@@ -332,9 +332,9 @@ def _disclosed(config: dict, folders: set[str]) -> list[str]:
     return [text[:120] for text in _strings(config) if "file=" in text or any(folder in text for folder in folders)]
 
 
-def test_config_discloses_no_server_paths(client, models_folder) -> None:
+def test_config_discloses_no_server_paths(hostile_client, models_folder) -> None:
     """No server path anywhere in /config: not the models dir, nor Gradio's cached copies of the example photos."""
-    _, url = client
+    _, url = hostile_client
     config = requests.get(url + "config", timeout=10).json()
     assert _disclosed(config, _server_folders(models_folder, Path(models_folder).parent)) == []
 
@@ -344,9 +344,9 @@ def test_config_discloses_no_server_paths_in_hosted_mode(hosted) -> None:
     assert _disclosed(config, _server_folders(hosted.results)) == []
 
 
-def test_examples_still_show_and_load(client) -> None:
+def test_examples_still_show_and_load(hostile_client) -> None:
     """The example photos are thumbnails inside /config and, clicked, load the photo itself into the upload box."""
-    _, url = client
+    _, url = hostile_client
     config = requests.get(url + "config", timeout=10).json()
     datasets = [c for c in config["components"] if c.get("type") == "dataset" and c["props"].get("samples")]
     assert datasets
@@ -365,9 +365,9 @@ def test_examples_still_show_and_load(client) -> None:
     assert photo.ok and Image.open(io.BytesIO(photo.content)).size == Image.open(insightface_image("t1.jpg")).size
 
 
-def test_a_missing_model_is_explained_without_server_paths(client, models_folder) -> None:
+def test_a_missing_model_is_explained_without_server_paths(hostile_client, models_folder) -> None:
     """Offline app, model file absent: the visitor learns the file's name and what to do, not the models dir."""
-    app_client, _ = client
+    app_client, _ = hostile_client
     with pytest.raises(Exception, match="gfpgan_1.4.onnx") as caught:
         app_client.predict(_photo(), "gfpgan_1.4", 0.5, 0.8, "all", 1, api_name="/restore")
     message = str(caught.value)

@@ -127,6 +127,16 @@ def test_missing_path_is_named(tmp_path: Path) -> None:
     assert "not a file" in decode_error_message(tmp_path)
 
 
+def test_a_vanished_upload_is_explained_to_the_app_without_its_path(tmp_path: Path) -> None:
+    from facekit.errors import ImageDecodeError
+
+    with pytest.raises(ImageDecodeError) as caught:
+        decode_image(tmp_path / "gradio" / "photo.png")
+    assert str(tmp_path) in caught.value.text("cli")
+    app = caught.value.text("app")
+    assert str(tmp_path) not in app and "photo.png" in app and "upload it again" in app
+
+
 def test_file_over_max_bytes_is_refused(tmp_path: Path) -> None:
     pixels = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     path = tmp_path / "big.png"

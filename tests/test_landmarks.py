@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import face_recognition_models
 import numpy as np
 import onnx
@@ -29,14 +28,8 @@ from facekit.adapters.yunet import YuNetDetector
 from facekit.errors import ModelLoadError
 from facekit.face.align import landmarks_5_from_68
 from facekit.face.types import Face
-from helpers import SAMPLES
 
 OPSET = [helper.make_opsetid("", 17)]
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return cv2.imread(str(SAMPLES / "t1.jpg"))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from facekit.face.mask import FACE_CLASSES, REGION_CLASSES, FaceParse, area_mask
 from facekit.face.types import Face
 from facekit.masking import MaskOptions, load_masker, parse_padding
 from facekit.processors.common import FaceSelection
-from facekit.processors.restore import RestoreOptions, restore_faces
+from facekit.processors.restore import RestoreOptions, RestorePipeline
 from facekit.processors.swap import SwapOptions, swap_image
 from standins import bisenet_blue_is_background, bisenet_position, image_tensor, position_classes, save_model
 
@@ -37,18 +37,13 @@ def restorer_without_red(path):
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def mask_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mask_models")
     return {
         "position": bisenet_position(folder / "bisenet_position.onnx"),
         "blue": bisenet_blue_is_background(folder / "bisenet_blue.onnx"),
         "no_red": restorer_without_red(folder / "gfpgan_no_red.onnx"),
     }
-
-
-@pytest.fixture(scope="module")
-def t1_faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyze(t1).faces
 
 
 def hand_over(image: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
@@ -64,8 +59,8 @@ def hand_over(image: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------ the adapter
-def test_parser_feeds_rgb_with_per_channel_imagenet_numbers(engine, models) -> None:
-    parser = engine.adapter_for_file(models["position"], "bisenet")
+def test_parser_feeds_rgb_with_per_channel_imagenet_numbers(engine, mask_models) -> None:
+    parser = engine.adapter_for_file(mask_models["position"], "bisenet")
     assert isinstance(parser, BiSeNetParser) and parser.size == 512 and parser.template == "ffhq_512"
     pixel = np.array([[[10, 100, 200]]], np.uint8)  # BGR
     expected = (np.array([200, 100, 10]) - [123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375]
@@ -79,8 +74,8 @@ def test_a_model_without_19_class_scores_is_refused(engine, tmp_path) -> None:
         engine.adapter_for_file(wrong, "bisenet")
 
 
-def test_class_map_pasted_back_follows_the_crop_geometry(engine, models, t1, t1_faces) -> None:
-    parser = engine.adapter_for_file(models["position"], "bisenet")
+def test_class_map_pasted_back_follows_the_crop_geometry(engine, mask_models, t1, t1_faces) -> None:
+    parser = engine.adapter_for_file(mask_models["position"], "bisenet")
     face = t1_faces[0]
     parse = parser.parse(t1, face)
     np.testing.assert_array_equal(parse.classes, position_classes())
@@ -102,13 +97,13 @@ def pasted_weight(original: np.ndarray, result: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", ["region", "occlusion"])
-def test_region_and_occlusion_masks_equal_the_known_class_map_after_paste_back(engine, models, t1, t1_faces, kind) -> None:
+def test_region_and_occlusion_masks_equal_the_known_class_map_after_paste_back(engine, mask_models, t1, t1_faces, kind) -> None:
     face = t1_faces[0]
-    mask = MaskOptions(types=(kind,), regions=("skin", "nose", "hair"), blur=0.0, parser_file=models["position"])
-    options = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=mask)
-    result, _, used = restore_faces(engine, t1, [face], options)
+    mask = MaskOptions(types=(kind,), regions=("skin", "nose", "hair"), blur=0.0, parser_file=mask_models["position"])
+    options = RestoreOptions(model_file=mask_models["no_red"], blend=1.0, identity=False, mask=mask)
+    result, _, used = RestorePipeline.from_engine(engine, options).restore_faces(t1, [face])
     assert used["mask"] == f"{kind} (parser file:bisenet_position.onnx)"
-    parse = engine.adapter_for_file(models["position"], "bisenet").parse(t1, face)
+    parse = engine.adapter_for_file(mask_models["position"], "bisenet").parse(t1, face)
     classes = parse.in_image(t1.shape)
     if kind == "region":
         expected = np.isin(classes, [c for r in ("skin", "nose", "hair") for c in REGION_CLASSES[r]])
@@ -124,12 +119,12 @@ def test_region_and_occlusion_masks_equal_the_known_class_map_after_paste_back(e
 
 
 # ------------------------------------------------------------------ occluders stay
-def test_a_hand_the_parser_calls_not_face_stays_pixel_identical_through_restore_and_swap(engine, models, t1, t1_faces) -> None:
+def test_a_hand_the_parser_calls_not_face_stays_pixel_identical_through_restore_and_swap(engine, mask_models, t1, t1_faces) -> None:
     face = t1_faces[0]
     covered, hand = hand_over(t1, face)
-    mask = MaskOptions(parser_file=models["blue"])  # automatic types: box+region+occlusion with a parser
-    restore = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=mask)
-    restored, _, used = restore_faces(engine, covered, [face], restore)
+    mask = MaskOptions(parser_file=mask_models["blue"])  # automatic types: box+region+occlusion with a parser
+    restore = RestoreOptions(model_file=mask_models["no_red"], blend=1.0, identity=False, mask=mask)
+    restored, _, used = RestorePipeline.from_engine(engine, restore).restore_faces(covered, [face])
     assert used["mask"].startswith("box+region+occlusion")
     np.testing.assert_array_equal(restored[hand], covered[hand])
     cheek = (area_mask((t1.shape[1], t1.shape[0]), face.landmarks_68, ("face",), feather=0.0) > 0.5) & ~cv2.dilate(
@@ -224,20 +219,20 @@ def test_offline_occlusion_costs_under_0_3_db_without_occluders(engine, t1, t1_f
         scores = {}
         for types in (("box", "area"), ("box", "area", "occlusion")):
             options = RestoreOptions(model="classic", blend=1.0, identity=False, mask=MaskOptions(types=types))
-            restored, _, used = restore_faces(engine, damaged, t1_faces, options)
+            restored, _, used = RestorePipeline.from_engine(engine, options).restore_faces(damaged, t1_faces)
             scores[types] = face_box_metrics(t1, restored, t1_faces)[0]
         assert used["mask"].endswith("box+area+occlusion (occlusion from skin colour, no parser)")
         assert scores[("box", "area")] > face_box_metrics(t1, damaged, t1_faces)[0] + 0.5  # the restore did something
         assert abs(scores[("box", "area")] - scores[("box", "area", "occlusion")]) < 0.3, (kind, scores)
 
 
-def test_offline_occlusion_keeps_most_of_a_hand(engine, models, t1, t1_faces) -> None:
+def test_offline_occlusion_keeps_most_of_a_hand(engine, mask_models, t1, t1_faces) -> None:
     kept = []
     for face in t1_faces:
         covered, hand = hand_over(t1, face)
         mask = MaskOptions(types=("box", "area", "occlusion"))
-        options = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=mask)
-        restored, _, _ = restore_faces(engine, covered, [face], options)
+        options = RestoreOptions(model_file=mask_models["no_red"], blend=1.0, identity=False, mask=mask)
+        restored, _, _ = RestorePipeline.from_engine(engine, options).restore_faces(covered, [face])
         kept.append(float((restored[hand] == covered[hand]).all(axis=1).mean()))
     assert np.mean(kept) > 0.8, kept  # measured 1.0, 0.981, 1.0, 0.967, 0.965, 0.988 of each hand pixel-identical
 
@@ -255,12 +250,12 @@ def run_cli(engine, command: str, *argv: str) -> int:
     return args.run(engine, args)
 
 
-def test_cli_mask_flags_reach_restore_and_swap(engine, models, t1, tmp_path, capsys) -> None:
+def test_cli_mask_flags_reach_restore_and_swap(engine, mask_models, t1, tmp_path, capsys) -> None:
     photo = tmp_path / "t1.png"
     cv2.imwrite(str(photo), t1[250:480, 0:620])
     flags = ("--mask", "box,region,occlusion", "--regions", "skin,nose", "--mask-blur", "0.2", "--mask-padding", "5",
-             "--parser-file", str(models["blue"]), "--no-identity", "--json")
-    assert run_cli(engine, "restore", str(photo), "-o", str(tmp_path / "r.png"), "--model-file", str(models["no_red"]), *flags) == 0
+             "--parser-file", str(mask_models["blue"]), "--no-identity", "--json")
+    assert run_cli(engine, "restore", str(photo), "-o", str(tmp_path / "r.png"), "--model-file", str(mask_models["no_red"]), *flags) == 0
     assert run_cli(engine, "swap", str(photo), "--source", str(photo), "-o", str(tmp_path / "s.png"), *flags) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [line["models"]["mask"] for line in lines] == ["box+region+occlusion (parser file:bisenet_blue.onnx)"] * 2
@@ -270,9 +265,9 @@ def test_cli_mask_flags_reach_restore_and_swap(engine, models, t1, tmp_path, cap
 
 
 # ------------------------------------------------------------------ frontalization's symmetric fill
-def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, models, t1, t1_faces) -> None:
+def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, mask_models, t1, t1_faces) -> None:
     from facekit.adapters.geometric import GeometricFrontalizer
-    from facekit.processors.frontalize import FrontalizeOptions, frontalize_faces
+    from facekit.processors.frontalize import FrontalizeOptions, FrontalizePipeline
 
     face = max(t1_faces, key=lambda f: abs(f.pose.yaw))  # t1's face 4, yaw about -48 degrees
     points = np.asarray(face.landmarks_68)
@@ -281,7 +276,8 @@ def test_frontalize_does_not_mirror_a_hand_into_the_hidden_half(engine, models, 
     axes = (int(0.12 * face.width), int(0.1 * face.height))
     cv2.ellipse(hand, tuple(int(v) for v in (near_cheek + points[30]) / 2), axes, 0, 0, 360, 255, -1)
     covered[hand > 0] = BLUE
-    run = frontalize_faces(engine, covered, [face], FrontalizeOptions(mask=MaskOptions(parser_file=models["blue"]), measure=False))
+    options = FrontalizeOptions(mask=MaskOptions(parser_file=mask_models["blue"]), measure=False)
+    run = FrontalizePipeline.from_engine(engine, options).frontalize_faces(covered, [face])
     assert run.models["mirror_mask"] == "parser file:bisenet_blue.onnx"
     frontal = run.frontal[0]
     blue = lambda image: image[..., 0].astype(int) - image[..., 2] > 120  # noqa: E731

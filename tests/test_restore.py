@@ -19,7 +19,7 @@ from facekit.engine import Engine
 from facekit.errors import FaceKitError, ModelLoadError, ModelUnavailableError, NoFaceError
 from facekit.face.types import Face
 from facekit.masking import MaskOptions
-from facekit.processors.restore import RestoreOptions, load_restorer, paste_order, restore_faces, restore_image
+from facekit.processors.restore import RestoreOptions, RestorePipeline, load_restorer_with_reason, paste_order, restore_image
 from standins import gfpgan_identity, image_tensor, save_model
 
 
@@ -46,7 +46,7 @@ def codeformer_flat(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
+def restore_models(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("standins")
     return {
         "identity": gfpgan_identity(folder / "gfpgan_identity.onnx"),
@@ -54,11 +54,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
         "codeformer": codeformer_flat(folder / "codeformer_flat.onnx"),
         "small": gfpgan_identity(folder / "gfpgan_256.onnx", size=256),
     }
-
-
-@pytest.fixture(scope="module")
-def t1_faces(engine, t1) -> list[Face]:
-    return FaceAnalyser(engine).analyze(t1).faces
 
 
 def face_centres(faces: list[Face]) -> list[tuple[int, int]]:
@@ -70,8 +65,8 @@ def box_psnr(reference: np.ndarray, image: np.ndarray, face: Face) -> float:
     return peak_signal_noise_ratio(reference[y1:y2, x1:x2], image[y1:y2, x1:x2])
 
 
-def test_identity_standin_returns_the_photo(engine, models, t1) -> None:
-    result = restore_image(engine, t1, RestoreOptions(model_file=models["identity"], blend=1.0))
+def test_identity_standin_returns_the_photo(engine, restore_models, t1) -> None:
+    result = restore_image(engine, t1, RestoreOptions(model_file=restore_models["identity"], blend=1.0))
     assert result.image.shape == t1.shape
     assert peak_signal_noise_ratio(t1, result.image) > 40.0
     assert len(result.faces) == 6
@@ -85,9 +80,10 @@ def test_identity_standin_returns_the_photo(engine, models, t1) -> None:
         assert face["identity_distance"] < 0.15 and face["same_person"] is True  # same pixels: same person
 
 
-def test_colour_order_and_normalisation_reach_the_model(engine, models, t1, t1_faces) -> None:
-    options = RestoreOptions(model_file=models["no_red"], blend=1.0, identity=False, mask=MaskOptions(types=("box",)))
-    image, reports, used = restore_faces(engine, t1, t1_faces, options)  # box: the whole crop pasted, nose tips of turned faces too
+def test_colour_order_and_normalisation_reach_the_model(engine, restore_models, t1, t1_faces) -> None:
+    options = RestoreOptions(model_file=restore_models["no_red"], blend=1.0, identity=False, mask=MaskOptions(types=("box",)))
+    # box: the whole crop pasted, nose tips of turned faces too
+    image, reports, used = RestorePipeline.from_engine(engine, options).restore_faces(t1, t1_faces)
     assert used == {"restorer": "file:gfpgan_no_red.onnx", "mask": "box"} and [r.index for r in reports] == list(range(6))
     for row, col in face_centres(t1_faces):
         patch, original = image[row - 3 : row + 4, col - 3 : col + 4].astype(int), t1[row - 3 : row + 4, col - 3 : col + 4].astype(int)
@@ -95,40 +91,40 @@ def test_colour_order_and_normalisation_reach_the_model(engine, models, t1, t1_f
         assert np.abs(patch[..., :2] - original[..., :2]).mean() < 3  # green and blue came back unchanged
 
 
-def test_codeformer_fidelity_reaches_the_model(engine, models, t1, t1_faces) -> None:
-    restorer = engine.adapter_for_file(models["codeformer"], "codeformer")
+def test_codeformer_fidelity_reaches_the_model(engine, restore_models, t1, t1_faces) -> None:
+    restorer = engine.adapter_for_file(restore_models["codeformer"], "codeformer")
     assert restorer.takes_fidelity and restorer.size == 512 and restorer.template == "ffhq_512"
     crop = np.full((512, 512, 3), 50, np.uint8)
     for fidelity in (0.2, 0.5, 0.9):
         assert abs(float(restorer.restore(crop, fidelity).mean()) - fidelity * 255) < 1.0
-    options = RestoreOptions(model_file=models["codeformer"], family="codeformer", fidelity=0.8, blend=1.0, identity=False)
-    image, _, _ = restore_faces(engine, t1, t1_faces[:1], options)
+    options = RestoreOptions(model_file=restore_models["codeformer"], family="codeformer", fidelity=0.8, blend=1.0, identity=False)
+    image, _, _ = RestorePipeline.from_engine(engine, options).restore_faces(t1, t1_faces[:1])
     row, col = face_centres(t1_faces)[0]
     assert np.abs(image[row - 2 : row + 3, col - 2 : col + 3].astype(int) - 204).max() <= 2
 
 
-def test_gfpgan_file_as_codeformer_has_no_fidelity(engine, models) -> None:
-    restorer = engine.adapter_for_file(models["identity"], "codeformer")
+def test_gfpgan_file_as_codeformer_has_no_fidelity(engine, restore_models) -> None:
+    restorer = engine.adapter_for_file(restore_models["identity"], "codeformer")
     assert restorer.takes_fidelity is False
     crop = np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8)
     assert np.array_equal(restorer.restore(crop, 0.1), crop)
 
 
-def test_wrong_input_size_is_rejected_clearly(engine, models) -> None:
+def test_wrong_input_size_is_rejected_clearly(engine, restore_models) -> None:
     with pytest.raises(ModelLoadError) as caught:
-        engine.adapter_for_file(models["small"], "gfpgan")
+        engine.adapter_for_file(restore_models["small"], "gfpgan")
     message = str(caught.value)
     assert "[1,3,512,512]" in message and "input[1,3,256,256]" in message and "512x512" in message
     with pytest.raises(ModelLoadError, match="exactly one input"):
-        engine.adapter_for_file(models["codeformer"], "gfpgan")  # a second input is not a gfpgan model
+        engine.adapter_for_file(restore_models["codeformer"], "gfpgan")  # a second input is not a gfpgan model
 
 
 def test_a_model_that_needs_a_download_offline_says_what_to_do(engine) -> None:
     with pytest.raises(ModelUnavailableError) as caught:
-        load_restorer(engine, RestoreOptions(model="gfpgan_1.4"))
+        load_restorer_with_reason(engine, RestoreOptions(model="gfpgan_1.4"))
     assert "gfpgan_1.4.onnx" in str(caught.value) and "offline" in str(caught.value) and "--mirror" in str(caught.value)
     with pytest.raises(FaceKitError, match="task 'swap'"):
-        load_restorer(engine, RestoreOptions(model="mesh"))
+        load_restorer_with_reason(engine, RestoreOptions(model="mesh"))
 
 
 def test_options_are_checked() -> None:
@@ -148,9 +144,9 @@ def test_paste_order_is_largest_first_then_index() -> None:
     assert [f.index for f in paste_order(faces)] == [1, 3, 0, 2]
 
 
-def test_upscale_restores_faces_at_the_larger_size(engine, models, t1) -> None:
+def test_upscale_restores_faces_at_the_larger_size(engine, restore_models, t1) -> None:
     crop = t1[250:480, 0:620]  # faces 0 and 2
-    result = restore_image(engine, crop, RestoreOptions(model_file=models["identity"], upscale=2.0, blend=1.0, identity=False))
+    result = restore_image(engine, crop, RestoreOptions(model_file=restore_models["identity"], upscale=2.0, blend=1.0, identity=False))
     assert result.image.shape == (460, 1240, 3)
     assert result.models["upscaler"] == "lanczos x2"
     assert len(result.faces) == 2 and result.faces[0].box[2] > 2 * 150  # boxes are in the upscaled image
@@ -170,14 +166,14 @@ def cli(engine: Engine, *argv: str) -> int:
     return args.run(engine, args)
 
 
-def test_batch_cli_writes_the_good_images_and_reports_the_bad_one(engine, models, t1, tmp_path, capsys) -> None:
+def test_batch_cli_writes_the_good_images_and_reports_the_bad_one(engine, restore_models, t1, tmp_path, capsys) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.fromarray(t1[250:480, 0:620, ::-1]).save(inputs / "left.jpg", quality=95)
     Image.fromarray(t1[60:320, 820:1280, ::-1]).save(inputs / "right.png")
     (inputs / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
     out = tmp_path / "out"
-    code = cli(engine, str(inputs), "-o", str(out), "--model-file", str(models["identity"]), "--json")
+    code = cli(engine, str(inputs), "-o", str(out), "--model-file", str(restore_models["identity"]), "--json")
     assert code == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     by_name = {Path(line["input"]).name: line for line in lines}
@@ -191,7 +187,7 @@ def test_batch_cli_writes_the_good_images_and_reports_the_bad_one(engine, models
         assert written.text["facekit:job"] == "restore" and "gfpgan_identity" in written.text["facekit:models"]
 
 
-def test_cli_skip_existing_and_offline_download_error(engine, models, t1, tmp_path, capsys) -> None:
+def test_cli_skip_existing_and_offline_download_error(engine, restore_models, t1, tmp_path, capsys) -> None:
     source = tmp_path / "one.png"
     Image.fromarray(t1[250:480, 0:620, ::-1]).save(source)
     target = tmp_path / "restored.png"
@@ -204,12 +200,12 @@ def test_cli_skip_existing_and_offline_download_error(engine, models, t1, tmp_pa
         cli(engine, str(source), "-o", str(tmp_path / "x.png"), "--model", "codeformer")
 
 
-def test_a_face_with_degenerate_landmarks_is_skipped_and_the_others_restored(engine, models, t1, t1_faces) -> None:
+def test_a_face_with_degenerate_landmarks_is_skipped_and_the_others_restored(engine, restore_models, t1, t1_faces) -> None:
     import dataclasses
 
     bad = dataclasses.replace(t1_faces[1], landmarks_5=np.full((5, 2), 300.0, np.float32), embeddings={})
-    options = RestoreOptions(model_file=models["identity"], blend=1.0, identity=False)
-    _, reports, _ = restore_faces(engine, t1, [t1_faces[0], bad], options)
+    options = RestoreOptions(model_file=restore_models["identity"], blend=1.0, identity=False)
+    _, reports, _ = RestorePipeline.from_engine(engine, options).restore_faces(t1, [t1_faces[0], bad])
     assert reports[0].skipped is None
     assert reports[1].skipped is not None and reports[1].skipped.startswith("Face 1 was not restored")
     assert "degenerate" in reports[1].skipped or "one spot" in reports[1].skipped

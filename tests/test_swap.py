@@ -25,46 +25,14 @@ from facekit.face.types import Face
 from facekit.processors.common import FaceSelection
 from facekit.processors.swap import SwapOptions, parse_face_map, prepare_sources, swap_image
 from helpers import insightface_image
-from standins import gfpgan_negative
+from standins import INSWAPPER_SIZE, fake_arcface, gfpgan_negative, identity_swapper, random_emap, save_model, swapper_io
 
 T1 = insightface_image("t1.jpg")
 TOM = insightface_image("Tom_Hanks_54745.png")
-SIZE = 128
+SIZE = INSWAPPER_SIZE
 
 
 # ------------------------------------------------------------------ stand-in models
-def save_model(path: Path, inputs: list, outputs: list, nodes: list, initializers: list) -> Path:
-    graph = helper.make_graph(nodes, path.stem, inputs, outputs, initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
-
-
-def swapper_io(width: int, dtype: int) -> tuple[list, list]:
-    """inswapper's I/O: `target` [1,3,128,128], `source` [1,width] -> `output` [1,3,128,128]."""
-    inputs = [
-        helper.make_tensor_value_info("target", dtype, [1, 3, SIZE, SIZE]),
-        helper.make_tensor_value_info("source", dtype, [1, width]),
-    ]
-    return inputs, [helper.make_tensor_value_info("output", dtype, [1, 3, SIZE, SIZE])]
-
-
-def random_emap(width: int, seed: int = 0) -> np.ndarray:
-    """Not orthogonal, so dividing by ||emb|| and by ||emb @ emap|| give different vectors."""
-    return np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(width), (width, width)).astype(np.float32) * 1.7
-
-
-def identity_swapper(path: Path, width: int = 512, float16: bool = False) -> Path:
-    """Output = target; an unrelated initializer first and `emap` LAST, as in the real file."""
-    dtype, np_type = (TensorProto.FLOAT16, np.float16) if float16 else (TensorProto.FLOAT, np.float32)
-    inputs, outputs = swapper_io(width, dtype)
-    other = numpy_helper.from_array(np.ones((4,), np_type), "unused_weight")
-    emap = numpy_helper.from_array(random_emap(width), "emap")  # emap stays float32, as in the fp16 export
-    return save_model(path, inputs, outputs, [helper.make_node("Identity", ["target"], ["output"])], [other, emap])
-
-
 def probe_swapper(path: Path, width: int, float16: bool = False) -> Path:
     """Output channel 0 (R) = 0.5 + source/2 laid out row by row; channel 1 (G) = input channel 0; channel 2 (B) = 0."""
     dtype, np_type = (TensorProto.FLOAT16, np.float16) if float16 else (TensorProto.FLOAT, np.float32)
@@ -91,24 +59,6 @@ def probe_swapper(path: Path, width: int, float16: bool = False) -> Path:
     return save_model(path, inputs, outputs, nodes, constants)
 
 
-def fake_arcface(path: Path, width: int = 512) -> Path:
-    """ArcFace's I/O (`input` [N,3,112,112] -> [N,width]): 8x8 average pooling and a fixed random projection."""
-    pooled = 3 * 14 * 14
-    projection = np.random.default_rng(2).normal(size=(pooled, width)).astype(np.float32)
-    nodes = [
-        helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[8, 8], strides=[8, 8]),
-        helper.make_node("Flatten", ["pooled"], ["flat"]),
-        helper.make_node("MatMul", ["flat", "projection"], ["embedding"]),
-    ]
-    return save_model(
-        path,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", width])],
-        nodes,
-        [numpy_helper.from_array(projection, "projection")],
-    )
-
-
 def decode_probe(crop_bgr: np.ndarray, width: int) -> np.ndarray:
     """The `source` vector the probe model saw, read back from its output's red channel."""
     return (crop_bgr[..., 2].astype(np.float64).ravel()[:width] / 255.0 - 0.5) * 2.0
@@ -116,7 +66,7 @@ def decode_probe(crop_bgr: np.ndarray, width: int) -> np.ndarray:
 
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Path:
+def swap_models(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("swap_models")
     identity_swapper(folder / "identity_128.onnx", width=128)
     identity_swapper(folder / "identity_512.onnx", width=512)
@@ -128,12 +78,7 @@ def models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, shared_models) -> Engine:
-    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), mirrors=(str(shared_models),), offline=True))
-
-
-@pytest.fixture(scope="module")
-def mobilefacenet(shared_models) -> EmbedderChoice:
+def mobilefacenet_choice(shared_models) -> EmbedderChoice:
     return EmbedderChoice(file=shared_models / "mobilefacenet_test.onnx", family="arcface")
 
 
@@ -160,9 +105,11 @@ def face_boxes_psnr(original: np.ndarray, result: np.ndarray, faces: list) -> fl
         ("identity_512_fp16.onnx", "fake_arcface_512.onnx"),
     ],
 )
-def test_identity_standin_returns_the_target_nearly_unchanged(engine, models, mobilefacenet, t1, tom, model, embedder) -> None:
-    choice = mobilefacenet if embedder == "mobilefacenet" else EmbedderChoice(file=models / embedder, family="arcface")
-    result = swap_image(engine, [tom], t1, inswapper_options(models / model, choice))
+def test_identity_standin_returns_the_target_nearly_unchanged(
+    mirrored_engine, swap_models, mobilefacenet_choice, t1, tom, model, embedder
+) -> None:
+    choice = mobilefacenet_choice if embedder == "mobilefacenet" else EmbedderChoice(file=swap_models / embedder, family="arcface")
+    result = swap_image(mirrored_engine, [tom], t1, inswapper_options(swap_models / model, choice))
     assert len(result.faces) == 6
     assert result.models["swapper"] == f"file:{model}"
     assert result.models["identity_embedder"] == "dlib_resnet"  # not the ArcFace model that fed the swapper
@@ -177,13 +124,13 @@ def test_identity_standin_returns_the_target_nearly_unchanged(engine, models, mo
         assert face["closer_to_source"] is False
 
 
-def test_probe_standin_sees_emb_times_emap_over_norm(engine, models, mobilefacenet, tom) -> None:
-    swapper = engine.adapter_for_file(models / "probe_128.onnx", "inswapper")
+def test_probe_standin_sees_emb_times_emap_over_norm(mirrored_engine, swap_models, mobilefacenet_choice, tom) -> None:
+    swapper = mirrored_engine.adapter_for_file(swap_models / "probe_128.onnx", "inswapper")
     assert isinstance(swapper, InSwapper) and swapper.embedding_size == 128
-    analyser = FaceAnalyser(engine)
+    analyser = FaceAnalyser(mirrored_engine)
     face = analyser.analyze(tom).faces[0]
-    raw = analyser.embed(tom, [face], mobilefacenet)[0].vector * 3.0  # any scale: the conversion divides by ||emb||
-    emap = numpy_helper.to_array(onnx.load(models / "probe_128.onnx").graph.initializer[-1])
+    raw = analyser.embed(tom, [face], mobilefacenet_choice)[0].vector * 3.0  # any scale: the conversion divides by ||emb||
+    emap = numpy_helper.to_array(onnx.load(swap_models / "probe_128.onnx").graph.initializer[-1])
     expected = raw @ emap / np.linalg.norm(raw)
     crop = np.zeros((SIZE, SIZE, 3), np.uint8)
     seen = decode_probe(swapper.swap(SwapTarget(crop=crop, points_68=None), SwapSource(image=tom, face=face, embedding=raw)), 128)
@@ -192,10 +139,10 @@ def test_probe_standin_sees_emb_times_emap_over_norm(engine, models, mobilefacen
     assert np.abs(seen - wrong).max() > 0.05
 
 
-def test_weight_mixes_the_target_in_after_the_emap_projection_as_facefusion(engine, models) -> None:
+def test_weight_mixes_the_target_in_after_the_emap_projection_as_facefusion(mirrored_engine, swap_models) -> None:
     """Issue 17.3: latent = (1 - a) * (unit source @ emap) + a * unit target (FaceFusion's balance_source_embedding)."""
-    swapper = engine.adapter_for_file(models / "probe_128.onnx", "inswapper")
-    emap = numpy_helper.to_array(onnx.load(models / "probe_128.onnx").graph.initializer[-1])
+    swapper = mirrored_engine.adapter_for_file(swap_models / "probe_128.onnx", "inswapper")
+    emap = numpy_helper.to_array(onnx.load(swap_models / "probe_128.onnx").graph.initializer[-1])
     rng = np.random.default_rng(5)
     source, target = rng.normal(size=128) * 0.2, rng.normal(size=128) * 4.0  # any scales: both are normalised
     assert weight_alpha(0.0) == pytest.approx(0.35) and weight_alpha(0.5) == 0.0 and weight_alpha(1.0) == pytest.approx(-0.35)
@@ -218,49 +165,50 @@ def test_weight_mixes_the_target_in_after_the_emap_projection_as_facefusion(engi
         swapper.source_latent(source, target, 1.5)
 
 
-def test_fp16_model_gets_float16_inputs_and_gives_float32_pixels(engine, models) -> None:
-    swapper = engine.adapter_for_file(models / "probe_512_fp16.onnx", "inswapper")
+def test_fp16_model_gets_float16_inputs_and_gives_float32_pixels(mirrored_engine, swap_models) -> None:
+    swapper = mirrored_engine.adapter_for_file(swap_models / "probe_512_fp16.onnx", "inswapper")
     embedding = l2_normalise(np.random.default_rng(3).normal(size=512))
     crop = np.zeros((SIZE, SIZE, 3), np.uint8)
     crop[...] = (10, 100, 200)  # BGR
     face = Face(box=np.zeros(4), score=1.0, landmarks_5=np.zeros((5, 2)))
     out = swapper.swap(SwapTarget(crop=crop, points_68=None), SwapSource(image=crop, face=face, embedding=embedding))
     assert out.dtype == np.uint8 and out.shape == crop.shape
-    emap = numpy_helper.to_array(onnx.load(models / "probe_512_fp16.onnx").graph.initializer[-1])
+    emap = numpy_helper.to_array(onnx.load(swap_models / "probe_512_fp16.onnx").graph.initializer[-1])
     assert np.abs(decode_probe(out, 512) - embedding @ emap).max() < 0.01  # fp16 + 8 bits
     assert np.abs(out[..., 1].astype(int) - 200).max() <= 1  # the model's channel 0 is the crop's red: RGB in
     assert out[..., 0].max() == 0  # the model's channel 2 comes back as blue: RGB out
 
 
-def test_mean_of_several_source_photos_is_the_normalised_mean(engine, models, mobilefacenet, t1, tom) -> None:
+def test_mean_of_several_source_photos_is_the_normalised_mean(mirrored_engine, swap_models, mobilefacenet_choice, t1, tom) -> None:
     mirrored = np.ascontiguousarray(tom[:, ::-1])
-    prepared = prepare_sources(engine, [tom, mirrored], inswapper_options(models / "identity_128.onnx", mobilefacenet))
+    prepared = prepare_sources(mirrored_engine, [tom, mirrored], inswapper_options(swap_models / "identity_128.onnx", mobilefacenet_choice))
     assert prepared.identity is not None and len(prepared.identity.members) == 2
-    analyser = FaceAnalyser(engine)
-    vectors = [analyser.embed(image, [face], mobilefacenet)[0].vector for image, face in prepared.identity.members]
+    analyser = FaceAnalyser(mirrored_engine)
+    vectors = [analyser.embed(image, [face], mobilefacenet_choice)[0].vector for image, face in prepared.identity.members]
     expected = l2_normalise(l2_normalise(vectors[0]) + l2_normalise(vectors[1]))
     np.testing.assert_allclose(prepared.identity.swap.embedding, expected, atol=1e-6)
     assert prepared.models["source_embedder"] == "file:mobilefacenet_test.onnx"
 
 
-def test_embedding_size_mismatch_is_a_clear_error(engine, models, mobilefacenet, t1, tom) -> None:
+def test_embedding_size_mismatch_is_a_clear_error(mirrored_engine, swap_models, mobilefacenet_choice, t1, tom) -> None:
     with pytest.raises(FaceKitError, match="needs a 512-d ArcFace embedding, but got 128"):
-        swap_image(engine, [tom], t1, inswapper_options(models / "identity_512.onnx", mobilefacenet))
+        swap_image(mirrored_engine, [tom], t1, inswapper_options(swap_models / "identity_512.onnx", mobilefacenet_choice))
 
 
-def test_missing_arcface_names_the_model_to_download(engine, models, t1, tom) -> None:
+def test_missing_arcface_names_the_model_to_download(mirrored_engine, swap_models, t1, tom) -> None:
     with pytest.raises(ModelUnavailableError) as caught:
-        swap_image(engine, [tom], t1, SwapOptions(model_file=models / "identity_512.onnx"))
+        swap_image(mirrored_engine, [tom], t1, SwapOptions(model_file=swap_models / "identity_512.onnx"))
     message = str(caught.value)
     assert "needs a source embedding from the arcface family" in message and "models download arcface_w600k_r50" in message
     assert "offline" in message  # the weight store's reason
+    options = SwapOptions(model_file=swap_models / "identity_512.onnx", source_embedder=EmbedderChoice("dlib_resnet"))
     with pytest.raises(FaceKitError, match="dlib_resnet is a dlib_resnet model"):
-        swap_image(engine, [tom], t1, SwapOptions(model_file=models / "identity_512.onnx", source_embedder=EmbedderChoice("dlib_resnet")))
+        swap_image(mirrored_engine, [tom], t1, options)
 
 
-def test_a_model_that_is_not_an_inswapper_is_rejected(engine, shared_models) -> None:
+def test_a_model_that_is_not_an_inswapper_is_rejected(mirrored_engine, shared_models) -> None:
     with pytest.raises(ModelLoadError, match="expected inputs target"):
-        engine.adapter_for_file(shared_models / "mobilefacenet_test.onnx", "inswapper")
+        mirrored_engine.adapter_for_file(shared_models / "mobilefacenet_test.onnx", "inswapper")
 
 
 def test_an_emap_that_does_not_fit_the_source_input_is_rejected(tmp_path) -> None:
@@ -274,43 +222,43 @@ def test_an_emap_that_does_not_fit_the_source_input_is_rejected(tmp_path) -> Non
 
 
 # ------------------------------------------------------------------ selection and errors
-def test_face_map_swaps_each_mapped_face_only(engine, models, mobilefacenet, t1) -> None:
-    options = inswapper_options(models / "identity_128.onnx", mobilefacenet, face_map=((0, 1), (1, 0)))
-    result = swap_image(engine, [t1], t1, options)
+def test_face_map_swaps_each_mapped_face_only(mirrored_engine, swap_models, mobilefacenet_choice, t1) -> None:
+    options = inswapper_options(swap_models / "identity_128.onnx", mobilefacenet_choice, face_map=((0, 1), (1, 0)))
+    result = swap_image(mirrored_engine, [t1], t1, options)
     assert [(f.index, f.source) for f in result.faces] == [(1, "source photo face 0"), (0, "source photo face 1")]
 
 
-def test_map_index_out_of_range_is_a_clear_error(engine, models, mobilefacenet, t1, tom) -> None:
-    options = inswapper_options(models / "identity_128.onnx", mobilefacenet, face_map=((0, 9),))
+def test_map_index_out_of_range_is_a_clear_error(mirrored_engine, swap_models, mobilefacenet_choice, t1, tom) -> None:
+    options = inswapper_options(swap_models / "identity_128.onnx", mobilefacenet_choice, face_map=((0, 9),))
     with pytest.raises(FaceKitError, match="Face index 9 does not exist in the target image: it has 6 face"):
-        swap_image(engine, [tom], t1, options)
-    options = inswapper_options(models / "identity_128.onnx", mobilefacenet, face_map=((3, 0),))
+        swap_image(mirrored_engine, [tom], t1, options)
+    options = inswapper_options(swap_models / "identity_128.onnx", mobilefacenet_choice, face_map=((3, 0),))
     with pytest.raises(FaceKitError, match="Face index 3 does not exist in the source photo: it has 1 face"):
-        swap_image(engine, [tom], t1, options)
+        swap_image(mirrored_engine, [tom], t1, options)
     with pytest.raises(FaceKitError, match="names a target face twice"):
         SwapOptions(face_map=parse_face_map("0:1,1:1"))
     with pytest.raises(FaceKitError, match="Cannot read the face map entry"):
         parse_face_map("0-1")
 
 
-def test_source_without_a_face_is_a_clear_error(engine, t1) -> None:
+def test_source_without_a_face_is_a_clear_error(mirrored_engine, t1) -> None:
     blank = np.full((300, 400, 3), 127, np.uint8)
     with pytest.raises(NoFaceError, match="No face was found in the source photo"):
-        swap_image(engine, [blank], t1)
+        swap_image(mirrored_engine, [blank], t1)
 
 
-def test_target_without_a_face_is_a_clear_error(engine, tom) -> None:
+def test_target_without_a_face_is_a_clear_error(mirrored_engine, tom) -> None:
     with pytest.raises(NoFaceError, match="No face was found in the target image"):
-        swap_image(engine, [tom], np.full((300, 400, 3), 90, np.uint8))
+        swap_image(mirrored_engine, [tom], np.full((300, 400, 3), 90, np.uint8))
 
 
-def test_reference_selection_picks_the_right_face(engine, models, mobilefacenet, t1, tmp_path) -> None:
+def test_reference_selection_picks_the_right_face(mirrored_engine, swap_models, mobilefacenet_choice, t1, tmp_path) -> None:
     # Reference: face 3 of t1 cut out, mirrored and rescaled, so it is not a pixel copy.
     reference = cv2.resize(np.ascontiguousarray(t1[300:540, 670:900, ::-1][:, ::-1]), None, fx=0.8, fy=0.8)
     path = tmp_path / "reference.png"
     Image.fromarray(reference).save(path)
-    options = inswapper_options(models / "identity_128.onnx", mobilefacenet, faces=FaceSelection.parse(f"ref:{path}"))
-    result = swap_image(engine, [t1], t1, options)
+    options = inswapper_options(swap_models / "identity_128.onnx", mobilefacenet_choice, faces=FaceSelection.parse(f"ref:{path}"))
+    result = swap_image(mirrored_engine, [t1], t1, options)
     assert [face.index for face in result.faces] == [3]
 
 
@@ -321,20 +269,20 @@ def test_options_refuse_contradictions() -> None:
         SwapOptions(weight=-0.1)
 
 
-def test_restore_touches_the_swapped_faces_only(engine, t1, tom, tmp_path) -> None:
+def test_restore_touches_the_swapped_faces_only(mirrored_engine, t1, tom, tmp_path) -> None:
     from facekit.processors.restore import RestoreOptions
 
     # A restorer that visibly changes every pixel it touches (the classic one now leaves clean faces alone).
     negative = RestoreOptions(model_file=gfpgan_negative(tmp_path / "negative.onnx"), family="gfpgan")
-    result = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), restore=negative))
+    result = swap_image(mirrored_engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), restore=negative))
     assert result.models["restorer"] == "file:negative.onnx" and result.models["swapper"] == "mesh"
     assert [face.index for face in result.faces] == [1]
     assert "identity_distance" in result.face_dicts()[0]["restore"]
-    plain = swap_image(engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), identity=False))
+    plain = swap_image(mirrored_engine, [tom], t1, SwapOptions(faces=FaceSelection.parse("1"), identity=False))
     x1, y1, x2, y2 = (int(v) for v in result.faces[0].box)
     assert np.abs(result.image[y1:y2, x1:x2].astype(int) - plain.image[y1:y2, x1:x2].astype(int)).mean() > 0.3  # restored
     changed = np.any(result.image != t1, axis=2)
-    for other in FaceAnalyser(engine).analyze(t1).faces:
+    for other in FaceAnalyser(mirrored_engine).analyze(t1).faces:
         if other.index != 1:
             bx1, by1, bx2, by2 = (int(v) for v in other.box)
             assert not changed[by1:by2, bx1:bx2].any()
@@ -349,7 +297,7 @@ def run_cli(argv: list[str]) -> int:
     return args.run(engine_from_args(args), args)
 
 
-def test_cli_batch_writes_outputs_with_provenance_and_json(tmp_path, shared_models, models, capsys) -> None:
+def test_cli_batch_writes_outputs_with_provenance_and_json(tmp_path, shared_models, swap_models, capsys) -> None:
     targets = tmp_path / "targets"
     targets.mkdir()
     Image.open(T1).resize((800, 554)).save(targets / "t1.png")
@@ -376,11 +324,11 @@ def test_cli_batch_writes_outputs_with_provenance_and_json(tmp_path, shared_mode
     assert sum("skipped" in line for line in skipped) == 2
 
 
-def test_cli_inswapper_file_with_map(tmp_path, shared_models, models, capsys) -> None:
+def test_cli_inswapper_file_with_map(tmp_path, shared_models, swap_models, capsys) -> None:
     out = tmp_path / "swapped.png"
     flags = ["--models-dir", str(tmp_path / "models"), "--mirror", str(shared_models), "--offline"]
     argv = [
-        *flags, "swap", "--source", str(T1), str(T1), "-o", str(out), "--model-file", str(models / "identity_128.onnx"),
+        *flags, "swap", "--source", str(T1), str(T1), "-o", str(out), "--model-file", str(swap_models / "identity_128.onnx"),
         "--source-embedder-file", str(shared_models / "mobilefacenet_test.onnx"), "--map", "0:2,2:0", "--json",
     ]  # fmt: skip
     assert run_cli(argv) == 0
@@ -403,7 +351,7 @@ def test_cli_user_errors_raise_facekit_errors(tmp_path, shared_models) -> None:
 # ------------------------------------------------------------------ pixel boost (issue 17.8)
 @pytest.mark.parametrize("resolution", [128, 256, 384, 512])
 def test_pixel_boost_runs_k_by_k_128_sub_images_and_returns_the_target(
-    engine, models, mobilefacenet, t1, tom, resolution, monkeypatch
+    mirrored_engine, swap_models, mobilefacenet_choice, t1, tom, resolution, monkeypatch
 ) -> None:
     seen: list[tuple[int, ...]] = []
     run = InSwapper.run
@@ -413,8 +361,8 @@ def test_pixel_boost_runs_k_by_k_128_sub_images_and_returns_the_target(
         return run(self, crop_bgr, latent)
 
     monkeypatch.setattr(InSwapper, "run", counting_run)
-    options = inswapper_options(models / "identity_128.onnx", mobilefacenet, swap_resolution=resolution, identity=False)
-    result = swap_image(engine, [tom], t1, options)
+    options = inswapper_options(swap_models / "identity_128.onnx", mobilefacenet_choice, swap_resolution=resolution, identity=False)
+    result = swap_image(mirrored_engine, [tom], t1, options)
     k = resolution // 128
     assert len(seen) == 6 * k * k and set(seen) == {(128, 128, 3)}  # every network call is one 128 px sub-image
     assert result.models["swap_resolution"].startswith(str(resolution))
@@ -428,17 +376,17 @@ def test_swap_resolution_outside_the_choices_is_a_clear_error() -> None:
         SwapOptions(swap_resolution=200)
 
 
-def test_mesh_refuses_a_boosted_resolution(engine, t1, tom) -> None:
+def test_mesh_refuses_a_boosted_resolution(mirrored_engine, t1, tom) -> None:
     with pytest.raises(FaceKitError, match="mesh does not support the swap resolution 256"):
-        swap_image(engine, [tom], t1, SwapOptions(model="mesh", swap_resolution=256, identity=False))
-    assert swap_image(engine, [tom], t1, SwapOptions(model="mesh", identity=False)).models["swap_resolution"] == "128"
+        swap_image(mirrored_engine, [tom], t1, SwapOptions(model="mesh", swap_resolution=256, identity=False))
+    assert swap_image(mirrored_engine, [tom], t1, SwapOptions(model="mesh", identity=False)).models["swap_resolution"] == "128"
 
 
-def test_cli_swap_resolution_flag(tmp_path, shared_models, models, capsys) -> None:
+def test_cli_swap_resolution_flag(tmp_path, shared_models, swap_models, capsys) -> None:
     out = tmp_path / "boosted.png"
     flags = ["--models-dir", str(tmp_path / "models"), "--mirror", str(shared_models), "--offline"]
     argv = [
-        *flags, "swap", "--source", str(TOM), str(T1), "-o", str(out), "--model-file", str(models / "identity_128.onnx"),
+        *flags, "swap", "--source", str(TOM), str(T1), "-o", str(out), "--model-file", str(swap_models / "identity_128.onnx"),
         "--source-embedder-file", str(shared_models / "mobilefacenet_test.onnx"), "--faces", "0", "--no-identity",
         "--swap-resolution", "384", "--json",
     ]  # fmt: skip

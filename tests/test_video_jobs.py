@@ -22,7 +22,6 @@ from clips import (
     write_clip,
 )
 from facekit.analysis import AnalysisOptions, EmbedderChoice
-from facekit.engine import Engine, EngineConfig
 from facekit.face.types import Face
 from facekit.imageio import decode_image
 from facekit.masking import MaskOptions
@@ -31,15 +30,9 @@ from facekit.processors.restore import RestoreOptions
 from facekit.processors.swap import SwapOptions
 from facekit.processors.video import TrackSelection, VideoJob, VideoOptions, restore_video, swap_video
 from helpers import insightface_image
-from standins import bisenet_blue_is_background, gfpgan_identity
-from test_swap import fake_arcface, identity_swapper
+from standins import bisenet_blue_is_background, fake_arcface, gfpgan_identity, identity_swapper
 
 YUNET = AnalysisOptions(detector="yunet_2023mar")
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory, shared_models) -> Engine:
-    return Engine(EngineConfig(models_dir=tmp_path_factory.mktemp("models"), mirrors=(str(shared_models),), offline=True))
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +61,11 @@ def decoded(path: Path) -> list[np.ndarray]:
 
 
 def test_restore_keeps_frames_timing_size_rotation_and_audio_and_the_identity_standin_changes_nothing(
-    engine, clips, standin, tmp_path
+    mirrored_engine, clips, standin, tmp_path
 ) -> None:
     source = clips["moving"]
     out = tmp_path / "restored.mp4"
-    result = restore_video(engine, source, out, RestoreOptions(model_file=standin, blend=1.0), VideoOptions(analysis=YUNET))
+    result = restore_video(mirrored_engine, source, out, RestoreOptions(model_file=standin, blend=1.0), VideoOptions(analysis=YUNET))
     info, original = probe(out), probe(source)
     assert (info.width, info.height, info.rotation, info.frames, info.fps) == (320, 240, 90, 24, 24.0)
     assert frame_times(out) == pytest.approx(frame_times(source), abs=1e-3)
@@ -90,10 +83,10 @@ def test_restore_keeps_frames_timing_size_rotation_and_audio_and_the_identity_st
     assert min(psnr) > 33  # identity restorer: only the H.264 round trip and the paste resampling differ
 
 
-def test_mesh_swap_changes_the_face_and_the_label_is_burned_in(engine, clips, other_person, tmp_path) -> None:
+def test_mesh_swap_changes_the_face_and_the_label_is_burned_in(mirrored_engine, clips, other_person, tmp_path) -> None:
     out = tmp_path / "swapped.mp4"
     options = VideoOptions(analysis=YUNET, detect_every=3, label=True, identity_every=12)
-    result = swap_video(engine, [other_person], clips["moving"], out, SwapOptions(model="mesh"), options, names=["other.png"])
+    result = swap_video(mirrored_engine, [other_person], clips["moving"], out, SwapOptions(model="mesh"), options, names=["other.png"])
     before, after = decoded(clips["moving"]), decoded(out)
     assert len(after) == 24
     for index in (0, 11, 23):
@@ -107,14 +100,14 @@ def test_mesh_swap_changes_the_face_and_the_label_is_burned_in(engine, clips, ot
     assert result.report["models"]["swapper"] == "mesh" and read_tags(out)["facekit_job"] == "video swap"
 
 
-def test_learned_swapper_standin_runs_through_the_video_job(engine, clips, other_person, tmp_path) -> None:
+def test_learned_swapper_standin_runs_through_the_video_job(mirrored_engine, clips, other_person, tmp_path) -> None:
     models = tmp_path / "models"
     models.mkdir()
     swapper = identity_swapper(models / "inswapper_standin.onnx", width=512)
     arcface = EmbedderChoice(file=fake_arcface(models / "arcface_standin.onnx"), family="arcface")
     swap = SwapOptions(model_file=swapper, family="inswapper", source_embedder=arcface, weight=0.7)
     out = tmp_path / "swapped.mp4"
-    result = swap_video(engine, [other_person], clips["moving"], out, swap, VideoOptions(analysis=YUNET, detect_every=2))
+    result = swap_video(mirrored_engine, [other_person], clips["moving"], out, swap, VideoOptions(analysis=YUNET, detect_every=2))
     assert result.report["frames"]["written"] == 24
     assert result.report["models"]["source_embedder"] == "file:arcface_standin.onnx"
     before, after = decoded(clips["moving"]), decoded(out)
@@ -122,9 +115,9 @@ def test_learned_swapper_standin_runs_through_the_video_job(engine, clips, other
 
 
 @pytest.mark.slow  # ~20 s on 2 busy cores: identity embeddings on every frame where the faces are close
-def test_track_ids_stay_stable_while_two_faces_cross(engine, clips, standin, tmp_path) -> None:
+def test_track_ids_stay_stable_while_two_faces_cross(mirrored_engine, clips, standin, tmp_path) -> None:
     out = tmp_path / "crossed.mp4"
-    result = restore_video(engine, clips["crossing"], out, RestoreOptions(model_file=standin, identity=False),
+    result = restore_video(mirrored_engine, clips["crossing"], out, RestoreOptions(model_file=standin, identity=False),
                            VideoOptions(analysis=YUNET, detect_every=1))  # fmt: skip
     tracks = result.report["tracks"]
     assert len(tracks) == 2, tracks
@@ -132,16 +125,17 @@ def test_track_ids_stay_stable_while_two_faces_cross(engine, clips, standin, tmp
 
 
 @pytest.mark.slow  # ~17 s on 2 busy cores
-def test_reference_photo_selects_one_persons_track(engine, clips, standin, tmp_path) -> None:
+def test_reference_photo_selects_one_persons_track(mirrored_engine, clips, standin, tmp_path) -> None:
     reference = tmp_path / "person_b.png"
     cv2.imwrite(str(reference), cv2.resize(face_patch(220, 1), (300, 300)))
     options = VideoOptions(analysis=YUNET, tracks=TrackSelection.parse(f"ref:{reference}"))
-    result = restore_video(engine, clips["crossing"], tmp_path / "out.mp4", RestoreOptions(model_file=standin, identity=False), options)
+    restore = RestoreOptions(model_file=standin, identity=False)
+    result = restore_video(mirrored_engine, clips["crossing"], tmp_path / "out.mp4", restore, options)
     selected = [t for t in result.report["tracks"] if t["selected"]]
     assert len(result.report["tracks"]) == 2 and len(selected) == 1
 
 
-def test_video_swap_pastes_through_the_photo_jobs_masker_and_a_parser_keeps_a_hand(engine, other_person, tmp_path) -> None:
+def test_video_swap_pastes_through_the_photo_jobs_masker_and_a_parser_keeps_a_hand(mirrored_engine, other_person, tmp_path) -> None:
     """The parser stand-in of test_masks (blue = not face): with it the blue "hand" on the cheek stays; without, it is swapped."""
     patch = face_patch(120)
     cv2.ellipse(patch, (44, 74), (16, 11), 20, 0, 360, (255, 0, 0), -1)  # BGR blue over the left cheek
@@ -158,7 +152,7 @@ def test_video_swap_pastes_through_the_photo_jobs_masker_and_a_parser_keeps_a_ha
 
     def hand_change(mask: MaskOptions, name: str) -> tuple[float, dict]:
         out = tmp_path / f"{name}.mp4"
-        result = swap_video(engine, [other_person], clip, out, SwapOptions(model="mesh", mask=mask, identity=False),
+        result = swap_video(mirrored_engine, [other_person], clip, out, SwapOptions(model="mesh", mask=mask, identity=False),
                             VideoOptions(analysis=YUNET))  # fmt: skip
         after = decoded(out)
         cv2.imwrite(str(tmp_path / f"{name}_3.png"), np.hstack([before[3], after[3]]))
@@ -173,7 +167,7 @@ def test_video_swap_pastes_through_the_photo_jobs_masker_and_a_parser_keeps_a_ha
     assert with_parser["seconds"]["paste"] > 0 and with_parser["frames"]["written"] == 8
 
 
-def test_smoothing_lowers_the_jitter_of_the_pasted_face(engine, tmp_path) -> None:
+def test_smoothing_lowers_the_jitter_of_the_pasted_face(mirrored_engine, tmp_path) -> None:
     clip = write_clip(tmp_path / "still.mp4", still_face_frames(30), fps=30)
 
     def jitter(strength: float) -> float:
@@ -184,7 +178,7 @@ def test_smoothing_lowers_the_jitter_of_the_pasted_face(engine, tmp_path) -> Non
             return image
 
         options = VideoOptions(analysis=YUNET, smoothing=strength, queue_size=0)
-        VideoJob(engine, options, "test", record, None, {}).run(clip, tmp_path / f"out_{strength}.mp4")
+        VideoJob(mirrored_engine, options, "test", record, None, {}).run(clip, tmp_path / f"out_{strength}.mp4")
         steps = np.linalg.norm(np.diff(np.array(centres), axis=0), axis=1)
         return float(steps[5:].mean())
 
@@ -193,13 +187,13 @@ def test_smoothing_lowers_the_jitter_of_the_pasted_face(engine, tmp_path) -> Non
     assert smooth < 0.5 * raw, (raw, smooth)
 
 
-def test_an_interrupted_job_leaves_no_output_file(engine, clips, standin, tmp_path) -> None:
+def test_an_interrupted_job_leaves_no_output_file(mirrored_engine, clips, standin, tmp_path) -> None:
     def interrupt(done: int, total: int | None) -> None:
         if done == 5:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        restore_video(engine, clips["moving"], tmp_path / "out.mp4", RestoreOptions(model_file=standin, identity=False),
+        restore_video(mirrored_engine, clips["moving"], tmp_path / "out.mp4", RestoreOptions(model_file=standin, identity=False),
                       VideoOptions(analysis=YUNET), progress=interrupt)  # fmt: skip
     assert list(tmp_path.iterdir()) == []
 
@@ -225,14 +219,14 @@ def test_cli_video_swap_writes_the_report_and_user_errors_are_one_line(clips, ot
     assert not (tmp_path / "x.mp4").exists()
 
 
-def test_video_errors_are_clear(engine, clips, standin, tmp_path) -> None:
+def test_video_errors_are_clear(mirrored_engine, clips, standin, tmp_path) -> None:
     with pytest.raises(VideoError, match="more than the 0.1 MP"):
         from facekit.media.video import VideoLimits
 
-        restore_video(engine, clips["moving"], tmp_path / "o.mp4", RestoreOptions(model_file=standin),
+        restore_video(mirrored_engine, clips["moving"], tmp_path / "o.mp4", RestoreOptions(model_file=standin),
                       VideoOptions(limits=VideoLimits(max_pixels=60_000)))  # fmt: skip
     with pytest.raises(Exception, match="Face maps are for photos"):
-        swap_video(engine, [decode_image(insightface_image("t1.jpg"))], clips["moving"], tmp_path / "o.mp4",
+        swap_video(mirrored_engine, [decode_image(insightface_image("t1.jpg"))], clips["moving"], tmp_path / "o.mp4",
                    SwapOptions(model="mesh", face_map=((0, 0),)))  # fmt: skip
     with pytest.raises(Exception, match="track ids"):
         TrackSelection.parse("one,two")

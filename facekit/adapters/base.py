@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -105,6 +105,10 @@ class SwapSource:
     face_mask: np.ndarray | None = None  # image-sized 0..1: 1 on the face's own pixels, 0 on occluders (texture swappers skip those)
 
 
+MouthMode = Literal["open", "always", "never"]
+MOUTH_MODES: tuple[MouthMode, ...] = ("open", "always", "never")
+
+
 @dataclass(frozen=True)
 class SwapTarget:
     """One target face, cropped by the swapper's `crop_transform` with its `resampling`."""
@@ -113,6 +117,7 @@ class SwapTarget:
     points_68: np.ndarray | None  # the face's 68 points in crop pixels, when known
     embedding: np.ndarray | None = None  # L2-normalised vector of the same family, given when the weight needs it
     pose: Pose | None = None  # the target face's head pose, when known
+    keep_mouth: MouthMode = "open"  # the target's own mouth and expression: when open (default), always, or never
 
 
 @runtime_checkable

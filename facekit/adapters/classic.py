@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facekit.adapters import pixels
 from facekit.adapters.classic_region import WindowMask, restore_region
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.errors import FaceKitError
@@ -145,15 +146,9 @@ class ClassicRestorer:
 
 
 def _check_crop(crop_bgr: np.ndarray) -> None:
-    if crop_bgr.ndim != 3 or crop_bgr.shape[2] != 3 or crop_bgr.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 BGR crop, got shape {crop_bgr.shape} {crop_bgr.dtype}")
+    pixels.check_bgr(crop_bgr)
     if min(crop_bgr.shape[:2]) < 32:
         raise ValueError(f"the crop is too small for the classic restorer: {crop_bgr.shape[1]}x{crop_bgr.shape[0]} (at least 32x32)")
-
-
-def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    shrinking = width < image.shape[1]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
 def _analysis_size(crop: np.ndarray, fraction: float) -> tuple[int, int]:
@@ -162,7 +157,7 @@ def _analysis_size(crop: np.ndarray, fraction: float) -> tuple[int, int]:
 
 def estimate_noise_sigma(crop_bgr: np.ndarray, fraction: float = 0.25) -> float:
     """Immerkaer's noise estimate (0..255 units) of the luminance at `fraction` of the crop's size."""
-    small = _resize(crop_bgr, *_analysis_size(crop_bgr, fraction))
+    small = pixels.fit(crop_bgr, *_analysis_size(crop_bgr, fraction))
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
     response = cv2.filter2D(grey, -1, _IMMERKAER_KERNEL)[1:-1, 1:-1]
     return float(np.sqrt(np.pi / 2.0) * np.abs(response).mean() / 6.0)
@@ -171,13 +166,13 @@ def estimate_noise_sigma(crop_bgr: np.ndarray, fraction: float = 0.25) -> float:
 def denoise(crop_bgr: np.ndarray, sigma: float, strength: float, settings: ClassicSettings) -> np.ndarray:
     """Non-local means at the analysis scale, plus the finer band attenuated by `strength` (float32 result)."""
     height, width = crop_bgr.shape[:2]
-    small = _resize(crop_bgr, *_analysis_size(crop_bgr, settings.analysis_fraction))
+    small = pixels.fit(crop_bgr, *_analysis_size(crop_bgr, settings.analysis_fraction))
     h = sigma * strength
     cleaned = cv2.fastNlMeansDenoisingColored(small, None, h, h * settings.nlm_chroma_ratio, settings.nlm_template, settings.nlm_search)
-    base = _resize(small.astype(np.float32), width, height)
+    base = pixels.fit(small.astype(np.float32), width, height)
     fine = crop_bgr.astype(np.float32) - base
     keep = 1.0 - settings.fine_band_cut * strength
-    return _resize(cleaned.astype(np.float32), width, height) + keep * fine
+    return pixels.fit(cleaned.astype(np.float32), width, height) + keep * fine
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:

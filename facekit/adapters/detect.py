@@ -13,12 +13,6 @@ import numpy as np
 from facekit.face.types import Face, sort_faces
 
 
-def check_bgr_image(image_bgr: np.ndarray) -> None:
-    """Raise ValueError unless the array is an HxWx3 uint8 image."""
-    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 BGR image, got shape {image_bgr.shape} {image_bgr.dtype}")
-
-
 def letterbox(image_bgr: np.ndarray, width: int, height: int) -> tuple[np.ndarray, float]:
     """Resize keeping aspect ratio to fit width x height, pad bottom/right with black.
 

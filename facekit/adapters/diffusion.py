@@ -55,10 +55,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters import pixels
 from facekit.adapters.registry import AdapterSpec, PerChannel, mean_std
 from facekit.errors import FaceKitError
 
@@ -225,30 +225,19 @@ class DiffusionRefiner:
         progress: StepProgress = _no_progress,
     ) -> np.ndarray:
         """The crop diffused to `start` (of `steps` respaced steps) and denoised back; same shape and dtype."""
-        if crop_bgr.ndim != 3 or crop_bgr.shape[2] != 3 or crop_bgr.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 BGR crop, got shape {crop_bgr.shape} {crop_bgr.dtype}")
+        pixels.check_bgr(crop_bgr)
         height, width = crop_bgr.shape[:2]
         model_height, model_width = self.model.size or (height, width)
-        fitted = _resize(crop_bgr, model_width, model_height)
+        fitted = pixels.fit(crop_bgr, model_width, model_height)
         x_hat = self._encode(fitted)
         x0 = ddim_refine(self.model, x_hat, DiffusionSchedule.linear(steps), start=start, eta=eta, seed=seed, progress=progress)
-        return _resize(self._decode(x0), width, height)
+        return pixels.fit(self._decode(x0), width, height)
 
     def _encode(self, crop_bgr: np.ndarray) -> np.ndarray:
-        pixels = crop_bgr[..., ::-1] if self._colour == "rgb" else crop_bgr
-        return ((pixels.astype(np.float64) - self._mean) / self._std).transpose(2, 0, 1)[np.newaxis]
+        return pixels.to_blob(crop_bgr, self._colour, self._mean, self._std, dtype=np.float64)
 
     def _decode(self, x: np.ndarray) -> np.ndarray:
-        pixels = np.clip(x[0].transpose(1, 2, 0) * self._std + self._mean, 0, 255)
-        image = np.rint(pixels).astype(np.uint8)
-        return np.ascontiguousarray(image[..., ::-1] if self._colour == "rgb" else image)
-
-
-def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image
-    shrinking = width < image.shape[1]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+        return pixels.from_blob(x, self._colour, self._mean, self._std, dtype=np.float64)
 
 
 def build_diffusion(spec: AdapterSpec) -> DiffusionRefiner:

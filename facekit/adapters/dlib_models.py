@@ -13,7 +13,8 @@ import cv2
 import dlib
 import numpy as np
 
-from facekit.adapters.detect import check_bgr_image, faces_from_detections, kept_indices
+from facekit.adapters import pixels
+from facekit.adapters.detect import faces_from_detections, kept_indices
 from facekit.adapters.face_check import FaceChecker, face_window
 from facekit.errors import ModelLoadError
 from facekit.face.align import landmarks_5_from_68
@@ -135,7 +136,7 @@ class DlibHogDetector:
         nms_threshold: float = 0.4,
         max_faces: int | None = None,
     ) -> list[Face]:
-        check_bgr_image(image_bgr)
+        pixels.check_bgr(image_bgr, "image")
         rgb = to_rgb(image_bgr)
         small, scale = _scaled_down(rgb, self._max_side)
         upsample = self._upsample_count(max(small.shape[:2]))

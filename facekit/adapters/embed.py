@@ -28,6 +28,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters import pixels
 from facekit.adapters.dlib_models import (
     dlib_rectangle_for,
     load_face_recognition_model,
@@ -162,6 +163,4 @@ class ArcFaceEmbedder:
         return l2_normalise(np.concatenate(parts).reshape(len(blob), -1))
 
     def _blob(self, crops_bgr: np.ndarray) -> np.ndarray:
-        pixels = crops_bgr[..., ::-1] if self._colour == "rgb" else crops_bgr
-        blob = (pixels.astype(np.float32) - self._mean) / self._std
-        return np.ascontiguousarray(blob.transpose(0, 3, 1, 2))
+        return pixels.to_blob(crops_bgr, self._colour, self._mean, self._std)

@@ -35,6 +35,7 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters import pixels
 from facekit.adapters.base import DEFAULT_SWAP_WEIGHT, Swapper, SwapSource, SwapTarget
 from facekit.adapters.registry import AdapterSpec, PerChannel, mean_std, square_size
 from facekit.errors import FaceKitError, ModelLoadError
@@ -180,12 +181,10 @@ class InSwapper:
         """One forward pass: aligned BGR crop and source latent -> swapped BGR crop."""
         if crop_bgr.shape != (self.size, self.size, 3):
             raise ValueError(f"expected a {self.size}x{self.size} BGR crop, got {crop_bgr.shape}")
-        pixels = (crop_bgr[..., ::-1].astype(np.float32) - self._mean) / self._std
-        blob: np.ndarray = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]).astype(self._target_type)
+        blob: np.ndarray = pixels.to_blob(crop_bgr, "rgb", self._mean, self._std).astype(self._target_type)
         feeds = {self._target_name: blob, self._source_name: np.asarray(latent).astype(self._source_type)}
         output = self._session.run([self._output_name], feeds)[0]
-        rgb = np.asarray(output, dtype=np.float32)[0].transpose(1, 2, 0)
-        return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)[..., ::-1].copy()
+        return pixels.from_blob(output, "rgb", 0.0, 255.0)  # the output is RGB in 0..1, whatever the input's normalisation
 
 
 def build_inswapper(spec: AdapterSpec) -> InSwapper:

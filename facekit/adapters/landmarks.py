@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters import pixels
 from facekit.adapters.dlib_models import dlib_rectangle_for, load_shape_predictor, shape_points, to_rgb
 from facekit.adapters.registry import PerChannel
 from facekit.errors import ModelLoadError
@@ -96,8 +97,8 @@ class _CropRegressor:
     def points(self, image_bgr: np.ndarray, box: np.ndarray, dims: int) -> np.ndarray:
         matrix = crop_matrix(box, CROP_SIZE)
         crop = cv2.warpAffine(image_bgr, matrix, (CROP_SIZE, CROP_SIZE), borderValue=0)
-        blob = ((crop[:, :, ::-1].astype(np.float32) - self._mean) / self._std).transpose(2, 0, 1)[np.newaxis]
-        raw = self._session.run([self._output_name], {self._input_name: np.ascontiguousarray(blob)})[0]
+        blob = pixels.to_blob(crop, "rgb", self._mean, self._std)
+        raw = self._session.run([self._output_name], {self._input_name: blob})[0]
         return crop_points_to_image(raw.reshape(-1, dims), matrix, CROP_SIZE)
 
 

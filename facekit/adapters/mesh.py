@@ -38,7 +38,10 @@
    chin-to-brow distance) with the target's own pixels past the edge: the
    step that showed across the forehead (t1 face 0 from face 1) is gone
    (tests/test_mesh_look.py measures it). When the target's mouth is open
-   its inner mouth is left out, so its own teeth and tongue show.
+   its inner mouth is left out, so its own teeth and tongue show; and by
+   default (`keep_mouth` "open"; "always", "never") its whole mouth stays:
+   the mouth's points keep the target's places (its smile or speech) and
+   the lips' outline, with a band around it, is left out of the blend.
 
 Measured on t1.jpg with dlib's ResNet (tests/test_mesh.py: Tom Hanks onto
 the six faces, and the six faces swapped with their neighbours): with this
@@ -59,6 +62,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
+from facekit.adapters.base import MouthMode
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, SwapSource, SwapTarget
 from facekit.adapters.registry import AdapterSpec
 from facekit.errors import FaceKitError
@@ -71,6 +75,8 @@ JAW = np.arange(0, 17)
 BROWS = np.arange(17, 27)
 INNER = np.arange(17, 68)  # brows, nose, eyes, mouth
 INNER_LIPS = np.arange(60, 68)
+MOUTH = np.arange(48, 68)
+OUTER_LIPS = np.arange(48, 60)
 UPPER_INNER_LIP = np.array([61, 62, 63])
 LOWER_INNER_LIP = np.array([67, 66, 65])
 FOREHEAD_FROM = np.array([17, 19, 21, 22, 24, 26])  # brow points lifted to make the forehead row
@@ -87,6 +93,11 @@ def mouth_is_open(points_68: np.ndarray, ratio: float = 0.12) -> bool:
     gap = float(np.linalg.norm(points_68[UPPER_INNER_LIP] - points_68[LOWER_INNER_LIP], axis=1).mean())
     width = float(np.linalg.norm(points_68[54] - points_68[48]))
     return width > 0 and gap > ratio * width
+
+
+def keeps_mouth(mode: MouthMode, points_68: np.ndarray) -> bool:
+    """Whether the target's own mouth stays: "always", "never", or "open" (teeth, tongue, an open smile or speech)."""
+    return mode == "always" or (mode == "open" and mouth_is_open(points_68))
 
 
 def mirror_face(image: np.ndarray, points_68: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +142,11 @@ def half_face_weight(geometry: np.ndarray, size: tuple[int, int], left: bool, fe
     return weight if left else 1.0 - weight
 
 
-def hybrid_geometry(target_68: np.ndarray, source_68: np.ndarray, shape: float) -> np.ndarray:
-    """The target's points with the inner features moved `shape` (0..1) of the way to the similarity-fitted source's."""
+def hybrid_geometry(target_68: np.ndarray, source_68: np.ndarray, shape: float, keep_mouth: bool = False) -> np.ndarray:
+    """The target's points with the inner features moved `shape` (0..1) of the way to the similarity-fitted source's.
+
+    With `keep_mouth` the mouth's points stay the target's (its expression: a smile, an open mouth).
+    """
     target = np.asarray(target_68, dtype=np.float32)
     if shape <= 0.0:
         return target.copy()
@@ -141,7 +155,8 @@ def hybrid_geometry(target_68: np.ndarray, source_68: np.ndarray, shape: float) 
         return target.copy()
     aligned = transform_points(source_68, fit)
     hybrid = target.copy()
-    hybrid[INNER] += shape * (aligned[INNER] - target[INNER])
+    moved = INNER[INNER < MOUTH[0]] if keep_mouth else INNER
+    hybrid[moved] += shape * (aligned[moved] - target[moved])
     return hybrid
 
 
@@ -228,6 +243,17 @@ def inner_ramp(mask: np.ndarray, reach: float) -> np.ndarray:
     return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
 
 
+def mouth_weight(points_68: np.ndarray, size: tuple[int, int], reach: float) -> np.ndarray:
+    """Float map: 1 inside the lips' outline, falling smoothly to 0 at `reach` x the mouth width outside it."""
+    width, height = size
+    lips: np.ndarray = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(lips, cv2.convexHull(np.rint(points_68[OUTER_LIPS]).astype(np.int32)), 255)
+    outside = cv2.distanceTransform(255 - lips, cv2.DIST_L2, 5)
+    scale = max(reach * float(np.linalg.norm(points_68[54] - points_68[48])), 1.0)
+    ramp = np.clip(1.0 - outside / scale, 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
+
 def is_greyscale(image_bgr: np.ndarray, tolerance: float = 3.0) -> bool:
     """No pixel's channels differ by more than `tolerance` (0..255) at the 99th percentile: a black-and-white photo."""
     channels = image_bgr.astype(np.int16)
@@ -310,7 +336,9 @@ class MeshSwapper:
         hidden_span: float = 20.0,
         shading_sigma: float = 0.12,
         forehead_feather: float = 0.11,
+        mouth_reach: float = 0.25,
     ) -> None:
+        self._mouth_reach = mouth_reach
         self._forehead_feather = forehead_feather
         self._shading_sigma = shading_sigma
         self._hidden_start = hidden_start
@@ -340,7 +368,8 @@ class MeshSwapper:
         height, width = target.crop.shape[:2]
         source_image, source_68, source_pose = self.oriented_source(source, target.pose)
         shape = self._shape * pose_agreement(source_pose, target.pose, self._pose_falloff)
-        geometry = hybrid_geometry(target.points_68, source_68, shape)
+        keep_mouth = keeps_mouth(target.keep_mouth, np.asarray(target.points_68, dtype=np.float32))
+        geometry = hybrid_geometry(target.points_68, source_68, shape, keep_mouth=keep_mouth)
         warped = self.warp_source(source_image, source_68, geometry, (width, height))
         warped = self.fill_hidden_half(warped, source_image, source_68, source_pose, geometry)
         mask = self.blend_mask(geometry, target.points_68, (width, height))
@@ -363,6 +392,8 @@ class MeshSwapper:
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.01 * width))
         feather = self._forehead_feather * float(np.linalg.norm(geometry[BROWS].mean(axis=0) - geometry[8]))
         soft = soft + forehead * (inner_ramp(mask, feather) - soft)
+        if keep_mouth:  # the target's own lips, teeth and smile, the source fading in around them
+            soft *= 1.0 - mouth_weight(np.asarray(target.points_68, dtype=np.float32), (width, height), self._mouth_reach)
         blended = pyramid_blend(coloured, target.crop, soft, levels=_pyramid_levels(mask))
         return to_greyscale(blended) if is_greyscale(target.crop) else blended
 

@@ -20,6 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters import pixels
 from facekit.adapters.base import Parser as Parser  # the contract lives in base.py
 from facekit.adapters.registry import AdapterSpec, square_size
 from facekit.face.align import warp
@@ -70,9 +71,7 @@ class BiSeNetParser:
 
     def encode(self, crop_bgr: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 BGR crop -> float32 [1,3,H,W], per-channel normalised."""
-        pixels = crop_bgr[..., ::-1] if self._colour == "rgb" else crop_bgr
-        blob = (pixels.astype(np.float32) - self._mean) / self._std
-        return np.ascontiguousarray(blob.transpose(2, 0, 1)[np.newaxis])
+        return pixels.to_blob(crop_bgr, self._colour, self._mean, self._std)
 
     def classes(self, crop_bgr: np.ndarray) -> np.ndarray:
         """Class map (uint8, crop-sized) of an aligned crop."""

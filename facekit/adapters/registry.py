@@ -12,7 +12,7 @@ family's best manifest entry.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters.families import FAMILIES, Family
+from facekit.adapters.pixels import PerChannel as PerChannel  # a normalisation value, defined once in pixels
 from facekit.errors import FaceKitError
 from facekit.manifest import InputSpec, OnnxIO
 
@@ -56,10 +57,6 @@ def square_size(spec: InputSpec, default: int) -> int:
     if spec.size is None:
         return default
     return spec.size if isinstance(spec.size, int) else spec.size[0]
-
-
-#: A normalisation value: one for every channel, or one per channel (in the model's colour order).
-PerChannel = float | Sequence[float] | np.ndarray
 
 
 def mean_std(spec: InputSpec, mean: PerChannel, std: PerChannel) -> tuple[np.ndarray, np.ndarray]:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters import pixels
 from facekit.adapters.registry import AdapterSpec, mean_std, square_size
 from facekit.errors import ModelLoadError
 
@@ -46,19 +46,11 @@ class PixelCoding:
 
     def encode(self, crop_bgr: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 BGR -> float32 [1,3,H,W]."""
-        pixels = crop_bgr[..., ::-1] if self.colour == "rgb" else crop_bgr
-        blob = (pixels.astype(np.float32) - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return np.ascontiguousarray(blob.transpose(2, 0, 1)[np.newaxis])
+        return pixels.to_blob(crop_bgr, self.colour, self.mean, self.std)
 
     def decode(self, tensor: np.ndarray) -> np.ndarray:
-        """[1,3,H,W] (or [3,H,W]) in the normalised range -> uint8 HxWx3 BGR."""
-        planes = np.asarray(tensor, dtype=np.float32).reshape(-1, *tensor.shape[-3:])[0]
-        mean = np.asarray(self.mean, np.float32)[:, None, None]
-        std = np.asarray(self.std, np.float32)[:, None, None]
-        ends = ((0.0 - mean) / std, (255.0 - mean) / std)
-        pixels = np.clip(planes, np.minimum(*ends), np.maximum(*ends)) * std + mean
-        image = np.rint(pixels.transpose(1, 2, 0)).clip(0, 255).astype(np.uint8)
-        return np.ascontiguousarray(image[..., ::-1] if self.colour == "rgb" else image)
+        """[1,3,H,W] (or [3,H,W]) in the normalised range -> uint8 HxWx3 BGR (clipped to 0..255)."""
+        return pixels.from_blob(tensor, self.colour, self.mean, self.std)
 
 
 @dataclass(frozen=True)
@@ -70,11 +62,6 @@ class RestorerSignature:
     fidelity_input: str | None = None
     fidelity_dtype: type = np.float64
     image_dtype: type = np.float32  # float16 exports get a float16 tensor
-
-
-def check_crop(crop_bgr: np.ndarray) -> None:
-    if crop_bgr.ndim != 3 or crop_bgr.shape[2] != 3 or crop_bgr.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 BGR crop, got shape {crop_bgr.shape} {crop_bgr.dtype}")
 
 
 def read_signature(
@@ -137,8 +124,8 @@ def _image_output_name(session: ort.InferenceSession, label: str, size: int, nam
     return chosen.name
 
 
-class GfpganRestorer:
-    """A GAN face restorer with one image input and one image output (gfpgan family)."""
+class GanRestorer:
+    """A GAN face restorer: one image input and one image output, plus CodeFormer's fidelity input when the model has one."""
 
     def __init__(
         self,
@@ -158,38 +145,20 @@ class GfpganRestorer:
         self._coding = coding
 
     def restore(self, crop_bgr: np.ndarray, fidelity: float = 0.5) -> np.ndarray:
-        check_crop(crop_bgr)
-        blob: np.ndarray = self._coding.encode(self._fit(crop_bgr, self.size)).astype(self._signature.image_dtype, copy=False)
-        feed = {self._signature.image_input: blob}
-        feed.update(self._extra_inputs(fidelity))
-        output = self._session.run([self._signature.output], feed)[0]
-        return self._fit(self._coding.decode(output), crop_bgr.shape[0], crop_bgr.shape[1])
-
-    def _extra_inputs(self, fidelity: float) -> dict[str, np.ndarray]:
-        return {}
-
-    @staticmethod
-    def _fit(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
-        """Resize only when the crop is not already the wanted size (area when shrinking)."""
-        width = height if width is None else width
-        if image.shape[:2] == (height, width):
-            return image
-        shrinking = image.shape[0] > height
-        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+        """The restored crop (same shape); `fidelity` (0 = quality, 1 = identity) reaches a model with a fidelity input."""
+        pixels.check_bgr(crop_bgr)
+        signature = self._signature
+        blob: np.ndarray = self._coding.encode(pixels.fit(crop_bgr, self.size, self.size)).astype(signature.image_dtype, copy=False)
+        feed = {signature.image_input: blob}
+        if signature.fidelity_input is not None:
+            if not 0.0 <= fidelity <= 1.0:
+                raise ValueError(f"fidelity must be within 0..1, got {fidelity}")
+            feed[signature.fidelity_input] = np.array([fidelity], dtype=signature.fidelity_dtype)
+        output = self._session.run([signature.output], feed)[0]
+        return pixels.fit(self._coding.decode(output), crop_bgr.shape[1], crop_bgr.shape[0])
 
 
-class CodeformerRestorer(GfpganRestorer):
-    """CodeFormer: the gfpgan conventions plus a fidelity input (0 = quality, 1 = identity)."""
-
-    def _extra_inputs(self, fidelity: float) -> dict[str, np.ndarray]:
-        if self._signature.fidelity_input is None:
-            return {}
-        if not 0.0 <= fidelity <= 1.0:
-            raise ValueError(f"fidelity must be within 0..1, got {fidelity}")
-        return {self._signature.fidelity_input: np.array([fidelity], dtype=self._signature.fidelity_dtype)}
-
-
-def _build(spec: AdapterSpec, cls: type[GfpganRestorer], fidelity: bool) -> GfpganRestorer:
+def _build(spec: AdapterSpec, fidelity: bool) -> GanRestorer:
     size = square_size(spec.input, DEFAULT_SIZE)
     mean, std = mean_std(spec.input, 127.5, 127.5)
     session = spec.open_session()
@@ -200,7 +169,7 @@ def _build(spec: AdapterSpec, cls: type[GfpganRestorer], fidelity: bool) -> Gfpg
     except ModelLoadError as error:
         raise ModelLoadError(error.message, f"{spec.family} models need a {size}x{size} face input. {error.hint}", error.app_hint) from None
     coding = PixelCoding(colour=spec.input.colour or "rgb", mean=_triple(mean), std=_triple(std))
-    return cls(session, signature, coding, template=spec.input.template or DEFAULT_TEMPLATE, size=size, name=spec.model_id)
+    return GanRestorer(session, signature, coding, template=spec.input.template or DEFAULT_TEMPLATE, size=size, name=spec.model_id)
 
 
 def _triple(values: np.ndarray) -> tuple[float, float, float]:
@@ -208,9 +177,9 @@ def _triple(values: np.ndarray) -> tuple[float, float, float]:
     return first, second, third
 
 
-def build_gfpgan(spec: AdapterSpec) -> GfpganRestorer:
-    return _build(spec, GfpganRestorer, fidelity=False)
+def build_gfpgan(spec: AdapterSpec) -> GanRestorer:
+    return _build(spec, fidelity=False)
 
 
-def build_codeformer(spec: AdapterSpec) -> GfpganRestorer:
-    return _build(spec, CodeformerRestorer, fidelity=True)
+def build_codeformer(spec: AdapterSpec) -> GanRestorer:
+    return _build(spec, fidelity=True)

@@ -18,7 +18,8 @@ import onnxruntime as ort
 from insightface.model_zoo.scrfd import SCRFD
 
 from facekit.adapters import _session_checks as checks
-from facekit.adapters.detect import check_bgr_image, faces_from_detections, letterbox
+from facekit.adapters import pixels
+from facekit.adapters.detect import faces_from_detections, letterbox
 from facekit.face.types import Face
 
 # Output layouts with keypoints that InsightFace's SCRFD decoder supports:
@@ -44,7 +45,7 @@ class ScrfdDetector:
         nms_threshold: float = 0.4,
         max_faces: int | None = None,
     ) -> list[Face]:
-        check_bgr_image(image_bgr)
+        pixels.check_bgr(image_bgr, "image")
         height, width = self._canvas
         canvas, scale = letterbox(image_bgr, width, height)
         scores, boxes, keypoints = self._model.forward(canvas, score_threshold)

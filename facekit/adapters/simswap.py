@@ -24,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
+from facekit.adapters import pixels
 from facekit.adapters.base import DEFAULT_SWAP_WEIGHT, SwapSource, SwapTarget
 from facekit.adapters.inswapper import weight_alpha
 from facekit.adapters.registry import AdapterSpec, PerChannel, mean_std, square_size
@@ -117,11 +118,9 @@ class SimSwapper:
         """One forward pass: aligned BGR crop and source latent -> swapped BGR crop (uint8, same shape)."""
         if crop_bgr.shape != (self.size, self.size, 3):
             raise ValueError(f"expected a {self.size}x{self.size} BGR crop, got {crop_bgr.shape}")
-        pixels = (crop_bgr[..., ::-1].astype(np.float32) - self._mean) / self._std
-        blob: np.ndarray = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]).astype(self._target_type)
+        blob: np.ndarray = pixels.to_blob(crop_bgr, "rgb", self._mean, self._std).astype(self._target_type)
         output = self._session.run([self._output_name], {self._target_name: blob, self._source_name: latent.astype(self._source_type)})[0]
-        rgb = np.asarray(output, dtype=np.float32)[0].transpose(1, 2, 0) * self._std + self._mean
-        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)[..., ::-1].copy()
+        return pixels.from_blob(output, "rgb", self._mean, self._std)
 
 
 def build_simswap(spec: AdapterSpec) -> SimSwapper:

@@ -17,7 +17,8 @@ import numpy as np
 import onnxruntime as ort
 
 from facekit.adapters import _session_checks as checks
-from facekit.adapters.detect import check_bgr_image, faces_from_detections, letterbox
+from facekit.adapters import pixels
+from facekit.adapters.detect import faces_from_detections, letterbox
 from facekit.face.types import Face
 
 STRIDES = (8, 16, 32)
@@ -46,7 +47,7 @@ class YuNetDetector:
         nms_threshold: float = 0.4,
         max_faces: int | None = None,
     ) -> list[Face]:
-        check_bgr_image(image_bgr)
+        pixels.check_bgr(image_bgr, "image")
         height, width = self._canvas_size(image_bgr.shape[0], image_bgr.shape[1])
         canvas, scale = letterbox(image_bgr, width, height)
         blob = canvas.transpose(2, 0, 1)[np.newaxis].astype(np.float32)

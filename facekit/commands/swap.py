@@ -17,7 +17,7 @@ from facekit.engine import Engine
 from facekit.face.pixel_boost import RESOLUTIONS
 from facekit.imageio import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from facekit.processors.common import FaceSelection
-from facekit.processors.swap import DEFAULT_WEIGHT, SwapOptions, parse_face_map
+from facekit.processors.swap import DEFAULT_WEIGHT, MOUTH_MODES, SwapOptions, parse_face_map
 
 if TYPE_CHECKING:
     from facekit.processors.restore import RestoreOptions
@@ -42,6 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     swap.add_argument("--weight", type=float, default=DEFAULT_WEIGHT,
                       help="inswapper identity weight 0..1, higher keeps more of the source (default 0.5)")
     add_swap_resolution_flag(swap)
+    swap.add_argument("--keep-mouth", default="open", choices=MOUTH_MODES,
+                      help="mesh: keep the target's own mouth and expression when it is open (default), always, or never")
     swap.add_argument("--restore", metavar="ID", help="restore the swapped faces with this restore model afterwards")
     swap.add_argument("--source-embedder", metavar="ID", help="ArcFace model feeding inswapper (default: best ready)")
     swap.add_argument("--source-embedder-file", metavar="PATH", help="your own ArcFace ONNX file feeding inswapper")
@@ -76,6 +78,7 @@ def options_from_args(args: argparse.Namespace) -> SwapOptions:
         face_map=parse_face_map(args.face_map) if args.face_map else (),
         weight=args.weight,
         swap_resolution=args.swap_resolution,
+        keep_mouth=args.keep_mouth,
         restore=_restore_options(args.restore),
         embedder=EmbedderChoice(model_id=args.embedder) if args.embedder else None,
         source_embedder=source_embedder_from_args(args),

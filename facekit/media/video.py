@@ -35,8 +35,6 @@ MP4_AUDIO_COPY = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 OUTPUT_KINDS = {".mp4": "mp4", ".m4v": "mp4", ".gif": "gif", ".webp": "webp", ".apng": "apng", ".png": "apng"}
 ANIMATION_MS = Fraction(1, 1000)
-#: frame colourspaces OpenCV's I420 conversion matches (limited-range BT.601): unspecified, BT470BG, SMPTE170M
-BT601_SPACES = frozenset({2, 5, 6})
 
 
 class VideoError(FaceKitError):
@@ -300,7 +298,7 @@ class MediaReader:
                 for decoded in self._decode(packet):
                     pts = decoded.pts if decoded.pts is not None else (0 if last_pts is None else last_pts + step)
                     last_pts = pts
-                    image = upright(to_bgr(decoded), self.info.rotation)
+                    image = upright(decoded.to_ndarray(format="bgr24"), self.info.rotation)
                     yield Frame(index=self.stats.frames, image=image, pts=int(pts), time_base=self.info.time_base)
         except av.FFmpegError as error:  # the container itself broke off (cut file): keep what was read
             self.stats.truncated = True
@@ -312,25 +310,6 @@ class MediaReader:
         except (av.InvalidDataError, av.error.PatchWelcomeError, av.error.UndefinedError):
             self.stats.skipped += 1
             return []
-
-
-def to_bgr(frame: av.VideoFrame) -> np.ndarray:
-    """The frame as BGR24 pixels.
-
-    Limited-range BT.601 (or untagged) 4:2:0 goes through OpenCV's SIMD I420
-    conversion, about 3x faster than swscale's and as exact; anything else
-    (BT.709-tagged, full range, 10-bit, 4:2:2...) through swscale, which reads
-    the frame's tags.
-    """
-    if (
-        frame.format.name == "yuv420p"
-        and frame.colorspace in BT601_SPACES
-        and frame.color_range in (0, 1)
-        and frame.width % 2 == 0
-        and frame.height % 2 == 0
-    ):
-        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
-    return frame.to_ndarray(format="bgr24")
 
 
 def _frame_step(info: MediaInfo) -> int:
@@ -509,7 +488,8 @@ class _Mp4Encoder:
         height, width = image.shape[:2]
         if (width, height) != self.coded_size:
             image = cv2.copyMakeBorder(image, 0, self.coded_size[1] - height, 0, self.coded_size[0] - width, cv2.BORDER_REPLICATE)
-        # BGR -> I420 with OpenCV (BT.601 limited range, what swscale's default gives, ~3x faster), in the encoder's thread
+        # BGR -> I420 with OpenCV: BT.601 limited range like swscale's default (within 1 level), 1.9 instead of 4.1 CPU ms
+        # per 720p frame here; swscale's YUV -> BGR on the decode side is already fast (0.6 ms), so decoding keeps it
         planes = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).astype(np.uint8, copy=False)
         video_frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         pts = int(round(frame.pts * frame.time_base / self.source.time_base))

@@ -326,17 +326,6 @@ class FrontalizePipeline:
         return run
 
 
-def frontalize_faces(
-    engine: Engine,
-    image_bgr: np.ndarray,
-    faces: list[Face],
-    options: FrontalizeOptions,
-    progress: JobProgress = no_progress,
-) -> FrontalizeRun:
-    """Frontalize exactly `faces` (no detection): `FrontalizePipeline.from_engine(engine, options).frontalize_faces(...)`."""
-    return FrontalizePipeline.from_engine(engine, options).frontalize_faces(image_bgr, faces, progress)
-
-
 def _frontalize_one(
     scorer: IdentityScorer | None,
     image_bgr: np.ndarray,
@@ -385,16 +374,6 @@ def _visible_fraction(result: FrontalResult) -> float | None:
         return None
     mask_total = max(float(result.face_mask.sum()), 1.0)
     return round(float((result.visibility * result.face_mask).sum() / mask_total), 4)
-
-
-def frontalize_image(
-    engine: Engine,
-    image_bgr: np.ndarray,
-    options: FrontalizeOptions = FrontalizeOptions(),
-    progress: JobProgress = no_progress,
-) -> FrontalizeResult:
-    """Shorthand for `FrontalizePipeline.from_engine(engine, options)(image_bgr, progress)`."""
-    return FrontalizePipeline.from_engine(engine, options)(image_bgr, progress)
 
 
 # --------------------------------------------------------------------------- sheets

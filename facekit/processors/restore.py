@@ -1,4 +1,4 @@
-"""The restore job: analyse -> select faces -> align -> restorer (-> diffusion) -> paste back -> report.
+"""The restore job: analyze -> select faces -> align -> restorer (-> diffusion) -> paste back -> report.
 
 Per face: the face is warped onto the restorer's template at its size, the
 restorer (and, when asked, DifFace-style diffusion refinement) runs on the
@@ -115,12 +115,6 @@ class RestoreOptions:
     @property
     def diffusion_ref(self) -> ModelRef:
         return ModelRef.of(self.diffusion, self.diffusion_file, "diffusion")
-
-
-def load_restorer(engine: Engine, options: RestoreOptions, progress: JobProgress = no_progress) -> tuple[Restorer, str]:
-    """The restorer the options name (built once by the engine) and its label."""
-    restorer, label, _ = load_restorer_with_reason(engine, options, progress)
-    return restorer, label
 
 
 def load_restorer_with_reason(
@@ -289,17 +283,6 @@ class RestorePipeline:
         if self.timings is not None:
             self.timings["paste"] = self.timings.get("paste", 0.0) + time.perf_counter() - started
         return pasted, None
-
-
-def restore_faces(
-    engine: Engine,
-    image_bgr: np.ndarray,
-    faces: list[Face],
-    options: RestoreOptions,
-    progress: JobProgress = no_progress,
-) -> tuple[np.ndarray, list[RestoreFaceReport], dict[str, str]]:
-    """Restore exactly `faces` (no detection): `RestorePipeline.from_engine(engine, options).restore_faces(...)`."""
-    return RestorePipeline.from_engine(engine, options, progress).restore_faces(image_bgr, faces, progress)
 
 
 def _window_mask(masker: FaceMasker, image_bgr: np.ndarray, face: Face) -> Callable[[tuple[int, int, int, int]], np.ndarray]:

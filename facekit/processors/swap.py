@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facekit import recommended
+from facekit.adapters.base import MOUTH_MODES, MouthMode
 from facekit.adapters.inswapper import DEFAULT_WEIGHT, FaceSwapper, SwapSource, SwapTarget, weight_alpha
 from facekit.analysis import Analysis, AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
@@ -80,6 +81,7 @@ class SwapOptions:
     analysis: AnalysisOptions = AnalysisOptions()
     mask: MaskOptions = MaskOptions()  # paste-back masks (default: box+region+occlusion with a parser, else box+area)
     identity: bool = True  # score each swapped face against the source and the original face
+    keep_mouth: MouthMode = "open"  # the target's own mouth and expression (mesh): when open, always, never
     swap_resolution: int = 128  # pixel boost: 256/384/512 swap a k*128 crop as k*k interleaved 128 px sub-images (inswapper)
 
     def __post_init__(self) -> None:
@@ -89,6 +91,11 @@ class SwapOptions:
             raise FaceKitError(
                 f"The swap resolution must be one of {', '.join(map(str, RESOLUTIONS))}; got {self.swap_resolution}.",
                 "Use 128 (the model's own size, fastest) or 256/384/512 for a sharper inswapper face (pixel boost).",
+            )
+        if self.keep_mouth not in MOUTH_MODES:
+            raise FaceKitError(
+                f"The mouth mode must be one of {', '.join(MOUTH_MODES)}; got {self.keep_mouth!r}.",
+                "Use open (the target's mouth when it is open), always, or never (the source's lips too).",
             )
         if len({t for _, t in self.face_map}) != len(self.face_map):
             raise FaceKitError("The face map names a target face twice.", "Map each target face once.")
@@ -228,12 +235,6 @@ def _with_face_content(identity: SourceIdentity, masker: FaceMasker) -> SourceId
     source = identity.swap
     content = masker.face_content(source.image, source.face)
     return replace(identity, swap=replace(source, face_mask=content))
-
-
-def load_swapper(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str]:
-    """The swap adapter: a user's file, a named model, or the best ready one."""
-    swapper, label, _ = load_swapper_with_reason(engine, options)
-    return swapper, label
 
 
 def load_swapper_with_reason(engine: Engine, options: SwapOptions) -> tuple[FaceSwapper, str, str | None]:
@@ -454,13 +455,6 @@ def swap_image(
     return result
 
 
-def swap_prepared(
-    engine: Engine, prepared: PreparedSources, target: np.ndarray, options: SwapOptions, progress: JobProgress = no_progress
-) -> JobResult:
-    """Swap onto one target with sources prepared once: `SwapPipeline.from_prepared(...)(target)`."""
-    return SwapPipeline.from_prepared(engine, prepared, options)(target, progress)
-
-
 def _restore_pipeline(engine: Engine, options: RestoreOptions) -> RestorePipeline:
     from facekit.processors.restore import RestorePipeline  # imported only when a swap restores
 
@@ -535,7 +529,8 @@ def swap_face_crop(
         matrix, size = matrix * float(k), (size[0] * k, size[1] * k)
     crop = crop_face(image, matrix, size, RESAMPLING[swapper.resampling])  # the family table says which (17.1)
     def run(part: np.ndarray) -> np.ndarray:
-        return swapper.swap(SwapTarget(crop=part, points_68=points, embedding=target_embedding, pose=face.pose), source, options.weight)
+        swap_target = SwapTarget(crop=part, points_68=points, embedding=target_embedding, pose=face.pose, keep_mouth=options.keep_mouth)
+        return swapper.swap(swap_target, source, options.weight)
 
     swapped = run(crop) if k == 1 else implode(np.stack([run(tile) for tile in explode(crop, k)]), k)
     return swapped, matrix, size
