@@ -130,12 +130,12 @@ def test_model_dropdowns_offer_what_can_run_ready_first(tmp_path) -> None:
     assert detector[0] == "dlib_hog"  # ready first, then the downloads in the manifest's order
 
 
-def test_an_unavailable_model_named_by_a_client_gets_the_app_wording(client) -> None:
+def test_an_unavailable_model_named_by_a_client_gets_the_app_wording(newcomer_client) -> None:
     """Not Gradio's 'not in the list of choices', nor command-line advice (--mirror): the Models tab (16.6)."""
     from gradio_client import handle_file
 
     with pytest.raises(Exception) as caught:
-        client.predict(handle_file(str(insightface_image("Tom_Hanks_54745.png"))), "gfpgan_1.4", api_name="/restore")
+        newcomer_client.predict(handle_file(str(insightface_image("Tom_Hanks_54745.png"))), "gfpgan_1.4", api_name="/restore")
     message = str(caught.value)
     assert "gfpgan_1.4.onnx" in message and "Models tab" in message and "--" not in message
 
@@ -159,20 +159,20 @@ def test_weight_store_hints_speak_to_each_audience(tmp_path) -> None:
     assert "--mask-padding" in caught.value.text("cli") and "box padding" in caught.value.text("app")
 
 
-def test_a_group_source_photo_says_which_face_and_takes_an_index(client) -> None:
+def test_a_group_source_photo_says_which_face_and_takes_an_index(newcomer_client) -> None:
     """A group photo as the swap source used one face silently; now the report says which, and the index picks (16.14)."""
     from gradio_client import handle_file
 
     group, single = handle_file(str(insightface_image("t1.jpg"))), handle_file(str(insightface_image("Tom_Hanks_54745.png")))
-    _, rows, report, _ = client.predict(group, single, consent=True, api_name="/swap")
+    _, rows, report, _ = newcomer_client.predict(group, single, consent=True, api_name="/swap")
     assert any("has 6 faces; the largest (face" in warning for warning in report["warnings"])
     assert rows["data"][0][1].startswith("source photo face ")  # the table says which
-    _, rows, report, _ = client.predict(group, single, consent=True, source_face="2", api_name="/swap")
+    _, rows, report, _ = newcomer_client.predict(group, single, consent=True, source_face="2", api_name="/swap")
     assert rows["data"][0][1] == "source photo face 2" and not any("largest" in w for w in report["warnings"])
     with pytest.raises(Exception, match="Face index 9 does not exist in the source photo"):
-        client.predict(group, single, consent=True, source_face="9", api_name="/swap")
+        newcomer_client.predict(group, single, consent=True, source_face="9", api_name="/swap")
     with pytest.raises(Exception, match="The source face must be 'largest' or a face index"):
-        client.predict(group, single, consent=True, source_face="left", api_name="/swap")
+        newcomer_client.predict(group, single, consent=True, source_face="left", api_name="/swap")
 
 
 def test_user_errors_log_one_line_and_bugs_keep_their_traceback(caplog) -> None:
