@@ -149,6 +149,7 @@ class DecodeOnlyJob:
 
 Timing = tuple[float, float, float]  # wall seconds, CPU seconds of everything, CPU seconds of the workers (processes / actors)
 JOB = {"name": "restore"}
+DRIVER_CPU: dict[int, list[float]] = {}  # workers -> this process's CPU seconds in each timed Ray run (Ray Data's executor runs here)
 BATCH = {"size": 4}
 
 
@@ -193,10 +194,11 @@ def time_ray(paths: list[str], workers: int, out: Path, models_dir: str) -> Timi
         backend="ray", min_workers=workers, max_workers=workers, cpus_per_worker=1.0, batch_size=BATCH["size"], actor_registry=name
     )
     config = EngineConfig(models_dir=Path(models_dir), offline=True, intra_op_threads=1)
-    before, started = process_tree(), time.perf_counter()
+    before, started, driver = process_tree(), time.perf_counter(), time.process_time()
     with contextlib.redirect_stdout(io.StringIO()):
         run_ray(_job(), config, plan_items([str(list_file)], str(out)), options, json_lines=True, skip_existing=False)
     wall, after = time.perf_counter() - started, process_tree()
+    DRIVER_CPU.setdefault(workers, []).append(time.process_time() - driver)
     time.sleep(0.5)  # the actors' last CPU reports are one-way calls: let them arrive
     actors = {int(worker.rsplit(":", 1)[1]): seconds for worker, seconds in ray.get(registry.cpu_seconds.remote()).items()}
     ray.kill(registry)
@@ -234,6 +236,7 @@ def main() -> None:
         time_local(paths[:2], 1, root / "warmup_local", models_dir)  # file cache and imports warm: not timed
         time_ray(paths[:2], 1, root / "warmup", models_dir)  # Ray's first job starts its worker processes: not timed
         idle = ray_idle_cpu()
+        DRIVER_CPU.clear()  # the warm-up run is not in the table
         runs: dict[tuple[str, int], list[Timing]] = {}
         for number in range(args.rounds):  # local and Ray interleaved, so the machine's load weighs on both alike
             for workers in args.workers:
@@ -246,6 +249,8 @@ def main() -> None:
             f"cores: {os.cpu_count()}, load average at start: {load:.1f}; ray.init: {ray_start:.1f} s (once per cluster, not in the table)"
         )
         print_table(args.photos, args.workers, runs)
+        driver = ", ".join(f"{workers} worker(s): {statistics.median(DRIVER_CPU[workers]) / args.photos:.3f}" for workers in args.workers)
+        print(f"Ray driver's own CPU s/photo (Ray Data's executor loop runs in this process): {driver}")
         print(f"Ray's processes idle (no job): {idle:.3f} CPU s per second (a cost per second, paid while a run lasts, not per photo)")
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
