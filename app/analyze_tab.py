@@ -6,8 +6,10 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import example_photos, friendly_errors, image_from_upload, model_choices, rgb, show_notes
+from app.common import example_photos, friendly_errors, image_from_upload, rgb, show_notes
 from app.mask_controls import mask_accordion, mask_options
+from app.model_picker import model_picker
+from app.status import finish, start, status_line
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions, EmbedderChoice, FaceAnalyser
 from facekit.engine import Engine
@@ -32,6 +34,14 @@ def pair_table(matrix: dict[str, Any]) -> dict[str, Any]:
         "headers": ["face", "face", score_header, f"same ({matrix['same_person_when'].split()[-2]} {matrix['threshold']})"],
         "data": [[a, b, score, "yes" if alike else "no"] for score, a, b, alike in shown],
     }
+
+
+def analyzed(report: Any) -> str:
+    """The status line under the button: how many faces each photo has."""
+    images = report.get("images", []) if isinstance(report, dict) else []
+    photos = [record for record in images if "faces" in record]
+    counts = [f"{len(record['faces'])} in the {PHOTO_NAMES.get(record.get('image', ''), 'photo')}" for record in photos]
+    return f"**Done**: faces found: {', '.join(counts) or 'none'} - see the result below."
 
 
 def build_analyze_tab(engine: Engine, max_faces: int) -> None:
@@ -78,12 +88,13 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
             with gr.Column():
                 image = image_upload("Photo", "analyze-image")
                 second = image_upload("Second photo (optional, to compare people)", "analyze-second")
-                detector = gr.Dropdown(choices=model_choices(engine, "detect"), value=None, label="Detector (empty: best ready)")
+                detector = model_picker(engine, "detect", "Detector (empty: best ready)", "analyze-detector")
                 threshold = gr.Slider(
                     0.05, 0.95, value=0.5, step=0.05, label=f"Detection score threshold (at most {max_faces} faces per photo)",
                     elem_id="analyze-threshold",
                 )
                 run = gr.Button("Analyze", variant="primary", elem_id="analyze-run")
+                status = status_line("analyze-status")
                 with gr.Accordion("Mask debug: each face's paste mask", open=False):
                     mask = mask_accordion(engine, "analyze")
                     show = gr.Button("Show masks", elem_id="analyze-masks-run")
@@ -102,15 +113,16 @@ def build_analyze_tab(engine: Engine, max_faces: int) -> None:
                 report = gr.JSON(label="Faces (JSON)", open=True, elem_id="analyze-json")
                 mask_image = gr.Image(label="Paste masks (dark: kept as is)", type="numpy", format="png", elem_id="analyze-masks")
                 mask_label = gr.Textbox(label="Masks used", interactive=False)
-    on_new_upload(image, [annotated, report, matrix, mask_image, mask_label])
-    on_new_upload(second, [annotated, report, matrix])
-    run.click(
+    on_new_upload(image, [annotated, report, matrix, mask_image, mask_label, status])
+    on_new_upload(second, [annotated, report, matrix, status])
+    job = start(run, status).then(
         analyze,
         inputs=[image, second, detector, threshold],
         outputs=[annotated, report, matrix],
         api_name="analyze",
         concurrency_id="jobs",
     )
+    finish(job, status, report, analyzed)
     show.click(
         show_masks,
         inputs=[image, detector, threshold, *mask.inputs()],

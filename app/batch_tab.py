@@ -10,8 +10,10 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, model_choices
+from app.common import friendly_errors
+from app.model_picker import model_picker
 from app.results import ResultFolder
+from app.status import finish, start, status_line
 from app.upload import PhotoFiles
 from facekit.analysis import DEFAULT_MAX_FACES, AnalysisOptions
 from facekit.engine import Engine
@@ -67,6 +69,13 @@ def batch_summary(report: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def batch_done(report: dict[str, Any] | None) -> str:
+    """The status line under the button: '**Done**: 7 ok, 1 failed - the zip and the report are below.'"""
+    items = (report or {}).get("items", [])
+    failed = sum(1 for item in items if "error" in item)
+    return f"**Done**: {len(items) - failed} ok, {failed} failed - the zip and the report are below."
+
+
 def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> None:
     @friendly_errors
     def batch(
@@ -90,15 +99,19 @@ def build_batch_tab(engine: Engine, results: ResultFolder, max_faces: int) -> No
             with gr.Column():
                 files = PhotoFiles(label="Photos", file_count="multiple", file_types=["image"], type="filepath", elem_id="batch-files")
                 job = gr.Radio(choices=list(JOBS), value="restore", label="Job")
-                model = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore / refine model (empty: default)")
+                model = model_picker(
+                    engine, "restore", "Restore / refine model (empty: default)", "batch-model",
+                    empty="restore with the best ready model; frontalize without refining",
+                )
                 run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
+                status = status_line("batch-status")
             with gr.Column():
                 archive = gr.File(label="Results (zip)", elem_id="batch-result")
                 summary = gr.Markdown(elem_id="batch-summary")
                 report = gr.JSON(label="Report")
-    run.click(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs").then(
-        batch_summary, inputs=report, outputs=summary, api_visibility="private"
-    )
+    event = start(run, status).then(batch, inputs=[files, job, model], outputs=[archive, report], api_name="batch", concurrency_id="jobs")
+    event.then(batch_summary, inputs=report, outputs=summary, api_visibility="private")
+    finish(event, status, report, batch_done)
 
 
 def _one(

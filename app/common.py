@@ -11,12 +11,11 @@ from typing import Any, TypeVar
 import gradio as gr
 import numpy as np
 
-from facekit.engine import Engine
+from app.model_picker import model_choices as model_choices  # the Video tab's dropdowns
 from facekit.errors import FaceKitError
 from facekit.face.identity import IdentityScore
 from facekit.imageio import decode_image
 from facekit.processors.common import FaceSelection
-from facekit.weights import format_bytes
 
 log = logging.getLogger(__name__)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -76,29 +75,6 @@ def identity_header(what: str, kind: str) -> str:
 
 def rgb(image_bgr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image_bgr[..., ::-1])
-
-
-_STATE_ORDER = {"ready": 0, "download": 1, "unavailable": 2}
-
-
-def model_choices(engine: Engine, task: str) -> list[tuple[str, str]]:
-    """(label, id) pairs for a dropdown: ready models first (best first within each group), with short labels.
-
-    A label is the id, the download size when it needs one, and 'non-commercial' when its licence says so; why a
-    model is unavailable is in the Models tab.
-    """
-    choices = []
-    for info in sorted(engine.models(task), key=lambda info: _STATE_ORDER[info.status.state]):
-        state = info.status.state
-        parts = [info.entry.id]
-        if state == "download":
-            parts.append(f"download {format_bytes(info.entry.bytes)}")
-        else:
-            parts.append(state)
-        if not info.entry.licence.commercial:
-            parts.append("non-commercial")
-        choices.append((" · ".join(parts), info.entry.id))
-    return choices
 
 
 def example_photos() -> list[str]:

@@ -12,14 +12,15 @@ from app.common import (
     friendly_errors,
     identity_header,
     image_from_upload,
-    model_choices,
     parse_faces,
     score_kind,
     show_notes,
 )
 from app.limits import job_progress
+from app.model_picker import model_picker
 from app.output_controls import format_from_controls, output_controls
 from app.results import ResultFolder, labelled_image
+from app.status import faces_done, finish, start, status_line
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
@@ -93,23 +94,25 @@ def build_frontalize_tab(engine: Engine, results: ResultFolder, max_faces: int) 
             with gr.Column():
                 image = image_upload("Photo", "frontalize-image")
                 faces = gr.Textbox(value="all", label="Faces: all, or indexes such as 0,2")
-                refine = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Refine with a restorer (optional)")
+                refine = model_picker(engine, "restore", "Refine with a restorer (optional)", "frontalize-refine", empty="no refinement")
                 detection_threshold = gr.Slider(
                     0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
                 )
                 format_choice, quality = output_controls()
                 run = gr.Button("Frontalize", variant="primary", elem_id="frontalize-run")
+                status = status_line("frontalize-status")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 gallery = gr.Gallery(label="Frontal faces (512x512, FFHQ-aligned)", format="png", elem_id="frontalize-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True)
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True, elem_id="frontalize-faces")
                 sheet = gr.File(label="Download sheet (input | frontal), labelled as AI-edited")
                 details = gr.JSON(label="Report")
-    on_new_upload(image, [gallery, report, details, sheet])
-    run.click(
+    on_new_upload(image, [gallery, report, details, sheet, status])
+    job = start(run, status).then(
         frontalize,
         inputs=[image, faces, refine, detection_threshold, format_choice, quality],
         outputs=[gallery, report, details, sheet],
         api_name="frontalize",
         concurrency_id="jobs",
     )
+    finish(job, status, details, faces_done("turned to the front"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from app.common import model_choices
+from app.model_picker import best_ready, model_picker
 from facekit.engine import Engine
 from facekit.errors import FaceKitError
 from facekit.face.mask import AREAS, DEFAULT_REGIONS, REGIONS
@@ -41,7 +41,8 @@ def mask_accordion(engine: Engine, prefix: str) -> MaskControls:
         areas = gr.CheckboxGroup(choices=list(AREAS), value=["face"], label="Areas (area mask, from the 68 landmarks)")
         blur = gr.Slider(0, 1, value=DEFAULT_BLUR, step=0.05, label="Mask blur")
         padding = gr.Textbox(value="0", label="Box padding, % of the crop: one value or top,right,bottom,left")
-        parser = gr.Dropdown(choices=model_choices(engine, "parse"), value=None, label="Face parser (empty: best ready, or none)")
+        no_parser = None if best_ready(engine, "parse") else "no parser is ready, so no region or occlusion mask (box + area)"
+        parser = model_picker(engine, "parse", "Face parser (empty: best ready, or none)", f"{prefix}-parser", empty=no_parser)
     return MaskControls(types, regions, areas, blur, padding, parser)
 
 

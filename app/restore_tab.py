@@ -13,14 +13,15 @@ from app.common import (
     friendly_errors,
     identity_header,
     image_from_upload,
-    model_choices,
     score_kind,
     show_notes,
 )
 from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
+from app.model_picker import model_picker
 from app.output_controls import format_from_controls, output_controls
 from app.results import ResultFolder, labelled_image
+from app.status import faces_done, finish, start, status_line
 from app.upload import image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
@@ -128,10 +129,9 @@ def build_restore_tab(
         with gr.Row():
             with gr.Column():
                 image = image_upload("Photo", "restore-image")
-                model = gr.Dropdown(
-                    choices=model_choices(engine, "restore"),
-                    value=None,
-                    label="Model (empty: best ready, or the recommended one downloaded now)",
+                model = model_picker(
+                    engine, "restore", "Model (empty: best ready, or the recommended one downloaded now)", "restore-model",
+                    downloads_recommended=True,
                 )
                 fidelity = gr.Slider(0, 1, value=0.5, step=0.05, label="Fidelity (0 = quality, 1 = identity)", visible=False)
                 blend = gr.Slider(0, 1, value=0.8, step=0.05, label="Blend (how much of the restored face to use)")
@@ -144,26 +144,32 @@ def build_restore_tab(
                 detection_threshold = gr.Slider(
                     0.05, 0.95, value=0.5, step=0.05, label="Detection score threshold (lower finds more faces; each is checked)"
                 )
-                diffusion_models = model_choices(engine, "diffusion")
                 # shown only when the manifest lists a diffusion model (none is published as ONNX; the README says how)
-                with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False, visible=bool(diffusion_models)):
-                    diffusion = gr.Dropdown(choices=diffusion_models, value=None, label="Diffusion model (empty: none)")
+                listed = bool(engine.models("diffusion"))
+                with gr.Accordion("Diffusion refinement (DifFace style, slow on CPU)", open=False, visible=listed):
+                    diffusion = model_picker(
+                        engine, "diffusion", "Diffusion model (empty: none)", "restore-diffusion", empty="no diffusion refinement"
+                    )
                     diffusion_steps = gr.Slider(10, 1000, value=250, step=10, label="Respaced steps")
                     diffusion_start = gr.Slider(1, 250, value=100, step=1, label="Start step N (network calls)")
                     diffusion_eta = gr.Slider(0, 1, value=0.5, step=0.05, label="DDIM eta")
                 mask = mask_accordion(engine, "restore")
                 format_choice, quality = output_controls()
                 run = gr.Button("Restore", variant="primary", elem_id="restore-run")
+                status = status_line("restore-status")
                 gr.Examples(examples=[[photo] for photo in example_photos()], inputs=[image], cache_examples=False)
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="restore-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Faces", interactive=False)
+                report = gr.Dataframe(
+                    headers=REPORT_COLUMNS, label="Faces", interactive=False, wrap=True, elem_id="restore-faces",
+                    column_widths=["10%", "34%", "18%", "22%", "16%"],
+                )
                 download = gr.File(label="Download (labelled as AI-edited)")
                 details = gr.JSON(label="Report (models used, timings)")
-    on_new_upload(image, [slider, report, details, download])
+    on_new_upload(image, [slider, report, details, download, status])
     on_new_upload(reference, [])
     model.change(lambda chosen: gr.update(visible=takes_fidelity(engine, chosen)), inputs=model, outputs=fidelity, api_visibility="private")
-    run.click(
+    job = start(run, status).then(
         restore,
         inputs=[image, model, fidelity, blend, faces, upscale, reference, diffusion, diffusion_steps, diffusion_start, diffusion_eta,
                 *mask.inputs(), detection_threshold, format_choice, quality],
@@ -171,3 +177,4 @@ def build_restore_tab(
         api_name="restore",
         concurrency_id="jobs",
     )
+    finish(job, status, details, faces_done("restored"))

@@ -7,11 +7,13 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import friendly_errors, identity_header, image_from_upload, model_choices, parse_faces, score_kind, show_notes
+from app.common import friendly_errors, identity_header, image_from_upload, parse_faces, score_kind, show_notes, text_input
 from app.limits import job_progress
 from app.mask_controls import mask_accordion, mask_options
+from app.model_picker import model_picker
 from app.output_controls import format_from_controls, output_controls
 from app.results import ResultFolder, labelled_image
+from app.status import faces_done, finish, start, status_line
 from app.upload import PhotoFiles, image_upload, on_new_upload
 from facekit.analysis import AnalysisOptions
 from facekit.engine import Engine
@@ -27,6 +29,7 @@ from facekit.provenance import add_visible_label, provenance_metadata
 
 # the recogniser that scored each face is in the report JSON (identity_embedder): the table keeps what fits
 REPORT_COLUMNS = ["face", "source", "score vs source", "score vs original", "closer to source"]
+SOURCE_LARGEST = "largest"
 CONSENT_TEXT = (
     "I have the consent of the people in these photos, and I will not use the result to deceive, harass or impersonate anyone."
 )
@@ -56,6 +59,16 @@ def _resolution(value: int | str | None) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise gr.Error(f"The swap resolution must be one of {', '.join(map(str, RESOLUTIONS))}; got {value!r}.") from None
+
+
+def _source_index(value: Any) -> int | None:
+    """The source face box (or an API client's value): 'largest' or empty = None (the largest face), else a face index."""
+    text = text_input(value, "source_face").strip().lower()
+    if text in ("", SOURCE_LARGEST):
+        return None
+    if not text.isdigit() or len(text) > 3:
+        raise gr.Error(f"The source face must be 'largest' or a face index such as 0 or 2; got {text[:20]!r}.")
+    return int(text)
 
 
 def _value(score: IdentityScore | None) -> float | None:
@@ -94,6 +107,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         output_format: str = "png",
         quality: float = JPEG_QUALITY,
         keep_mouth: str = "open",
+        source_face: str = SOURCE_LARGEST,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, dict[str, object], dict[str, object], str]:
         """Put the source person's face onto the target photo's faces. consent must be True: you confirm the people shown
@@ -104,8 +118,9 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         256/384/512 to run inswapper on 2x2/3x3/4x4 interleaved sub-images of a bigger crop (pixel boost; refused
         for mesh); output_format: the download's format, 'png' (default), 'jpeg' or 'webp'; quality: 1..100 for
         JPEG / WebP; keep_mouth: mesh keeps the target's own mouth and expression when it is 'open' (default),
-        'always', or 'never'. Returns the before/after pair, the per-face identity table, the report and the labelled
-        file."""
+        'always', or 'never'; source_face: 'largest' (default) or the index of the source photo's face to use (a group
+        photo; the report's 'source' column says which face was used). Returns the before/after pair, the per-face
+        identity table, the report and the labelled file."""
         if consent is not True:
             raise gr.Error("Tick the consent box first: FaceKit swaps faces only with the consent of the people shown.")
         sources = [image_from_upload(source, "source photo")]
@@ -118,6 +133,7 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
         options = SwapOptions(
             model=model or None,
             download_recommended=True,
+            source_index=_source_index(source_face),
             faces=parse_faces(faces) if not face_map.strip() else FaceSelection(),
             face_map=parse_face_map(face_map) if face_map.strip() else (),
             weight=float(weight),
@@ -154,10 +170,13 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                     file_types=["image"],
                     type="filepath",
                 )
-                model = gr.Dropdown(
-                    choices=model_choices(engine, "swap"),
-                    value=None,
-                    label="Swap model (empty: best ready, or the recommended one downloaded now)",
+                model = model_picker(
+                    engine, "swap", "Swap model (empty: best ready, or the recommended one downloaded now)", "swap-model",
+                    downloads_recommended=True,
+                )
+                source_face = gr.Textbox(
+                    value=SOURCE_LARGEST, elem_id="swap-source-face",
+                    label="Source face: largest, or its index (a group source photo; numbered left to right from 0)",
                 )
                 faces = gr.Textbox(value="all", label="Target faces: all, or indexes such as 0,2")
                 face_map = gr.Textbox(value="", label="Or a map source:target such as 0:1,1:0 (when the source has several people)")
@@ -173,7 +192,9 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                     choices=list(MOUTH_MODES), value="open",
                     label="Target's own mouth and expression (mesh): when open (default), always, or never (the source's lips)",
                 )
-                restore = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore the swapped faces (optional)")
+                restore = model_picker(
+                    engine, "restore", "Restore the swapped faces (optional)", "swap-restore", empty="the swapped faces are not restored"
+                )
                 mask = mask_accordion(engine, "swap")
                 format_choice, quality = output_controls()
                 consent = gr.Checkbox(value=False, label=CONSENT_TEXT, elem_id="swap-consent")
@@ -183,18 +204,20 @@ def build_swap_tab(engine: Engine, results: ResultFolder, label_by_default: bool
                     label="Add a visible 'AI-edited' label in the corner" + (" (always on in this public demo)" if label_always else ""),
                 )
                 run = gr.Button("Swap", variant="primary", elem_id="swap-run")
+                status = status_line("swap-status")
             with gr.Column():
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="swap-result")
-                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False, wrap=True)
+                report = gr.Dataframe(headers=REPORT_COLUMNS, label="Swapped faces", interactive=False, wrap=True, elem_id="swap-faces")
                 download = gr.File(label="Download (labelled as AI-edited)")
                 details = gr.JSON(label="Report")
-    on_new_upload(source, [slider, report, details, download])
-    on_new_upload(target, [slider, report, details, download])
-    run.click(
+    on_new_upload(source, [slider, report, details, download, status])
+    on_new_upload(target, [slider, report, details, download, status])
+    job = start(run, status).then(
         swap,
         inputs=[source, target, model, faces, face_map, weight, restore, consent, visible_label, more_sources, *mask.inputs()]
-        + [detection_threshold, swap_resolution, format_choice, quality, keep_mouth],
+        + [detection_threshold, swap_resolution, format_choice, quality, keep_mouth, source_face],
         outputs=[slider, report, details, download],
         api_name="swap",
         concurrency_id="jobs",
     )
+    finish(job, status, details, faces_done("swapped"))

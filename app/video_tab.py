@@ -17,8 +17,9 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from app.common import friendly_errors, model_choices, rgb, text_input
+from app.common import friendly_errors, rgb, text_input
 from app.mask_controls import mask_accordion, mask_options
+from app.model_picker import model_picker
 from app.results import ResultFolder
 from app.swap_tab import CONSENT_TEXT
 from app.upload import PhotoFiles
@@ -244,9 +245,11 @@ def build_video_tab(engine: Engine, results: ResultFolder, hosted: bool = False)
                                      file_types=["image"], type="filepath", elem_id="video-sources")  # fmt: skip
                 job = gr.Radio(["restore", "swap"], value="restore", label="Job", elem_id="video-job")
                 with gr.Row():
-                    restore_model = gr.Dropdown(choices=model_choices(engine, "restore"), value=None, label="Restore model (empty: best)")
-                    swap_model = gr.Dropdown(choices=model_choices(engine, "swap"), value=None, label="Swap model (empty: best)")
-                detector = gr.Dropdown(choices=model_choices(engine, "detect"), value=None, label="Detector (empty: best ready)")
+                    with gr.Column():
+                        restore_model = model_picker(engine, "restore", "Restore model (empty: best ready)", "video-restore-model")
+                    with gr.Column():
+                        swap_model = model_picker(engine, "swap", "Swap model (empty: best ready)", "video-swap-model")
+                detector = model_picker(engine, "detect", "Detector (empty: best ready)", "video-detector")
                 tracks = gr.Textbox(value="all", label="Tracks: all, or track ids such as 0,2 (listed in the report)")
                 with gr.Row():
                     detect_every = gr.Slider(1, 10, value=1, step=1, label="Detect every N frames (faster; follows faces between)")

@@ -25,7 +25,7 @@ def no_space_error(path: Path, needed_bytes: int | None) -> FaceKitError:
     needs = f" (needs {needed_bytes / (1 << 20):.1f} MB)" if needed_bytes else ""
     return FaceKitError(
         f"No space left on {mount_point(path)} for {Path(path).name}{needs}; the partial file was removed.",
-        "Free some space there, or point the folder elsewhere (e.g. --models-dir), then run the same command again.",
+        "{control:free_space}.",
     )
 
 

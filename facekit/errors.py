@@ -20,6 +20,22 @@ CONTROLS: dict[str, dict[Audience, str]] = {
     "mirror": {"cli": "pass --mirror FOLDER that holds it", "app": "ask whoever runs this app to put it in its models folder"},
     "max_pixels": {"cli": "raise --max-pixels if you trust it", "app": "this app's limit is fixed"},
     "max_bytes": {"cli": "raise max_bytes", "app": "this app's limit is fixed"},
+    "mask_padding": {
+        "cli": "Use --mask-padding 10 or 0,0,10,0 (top,right,bottom,left %)",
+        "app": "Type one value such as 10, or four such as 0,0,10,0 (top,right,bottom,left %), in the Mask settings' box padding",
+    },
+    "parser_needed": {
+        "cli": "Download one (`python -m facekit models download bisenet_resnet_34`) or use --mask box,area",
+        "app": "Download one on the Models tab (bisenet_resnet_34), or tick only box and area in the Mask settings",
+    },
+    "one_source": {
+        "cli": "Give one --source holding every mapped person",
+        "app": "Upload one source photo holding every mapped person, and no extra source photos",
+    },
+    "free_space": {
+        "cli": "Free some space there, or point the folder elsewhere (e.g. --models-dir), then run the same command again",
+        "app": "Ask whoever runs this app to free some space on the server, then run the job again",
+    },
     "format": {"cli": "--format", "app": "the Output format"},
     "quality": {"cli": "--quality", "app": "the Quality slider"},
 }

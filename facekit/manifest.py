@@ -278,7 +278,7 @@ class Manifest:
         except KeyError:
             raise UnknownModelError(
                 f"Unknown model id {model_id!r}.",
-                "Run `python -m facekit models list` to see the ids this FaceKit knows.",
+                "{control:models_list} for the ids this FaceKit knows.",
             ) from None
 
     def for_task(self, task: str) -> list[ModelEntry]:

@@ -66,7 +66,7 @@ class MaskOptions:
             raise FaceKitError(f"Mask blur {self.blur} is outside 0..1.", f"Use e.g. --mask-blur {DEFAULT_BLUR}.")
         if len(self.padding) != 4 or not all(0.0 <= p <= 100.0 for p in self.padding):
             raise FaceKitError(
-                f"Mask padding {self.padding} is not four values in 0..100.", "Use --mask-padding 10 or 0,0,10,0 (top,right,bottom,left %)."
+                f"Mask padding {self.padding} is not four values in 0..100.", "{control:mask_padding}."
             )
         if self.parser is not None and self.parser_file is not None:
             raise FaceKitError("Both a parser model id and a parser file were given.", "Use --parser ID or --parser-file PATH, not both.")
@@ -252,7 +252,7 @@ def load_masker(engine: Engine, options: MaskOptions = MaskOptions()) -> FaceMas
     if "region" in explicit and parser is None:
         raise ModelUnavailableError(
             "A region mask needs a face parser, and none is ready.",
-            "Download one (`python -m facekit models download bisenet_resnet_34`) or use --mask box,area.",
+            "{control:parser_needed}.",
         )
     if explicit:
         types = explicit

@@ -109,3 +109,111 @@ def test_api_examples_are_a_photo_with_faces(newcomer_client) -> None:
         for example in examples:
             files = example if isinstance(example, list) else [example]
             assert all(item["url"].endswith("t1.jpg") for item in files), (name, example)
+
+
+def test_model_dropdowns_offer_what_can_run_ready_first(tmp_path) -> None:
+    """Long labels cut off, unavailable models selectable, the only ready model last (16.10)."""
+    from app.model_picker import licence_line, model_choices
+
+    offline = Engine(EngineConfig(models_dir=tmp_path / "off", offline=True))
+    assert model_choices(offline, "restore") == [("classic · ready", "classic")]  # nothing offline-unavailable is offered
+    line = licence_line(offline, "restore", None)
+    assert line.startswith("Empty: `classic`, the best ready (licence MIT") and "Not available here: gfpgan_1.4" in line
+    online = Engine(EngineConfig(models_dir=tmp_path / "on"))
+    labels = [label for label, _ in model_choices(online, "restore")]
+    assert labels[0] == "classic · ready" and labels[1] == "gfpgan_1.4 · download 324.5 MB"
+    assert all(len(label) <= 45 for label in labels)
+    assert "simswap_256_example" not in [value for _, value in model_choices(online, "swap")]  # no public weights
+    assert "commercial use not allowed" in licence_line(online, "swap", "inswapper_128")
+    assert licence_line(online, "restore", None, downloads_recommended=True).startswith("Empty: `gfpgan_1.4`, downloaded on first use")
+    detector = [value for _, value in model_choices(online, "detect")]
+    assert detector[0] == "dlib_hog"  # ready first, then the downloads in the manifest's order
+
+
+def test_an_unavailable_model_named_by_a_client_gets_the_app_wording(newcomer_client) -> None:
+    """Not Gradio's 'not in the list of choices', nor command-line advice (--mirror): the Models tab (16.6)."""
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception) as caught:
+        newcomer_client.predict(handle_file(str(insightface_image("Tom_Hanks_54745.png"))), "gfpgan_1.4", api_name="/restore")
+    message = str(caught.value)
+    assert "gfpgan_1.4.onnx" in message and "Models tab" in message and "--" not in message
+
+
+def test_weight_store_hints_speak_to_each_audience(tmp_path) -> None:
+    """One message, two wordings: flags for the command line, the app's controls in the app (16.6)."""
+    from facekit.errors import FaceKitError, for_audience
+    from facekit.masking import MaskOptions
+
+    engine = Engine(EngineConfig(models_dir=tmp_path / "models", offline=True))
+    with pytest.raises(FaceKitError) as caught:
+        engine.weights.resolve("gfpgan_1.4")
+    cli, app = caught.value.text("cli"), caught.value.text("app")
+    assert "--mirror FOLDER" in cli and "--offline" in cli and str(caught.value) == cli
+    assert "--" not in app and "Models tab" in app and "gfpgan_1.4.onnx" in app
+    for name in ("mask_padding", "parser_needed", "one_source", "free_space"):
+        cli_words, app_words = for_audience(f"{{control:{name}}}", "cli"), for_audience(f"{{control:{name}}}", "app")
+        assert "--" in cli_words and "--" not in app_words, name
+    with pytest.raises(FaceKitError) as caught:
+        MaskOptions(padding=(0.0, 0.0, 200.0, 0.0))
+    assert "--mask-padding" in caught.value.text("cli") and "box padding" in caught.value.text("app")
+
+
+def test_a_group_source_photo_says_which_face_and_takes_an_index(newcomer_client) -> None:
+    """A group photo as the swap source used one face silently; now the report says which, and the index picks (16.14)."""
+    from gradio_client import handle_file
+
+    group, single = handle_file(str(insightface_image("t1.jpg"))), handle_file(str(insightface_image("Tom_Hanks_54745.png")))
+    _, rows, report, _ = newcomer_client.predict(group, single, consent=True, api_name="/swap")
+    assert any("has 6 faces; the largest (face" in warning for warning in report["warnings"])
+    assert rows["data"][0][1].startswith("source photo face ")  # the table says which
+    _, rows, report, _ = newcomer_client.predict(group, single, consent=True, source_face="2", api_name="/swap")
+    assert rows["data"][0][1] == "source photo face 2" and not any("largest" in w for w in report["warnings"])
+    with pytest.raises(Exception, match="Face index 9 does not exist in the source photo"):
+        newcomer_client.predict(group, single, consent=True, source_face="9", api_name="/swap")
+    with pytest.raises(Exception, match="The source face must be 'largest' or a face index"):
+        newcomer_client.predict(group, single, consent=True, source_face="left", api_name="/swap")
+
+
+def test_user_errors_log_one_line_and_bugs_keep_their_traceback(caplog) -> None:
+    """Every user mistake used to print a full traceback in the server log (16.14)."""
+    import logging
+
+    import gradio as gr
+
+    from app.common import friendly_errors
+    from facekit.errors import NoFaceError
+
+    @friendly_errors
+    def mistaken() -> None:
+        raise NoFaceError("No face was found in the photo.", "Use a photo with a visible face.")
+
+    @friendly_errors
+    def buggy() -> None:
+        raise ZeroDivisionError("a bug")
+
+    caplog.set_level(logging.INFO, logger="app.common")
+    with pytest.raises(gr.Error) as refused:
+        mistaken()
+    assert refused.value.print_exception is False  # Gradio prints no traceback for it either
+    with pytest.raises(gr.Error, match="Something went wrong"):
+        buggy()
+    user, bug = caplog.records[-2:]
+    assert user.levelno == logging.INFO and user.exc_info is None and "No face was found" in user.getMessage()
+    assert bug.levelno == logging.ERROR and bug.exc_info is not None and bug.exc_info[0] is ZeroDivisionError
+
+
+def test_status_lines_say_what_a_job_did() -> None:
+    """The line under each Run button (seen on a phone when the result is below the fold, 16.14)."""
+    from app.analyze_tab import analyzed
+    from app.batch_tab import batch_done, batch_summary
+    from app.status import faces_done
+
+    report = {"faces": [{"index": 0}, {"index": 1, "skipped": "degenerate landmarks"}, {"index": 2}]}
+    assert faces_done("restored")(report) == "**Done**: 2 faces restored (1 skipped: why is in the report) - see the result below."
+    assert analyzed({"images": [{"image": "image", "faces": [{}] * 6}, {"image": "second", "faces": [{}]}]}) == (
+        "**Done**: faces found: 6 in the photo, 1 in the second photo - see the result below."
+    )
+    batch = {"items": [{"input": "a.png"}, {"input": "wall.png", "error": "No face was found in the photo."}]}
+    assert batch_done(batch).startswith("**Done**: 1 ok, 1 failed")
+    assert batch_summary(batch) == "**1 ok, 1 failed**\n- wall.png - No face was found in the photo."  # above the raw report (16.12)

@@ -112,3 +112,17 @@ def test_the_servers_upload_limit_lets_videos_through() -> None:
     import launch
 
     assert launch.upload_limit(hosted=False) == "500mb" and launch.upload_limit(hosted=True) == "50mb"
+
+
+def test_video_model_dropdowns_carry_the_licence_line(running_app) -> None:
+    """The Video tab's model dropdowns have short ready-first labels and a licence line under each, as the photo tabs (16.10)."""
+    import requests
+
+    url, _ = running_app
+    config = requests.get(url.rstrip("/") + "/config", timeout=30).json()
+    by_id = {c.get("props", {}).get("elem_id"): c["props"] for c in config["components"] if c.get("props", {}).get("elem_id")}
+    for elem_id in ("video-restore-model", "video-swap-model", "video-detector"):
+        assert elem_id in by_id, elem_id
+        assert by_id[f"{elem_id}-licence"]["value"].startswith("Empty: "), elem_id
+        labels = [choice[0] for choice in by_id[elem_id]["choices"]]
+        assert labels and all(" · " in label for label in labels), labels

@@ -171,7 +171,7 @@ def prepare_sources(
     if not sources:
         raise FaceKitError("No source photo was given.", "Pass at least one --source IMAGE.")
     if options.face_map and len(sources) > 1:
-        raise FaceKitError("A face map needs exactly one source photo.", "Give one --source holding every mapped person.")
+        raise FaceKitError("A face map needs exactly one source photo.", "{control:one_source}.")
     if len(sources) > MAX_SOURCE_PHOTOS:
         raise FaceKitError(
             f"{len(sources)} source photos were given; at most {MAX_SOURCE_PHOTOS} are used for one identity.",
@@ -189,6 +189,7 @@ def prepare_sources(
     analyser = FaceAnalyser(engine)
     photo_faces = [_source_faces(analyser, image, label, options) for image, label in zip(sources, labels, strict=True)]
     members_by_key = _identity_members(sources, photo_faces, labels, options)
+    warnings += _largest_face_notes(photo_faces, labels, options)
     choice, embedder_label, embedder_family = None, None, None
     if swapper.embedding_family is not None:
         choice, embedder_label, embedder_family = source_embedder(engine, options, swapper)
@@ -313,6 +314,21 @@ def _identity_members(
             face = faces[options.source_index]
         chosen.append((image, face, f"{label} face {face.index}"))
     return {None: chosen}
+
+
+def _largest_face_notes(photo_faces: list[list[Face]], labels: list[str], options: SwapOptions) -> list[str]:
+    """Say which face of a group source photo was used when no index chose one (a group photo used to pick silently)."""
+    if options.face_map or options.source_index is not None:
+        return []
+    notes = []
+    for faces, label in zip(photo_faces, labels, strict=True):
+        if len(faces) > 1:
+            used = max(faces, key=lambda f: f.width * f.height)
+            notes.append(
+                f"The {label} has {len(faces)} faces; the largest (face {used.index}, numbered left to right from 0) was used. "
+                "To use another, give its index as the source face."
+            )
+    return notes
 
 
 def _check_index(index: int, count: int, where: str) -> None:
