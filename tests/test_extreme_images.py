@@ -63,7 +63,7 @@ def _crowd_of_small_faces(rows: int = 15, columns: int = 20, cell: int = 200) ->
     return np.tile(tile, (rows, columns, 1))
 
 
-def test_a_crowd_below_dlibs_minimum_face_size_is_reported_as_such(engine, detectors, t1) -> None:
+def test_a_crowd_below_dlibs_minimum_face_size_is_reported_as_such(engine, engine_detectors, t1) -> None:
     """Issue 18.13: dlib finds at most a stray box among 300 faces of ~110 px at 4000x3000; the report says why.
 
     (It finds one false 225 px box there: the note must not depend on finding none.)
@@ -73,7 +73,7 @@ def test_a_crowd_below_dlibs_minimum_face_size_is_reported_as_such(engine, detec
 
     crowd = _crowd_of_small_faces()
     assert crowd.shape == (3000, 4000, 3)
-    assert len(detectors["scrfd"].detect(crowd)) > 0  # the faces are real: a detector for small faces finds them
+    assert len(engine_detectors["scrfd"].detect(crowd)) > 0  # the faces are real: a detector for small faces finds them
     analysis = FaceAnalyser(engine).analyze(crowd)
     assert len(analysis.faces) < 5
     assert any("at least ~250 px wide in this 4000x3000 image" in note and "smaller faces" in note for note in analysis.notes)
