@@ -322,7 +322,10 @@ def test_analyze_draws_both_photos_and_opens_the_json(page) -> None:
     upload(page, "analyze-image", "t1.jpg")
     upload(page, "analyze-second", "Tom_Hanks_54745.png")
     page.locator("#analyze-run").click()
-    page.wait_for_function("() => document.querySelectorAll('#analyze-result img').length === 2")
+    page.wait_for_function(  # both drawn and loaded (an <img> exists before its pixels arrive: naturalWidth 0)
+        "() => { const imgs = [...document.querySelectorAll('#analyze-result img')];"
+        " return imgs.length === 2 && imgs.every(img => img.complete && img.naturalWidth > 0); }"
+    )
     widths = page.locator("#analyze-result img").evaluate_all("imgs => imgs.map(img => img.naturalWidth)")
     assert sorted(widths) == [112, 1280]
     json_text = page.locator("#analyze-json").inner_text()
