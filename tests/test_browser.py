@@ -134,6 +134,12 @@ def status_text(page, elem_id: str, wanted: str) -> str:
     return page.locator(f"#{elem_id}").inner_text()
 
 
+
+def loaded_width(page, image) -> int:
+    """The natural width of an <img> once its pixels have arrived (a visible <img> may not have loaded yet)."""
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    return image.evaluate("img => img.naturalWidth")
+
 def test_restore_tab_in_the_browser(page, tmp_path_factory) -> None:
     """Model labels are short, ready ones first, the licence line follows the choice (16.10); a status line under the
     button says what was done (16.14); a new upload clears the old result (16.14)."""
@@ -151,7 +157,7 @@ def test_restore_tab_in_the_browser(page, tmp_path_factory) -> None:
     page.locator("#restore-run").click()
     result = page.locator("#restore-result img").last
     result.wait_for(state="visible")
-    assert result.evaluate("img => img.naturalWidth") == 1280
+    assert loaded_width(page, result) == 1280
     assert "Done: 6 faces restored" in status_text(page, "restore-status", "Done")
     last = page.locator("#restore-faces").get_by_text("seconds").first.bounding_box()
     assert last is not None and last["x"] + last["width"] <= 1400  # every column in view (16.8)
@@ -175,7 +181,7 @@ def test_swap_tab_in_the_browser(page, tmp_path_factory) -> None:
     assert page.locator("#swap-source-face input, #swap-source-face textarea").first.input_value() == "largest"
     table = page.get_by_text("closer to source").first.bounding_box()
     assert table is not None and table["x"] + table["width"] <= 1400  # every column in view
-    assert result.evaluate("img => img.naturalWidth") == 1280
+    assert loaded_width(page, result) == 1280
     shoot(page, screenshot_dir(tmp_path_factory) / "swap.png")
 
 
@@ -210,7 +216,7 @@ def test_analyze_tab_in_the_browser(page, tmp_path_factory) -> None:
     page.locator("#analyze-run").click()
     result = page.locator("#analyze-result img")
     result.wait_for(state="visible")
-    assert result.evaluate("img => img.naturalWidth") == 1280
+    assert loaded_width(page, result) == 1280
     assert "faces found: 6 in the photo" in status_text(page, "analyze-status", "Done")
     assert page.locator("#analyze-detector-licence").inner_text().startswith("Empty: dlib_hog, the best ready")
     shoot(page, screenshot_dir(tmp_path_factory) / "analyze.png")
