@@ -137,15 +137,7 @@ def test_awkward_formats_are_analysed_upright(hostile_client, hostile_files, kin
 
 
 def test_forty_faces_are_handled(hostile_client, tmp_path) -> None:
-    tile = Image.open(insightface_image("Tom_Hanks_54745.png")).convert("RGB")
-    padded = Image.new("RGB", (192, 192), tile.getpixel((0, 0)))
-    padded.paste(tile, (40, 40))
-    padded = padded.resize((160, 160))
-    grid = Image.new("RGB", (160 * 8, 160 * 5))
-    for row in range(5):
-        for column in range(8):
-            grid.paste(padded, (column * 160, row * 160))
-    path = _save(grid, tmp_path / "crowd.png", "PNG")
+    path = _crowd(tmp_path / "crowd.png")
     app_client, _ = hostile_client
     _, report, _ = call(app_client, "/analyze", path)
     assert len(report["images"][0]["faces"]) == 40
