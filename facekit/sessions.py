@@ -194,7 +194,7 @@ class SessionPool:
         file is hashed once and the result cached by (path, size, mtime).
         """
         path = Path(path).resolve()
-        key: _Key = (sha256 or self._hash(path), self.requested, self.options)
+        key: _Key = (sha256 or self.file_sha256(path), self.requested, self.options)
         with self._lock:
             pooled = self._sessions.get(key)
             if pooled is not None:
@@ -294,7 +294,8 @@ class SessionPool:
                 got[0] if got else "nothing",
             )
 
-    def _hash(self, path: Path) -> str:
+    def file_sha256(self, path: Path) -> str:
+        """The file's sha256, hashed once per (path, size, mtime) for the pool's lifetime."""
         try:
             stat = path.stat()
         except OSError:

@@ -39,7 +39,6 @@ from facekit.face.identity import mean_identity
 from facekit.face.pixel_boost import BASE_SIZE as BASE_RESOLUTION
 from facekit.face.pixel_boost import RESOLUTIONS, boost_factor, explode, implode
 from facekit.face.types import Face
-from facekit.hashing import sha256_of
 from facekit.manifest import ModelEntry
 from facekit.masking import FaceMasker, MaskOptions, load_masker
 from facekit.model_ref import ModelRef
@@ -582,7 +581,7 @@ def _same_model(engine: Engine, entry: ModelEntry, fed: str | None, prepared: Pr
     file = prepared.source_embedder.file if prepared.source_embedder is not None else None
     if file is None or entry.sha256 is None or entry.bytes is None or not file.is_file() or file.stat().st_size != entry.bytes:
         return False  # a different size: different bytes, without reading the file
-    return sha256_of(file) == entry.sha256
+    return engine.pool.file_sha256(file) == entry.sha256  # the pool hashed it already when it loaded the file
 
 
 def score_swapped_faces(
